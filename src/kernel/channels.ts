@@ -1,0 +1,107 @@
+/**
+ * The five ZeroMQ sockets of one kernel connection. Each socket gets exactly one receive loop
+ * (zeromq.js v6 allows one pending receive per socket); messages are decoded, verified and handed
+ * to a single callback. A message that cannot be decoded is reported and skipped: it never stops
+ * the loop.
+ */
+import { randomBytes } from "node:crypto";
+import * as zmq from "zeromq";
+import { endpoint, type ConnectionInfo } from "./launch.js";
+import type { Channel, Header, Message } from "./messages.js";
+import type { WireCodec } from "./wire.js";
+
+export type MessageHandler = (channel: Channel, msg: Message) => void;
+
+export class KernelChannels {
+  private readonly shell: zmq.Dealer;
+  private readonly control: zmq.Dealer;
+  private readonly stdin: zmq.Dealer;
+  private readonly iopub: zmq.Subscriber;
+  private readonly hbEndpoint: string;
+  private closed = false;
+
+  constructor(
+    private readonly info: ConnectionInfo,
+    private readonly codec: WireCodec,
+    onMessage: MessageHandler,
+    onBadMessage: (channel: Channel, err: unknown) => void,
+  ) {
+    // stdin must share the shell socket's routing id, or input_request is never routed to us.
+    const routingId = `nbhook-${randomBytes(6).toString("hex")}`;
+    this.shell = new zmq.Dealer({ linger: 0, routingId });
+    this.stdin = new zmq.Dealer({ linger: 0, routingId });
+    this.control = new zmq.Dealer({ linger: 0 });
+    this.iopub = new zmq.Subscriber({ linger: 0 });
+    this.iopub.subscribe();
+    this.shell.connect(endpoint(info, "shell"));
+    this.stdin.connect(endpoint(info, "stdin"));
+    this.control.connect(endpoint(info, "control"));
+    this.iopub.connect(endpoint(info, "iopub"));
+    this.hbEndpoint = endpoint(info, "hb");
+
+    const sockets: [Channel, zmq.Dealer | zmq.Subscriber][] = [
+      ["shell", this.shell],
+      ["control", this.control],
+      ["stdin", this.stdin],
+      ["iopub", this.iopub],
+    ];
+    for (const [channel, socket] of sockets) {
+      void (async () => {
+        try {
+          for await (const frames of socket) {
+            let msg: Message;
+            try {
+              msg = this.codec.decode(frames);
+            } catch (err) {
+              onBadMessage(channel, err);
+              continue;
+            }
+            onMessage(channel, msg);
+          }
+        } catch (err) {
+          if (!this.closed) onBadMessage(channel, err);
+        }
+      })();
+    }
+  }
+
+  /** Sends a request and returns its header (whose msg_id identifies the replies). */
+  async send(
+    channel: "shell" | "control" | "stdin",
+    msgType: string,
+    content: unknown,
+    parent?: Partial<Header>,
+  ): Promise<Header> {
+    const header = this.codec.header(msgType);
+    const socket = channel === "shell" ? this.shell : channel === "control" ? this.control : this.stdin;
+    await socket.send(this.codec.encode(header, content, parent));
+    return header;
+  }
+
+  /** One heartbeat round trip; resolves false when no echo comes within `timeoutMs`. */
+  async ping(timeoutMs = 1000): Promise<boolean> {
+    if (this.closed) return false;
+    const req = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+    try {
+      req.connect(this.hbEndpoint);
+      const payload = randomBytes(8);
+      await req.send(payload);
+      const [echo] = await req.receive();
+      return echo !== undefined && echo.equals(payload);
+    } catch {
+      return false;
+    } finally {
+      req.close();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const socket of [this.shell, this.control, this.stdin, this.iopub]) socket.close();
+  }
+
+  get connection(): ConnectionInfo {
+    return this.info;
+  }
+}

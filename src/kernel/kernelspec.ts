@@ -1,0 +1,168 @@
+/**
+ * Kernelspec discovery: the `kernels/<name>/kernel.json` files in Jupyter's data paths, in
+ * jupyter_core's order (JUPYTER_PATH, then the user data dir, then the system dirs), plus the Deno
+ * kernel shipped by the `deno` npm package, which nbhook offers without any install step.
+ *
+ * Scanning the folders here costs a few milliseconds; `jupyter kernelspec list` costs ~480 ms and
+ * needs jupyter-core installed, so we do not shell out to it.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import { AppError } from "../errors.js";
+
+export interface KernelSpec {
+  /** Folder name, what notebooks put in `metadata.kernelspec.name`. */
+  name: string;
+  argv: string[];
+  displayName: string;
+  language: string;
+  env: Record<string, string>;
+  /** `signal` (SIGINT to the process) or `message` (interrupt_request on control). */
+  interruptMode: "signal" | "message";
+  /** The kernelspec folder (`{resource_dir}` in argv), or a description for built-in specs. */
+  resourceDir: string;
+}
+
+const kernelJsonSchema = z.object({
+  argv: z.array(z.string()).min(1),
+  display_name: z.string().default(""),
+  language: z.string().default(""),
+  env: z.record(z.string(), z.string()).optional(),
+  interrupt_mode: z.enum(["signal", "message"]).optional(),
+});
+
+/** Jupyter data folders in precedence order (first wins when two define the same kernel name). */
+export function jupyterDataPaths(env: NodeJS.ProcessEnv = process.env): string[] {
+  const paths: string[] = [];
+  if (env.JUPYTER_PATH) paths.push(...env.JUPYTER_PATH.split(path.delimiter).filter(Boolean));
+  const home = env.HOME ?? os.homedir();
+  const xdgData = env.XDG_DATA_HOME || path.join(home, ".local", "share");
+  paths.push(env.JUPYTER_DATA_DIR || path.join(xdgData, "jupyter"));
+  paths.push("/usr/local/share/jupyter", "/usr/share/jupyter");
+  return [...new Set(paths)];
+}
+
+async function readSpec(dir: string, name: string): Promise<KernelSpec | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, "kernel.json"), "utf8");
+  } catch {
+    return undefined; // a folder without kernel.json is not a kernelspec
+  }
+  const parsed = kernelJsonSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) return undefined;
+  const spec = parsed.data;
+  return {
+    name,
+    argv: spec.argv,
+    displayName: spec.display_name || name,
+    language: spec.language,
+    env: spec.env ?? {},
+    interruptMode: spec.interrupt_mode ?? "signal",
+    resourceDir: dir,
+  };
+}
+
+/** The Deno binary brought by the `deno` npm dependency, if it is installed. */
+export function bundledDenoBinary(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const bin = path.join(path.dirname(require.resolve("deno/package.json")), "deno");
+    return existsSync(bin) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function bundledDenoSpec(): KernelSpec | undefined {
+  const bin = bundledDenoBinary();
+  if (!bin) return undefined;
+  return {
+    name: "deno",
+    argv: [bin, "jupyter", "--kernel", "--conn", "{connection_file}"],
+    displayName: "Deno (bundled with nbhook)",
+    language: "typescript",
+    env: {},
+    interruptMode: "signal",
+    resourceDir: path.dirname(bin),
+  };
+}
+
+/** All kernelspecs found on this machine, by name; earlier data paths shadow later ones. */
+export async function findKernelSpecs(env: NodeJS.ProcessEnv = process.env): Promise<KernelSpec[]> {
+  const byName = new Map<string, KernelSpec>();
+  for (const dataDir of jupyterDataPaths(env)) {
+    const kernelsDir = path.join(dataDir, "kernels");
+    let entries: string[];
+    try {
+      entries = await readdir(kernelsDir);
+    } catch {
+      continue;
+    }
+    for (const entry of entries.sort()) {
+      const name = entry.toLowerCase();
+      if (byName.has(name)) continue;
+      const spec = await readSpec(path.join(kernelsDir, entry), name);
+      if (spec) byName.set(name, spec);
+    }
+  }
+  const deno = bundledDenoSpec();
+  if (deno && !byName.has(deno.name)) byName.set(deno.name, deno);
+  return [...byName.values()];
+}
+
+export interface KernelChoice {
+  /** `--kernel NAME`, overriding the notebook. */
+  override?: string;
+  /** The notebook's `metadata.kernelspec.name`. */
+  name?: string;
+  /** The notebook's `metadata.kernelspec.language` or `metadata.language_info.name`. */
+  language?: string;
+}
+
+/**
+ * Picks the kernel for a notebook: `--kernel` first, then the notebook's kernelspec name, then its
+ * language (a spec named after the language wins among several). Throws a `kernel-not-found` error
+ * listing what is installed and how to fix it.
+ */
+export function chooseKernelSpec(specs: KernelSpec[], choice: KernelChoice): KernelSpec {
+  const byName = (name: string) => specs.find((s) => s.name === name.toLowerCase());
+  if (choice.override) {
+    const spec = byName(choice.override);
+    if (spec) return spec;
+    throw notFound(specs, `no kernel named "${choice.override}" (--kernel)`);
+  }
+  if (choice.name) {
+    const spec = byName(choice.name);
+    if (spec) return spec;
+  }
+  if (choice.language) {
+    const lang = choice.language.toLowerCase();
+    const matches = specs.filter((s) => s.language.toLowerCase() === lang);
+    const preferred = matches.find((s) => s.name === lang || s.name === `${lang}3`) ?? matches[0];
+    if (preferred) return preferred;
+  }
+  if (!choice.name && !choice.language) {
+    throw notFound(specs, "the notebook names no kernel (metadata.kernelspec) and no language");
+  }
+  const wanted = [choice.name && `name "${choice.name}"`, choice.language && `language "${choice.language}"`]
+    .filter(Boolean)
+    .join(" or ");
+  throw notFound(specs, `no installed kernel matches the notebook's ${wanted}`);
+}
+
+function notFound(specs: KernelSpec[], why: string): AppError {
+  const found = specs.length
+    ? specs.map((s) => `  ${s.name.padEnd(12)} ${s.language.padEnd(11)} ${s.resourceDir}`).join("\n")
+    : "  (none)";
+  return new AppError(
+    "kernel-not-found",
+    `${why}.\nKernels found:\n${found}\n` +
+      `Fix: pass --kernel NAME with one of them, or install a kernel ` +
+      `(Debian: apt-get install python3-ipykernel). Searched: ${jupyterDataPaths().join(", ")}.`,
+  );
+}
