@@ -1,0 +1,17 @@
+/**
+ * @module Notebook parameters, papermill-compatible: translating values into an
+ * `injected-parameters` cell for each kernel language, placing that cell, reading the defaults of
+ * the `parameters` cell back, coercing request strings to their types, and reading values from the
+ * command line and parameter files.
+ */
+export type { ParamType, ParameterDefault } from "./types.js";
+export { translateParameters, translateValue, type TranslateOptions } from "./translators.js";
+export { validateName, isValidName, nameProblem, variableName } from "./names.js";
+export { injectParameters, findInjectedCellIndex, newCellId, type InjectOptions } from "./inject.js";
+export { INJECTED_TAG, PARAMETERS_TAG, findFirstTaggedCellIndex } from "./cells.js";
+export { readParameterDefaults, readSourceDefaults } from "./read-defaults.js";
+export { coerceParameter } from "./coerce.js";
+export { inferCliValue, readParametersFile, parseYamlParameters } from "./cli-values.js";
+export { parseJsonParameters } from "./json-values.js";
+export { pythonFloatRepr, pythonUnicodeEscape } from "./python-repr.js";
+export { toJsonValue, typeOfValue, describeValue } from "./param-values.js";
