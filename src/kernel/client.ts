@@ -92,16 +92,31 @@ export class KernelClient {
 
   /** Launches the kernel of `spec` and waits until it answers on shell and iopub. */
   static async start(spec: KernelSpec, options: StartOptions = {}): Promise<KernelClient> {
+    // Over TCP (kernels without ipc support) another process may take a port between our probe
+    // and the kernel's bind; such a launch fails fast and is retried on fresh ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await KernelClient.startOnce(spec, options);
+      } catch (err) {
+        const portClash = err instanceof AppError && /address (already )?in use|AddrInUse/i.test(err.message);
+        if (!portClash || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(spec: KernelSpec, options: StartOptions): Promise<KernelClient> {
     const launched = await launchKernel(spec, options);
     const codec = new WireCodec(launched.connection.key);
-    let client: KernelClient | undefined;
+    // The channels start receiving before the client exists; messages go to it once it does.
+    const holder: { client?: KernelClient } = {};
     const channels = new KernelChannels(
       launched.connection,
       codec,
-      (channel, msg) => client?.dispatch(channel, msg),
-      (channel, err) => client?.protocolErrors.push(`${channel}: ${(err as Error).message ?? err}`),
+      (channel, msg) => holder.client?.dispatch(channel, msg),
+      (channel, err) => holder.client?.protocolErrors.push(`${channel}: ${(err as Error).message ?? err}`),
     );
-    client = new KernelClient(spec, launched, channels);
+    const client = new KernelClient(spec, launched, channels);
+    holder.client = client;
     try {
       await client.handshake(options.startTimeoutMs ?? 60_000);
       return client;

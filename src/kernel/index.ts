@@ -7,5 +7,5 @@ export {
   type KernelChoice,
   type KernelSpec,
 } from "./kernelspec.js";
-export { PYTHON_HELPER_DIR } from "./launch.js";
+export { DENO_HELPER_URL, helperPreamble, PYTHON_HELPER_DIR } from "./in-kernel-helpers.js";
 export type { ExecuteReply, Message } from "./messages.js";

@@ -9,8 +9,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { AppError } from "../errors.js";
+import { helperEnv, isDenoKernel } from "./in-kernel-helpers.js";
 import type { KernelSpec } from "./kernelspec.js";
 
 export interface ConnectionInfo {
@@ -34,9 +34,6 @@ export function endpoint(info: ConnectionInfo, channel: ChannelName): string {
   return info.transport === "ipc" ? `ipc://${info.ip}-${port}` : `tcp://${info.ip}:${port}`;
 }
 
-/** Folder of the in-kernel Python helper (`import nbhook` / `import naas`). */
-export const PYTHON_HELPER_DIR = fileURLToPath(new URL("../../python", import.meta.url));
-
 export interface LaunchOptions {
   /** Working directory of the kernel (the notebook's folder by default in runs). */
   cwd?: string;
@@ -58,8 +55,7 @@ export interface LaunchedKernel {
 
 /** Kernels known not to listen on ipc:// endpoints. */
 function defaultTransport(spec: KernelSpec): "ipc" | "tcp" {
-  const program = path.basename(spec.argv[0] ?? "");
-  return program === "deno" ? "tcp" : "ipc";
+  return isDenoKernel(spec) ? "tcp" : "ipc";
 }
 
 async function freeTcpPorts(count: number): Promise<number[]> {
@@ -86,7 +82,7 @@ function kernelEnv(spec: KernelSpec, dir: string, extra: Record<string, string> 
   delete env.PYTHONHOME;
   delete env.VIRTUAL_ENV;
   Object.assign(env, spec.env);
-  env.PYTHONPATH = [PYTHON_HELPER_DIR, spec.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  Object.assign(env, helperEnv(spec));
   env.IPYTHONDIR = path.join(dir, "ipython");
   env.JPY_PARENT_PID = String(process.pid); // ipykernel exits if we die
   env.PYDEVD_DISABLE_FILE_VALIDATION = "1";

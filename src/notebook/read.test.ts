@@ -25,7 +25,7 @@ describe("parseNotebook", () => {
     const bad = structuredClone(valid) as { cells: Record<string, unknown>[] };
     bad.cells[1]!.outputs = [{ output_type: "stream", name: "stdout" }];
     expect(() => parseNotebook(JSON.stringify(bad), "bad.ipynb")).toThrow(
-      /bad\.ipynb is not a valid nbformat v4 notebook:\n  - code cell 2, field "outputs\.0\.text"/,
+      /bad\.ipynb is not a valid nbformat v4 notebook:\n {2}- code cell 2, field "outputs\.0\.text"/,
     );
   });
 

@@ -137,6 +137,7 @@ function isJsonMime(mime: string): boolean {
 /** Python's str.splitlines(keepends=True), which nbformat uses to store multi-line strings. */
 function splitLines(text: string | string[]): string[] {
   const joined = Array.isArray(text) ? text.join("") : text;
+  // eslint-disable-next-line no-control-regex -- these are the line breaks Python's splitlines knows
   return joined.match(/[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]|$)/g)!.filter(
     (line) => line.length > 0,
   );

@@ -1,0 +1,109 @@
+"""The response bundle every ``respond_*`` call displays, and how it is displayed.
+
+A response is one ``display_data`` output whose MIME bundle holds
+
+- ``application/vnd.nbhook.response+json``: what the HTTP answer will be,
+  ``{"content_type", "data", "encoding": "utf-8"|"base64", "filename"?, "status"?, "headers"?,
+  "kind"?}`` (text as UTF-8, bytes as base64), read by the runner after the run;
+- an ordinary rendering (``text/html``, ``image/png``, ``application/json``, ...) and a short
+  ``text/plain`` description, so the saved notebook still shows what was answered.
+
+Outside IPython (a plain ``python``), nothing is displayed: the description is printed instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import numbers
+import re
+from collections.abc import Mapping
+from typing import Any, Dict, Optional, Union
+
+__all__ = ["RESPONSE_MIME", "make_response", "publish", "describe"]
+
+RESPONSE_MIME = "application/vnd.nbhook.response+json"
+
+# RFC 9110 token: what a header name may contain.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def make_response(
+    content_type: str,
+    data: Union[str, bytes],
+    *,
+    filename: Optional[str] = None,
+    status: Optional[int] = None,
+    headers: Optional[Mapping[str, Any]] = None,
+    kind: Optional[str] = None,
+) -> Dict[str, Any]:
+    """The value of the response MIME type. ``str`` data is sent as UTF-8, ``bytes`` as base64."""
+    response: Dict[str, Any] = {"content_type": content_type}
+    if isinstance(data, str):
+        response["data"] = data
+        response["encoding"] = "utf-8"
+    else:
+        response["data"] = base64.b64encode(bytes(data)).decode("ascii")
+        response["encoding"] = "base64"
+    if filename:
+        response["filename"] = filename
+    if status is not None:
+        response["status"] = _check_status(status)
+    if headers is not None:
+        response["headers"] = _check_headers(headers)
+    if kind is not None:
+        response["kind"] = kind
+    return response
+
+
+def describe(content_type: str, size: int, filename: Optional[str] = None) -> str:
+    """The text/plain line shown in the notebook, e.g. ``Response set: text/csv (12 bytes)``."""
+    name = ", {}".format(filename) if filename else ""
+    unit = "byte" if size == 1 else "bytes"
+    return "Response set: {}{} ({} {})".format(content_type, name, size, unit)
+
+
+def publish(response: Dict[str, Any], rendering: Dict[str, Any], description: str) -> None:
+    """Display the response next to its rendering, or print the description outside IPython."""
+    bundle: Dict[str, Any] = {RESPONSE_MIME: response}
+    bundle.update(rendering)
+    bundle["text/plain"] = description
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        print(description)
+        return
+    if get_ipython() is None:
+        print(description)
+        return
+    display(bundle, raw=True)
+
+
+def _check_status(status: Any) -> int:
+    if isinstance(status, bool) or not isinstance(status, numbers.Integral) or not 200 <= status <= 599:
+        raise ValueError(
+            "status must be an HTTP status code from 200 to 599, got {!r}".format(status)
+        )
+    return int(status)
+
+
+def _check_headers(headers: Any) -> Dict[str, str]:
+    if not isinstance(headers, Mapping):
+        raise TypeError(
+            "headers must be a dict of header name -> value, got {}".format(
+                type(headers).__name__
+            )
+        )
+    checked: Dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise ValueError("{!r} is not a valid HTTP header name".format(name))
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("latin-1")
+        text = value if isinstance(value, str) else str(value)
+        if any(c in text for c in "\r\n\0"):
+            raise ValueError(
+                "the value of header {!r} contains a line break or NUL".format(name)
+            )
+        checked[name] = text
+    return checked

@@ -1,0 +1,32 @@
+/**
+ * Where the in-kernel helpers live and how a kernel gets them: Python finds `nbhook`/`naas` on
+ * PYTHONPATH; Deno has no import-map flag for its kernel (`deno jupyter` takes no --config), so a
+ * silent first execute binds the module to the name `nbhook`, and NBHOOK_DENO_MODULE names it for
+ * explicit imports.
+ */
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { KernelSpec } from "./kernelspec.js";
+
+/** Folder of the in-kernel Python helper (`import nbhook` / `import naas`). */
+export const PYTHON_HELPER_DIR = fileURLToPath(new URL("../../python", import.meta.url));
+
+/** file: URL of the Deno helper module. */
+export const DENO_HELPER_URL = pathToFileURL(fileURLToPath(new URL("../../deno/nbhook.ts", import.meta.url))).href;
+
+export function isDenoKernel(spec: KernelSpec): boolean {
+  return path.basename(spec.argv[0] ?? "") === "deno";
+}
+
+/** Environment that makes the helpers importable, merged into every kernel's env. */
+export function helperEnv(spec: KernelSpec): Record<string, string> {
+  return {
+    PYTHONPATH: [PYTHON_HELPER_DIR, spec.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+    NBHOOK_DENO_MODULE: DENO_HELPER_URL,
+  };
+}
+
+/** Code to execute silently before a notebook's cells, or undefined when none is needed. */
+export function helperPreamble(spec: KernelSpec): string | undefined {
+  return isDenoKernel(spec) ? `import * as nbhook from ${JSON.stringify(DENO_HELPER_URL)};` : undefined;
+}

@@ -1,0 +1,395 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { csvFromHtmlTable, dumpsLikePython, findResponse } from "./response.js";
+import { RESPONSE_MIME, type Cell, type NotebookResponse, type Output } from "./types.js";
+
+// Outputs below are copied from notebooks executed by ipykernel 6.17: nbhook's helper
+// (python/nbhook) and IPython.display calls made exactly as the Naas library makes them.
+
+function codeCell(...outputs: Output[]): Cell {
+  return { cell_type: "code", source: "", metadata: {}, execution_count: 1, outputs };
+}
+
+function display(data: Record<string, unknown>, metadata: Record<string, unknown> = {}): Output {
+  return { output_type: "display_data", data, metadata } as Output;
+}
+
+function nbhookOutput(bundle: Record<string, unknown>, rendering: Record<string, unknown> = {}): Output {
+  return display({ [RESPONSE_MIME]: bundle, ...rendering, "text/plain": "Response set: …" });
+}
+
+const naasPreview = display({
+  "text/markdown": ["Response Set as JSON, preview below: "],
+  "text/plain": ["<IPython.core.display.Markdown object>"],
+});
+
+function text(response: NotebookResponse | undefined): string | undefined {
+  return response?.body.toString("utf8");
+}
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "nbhook-response-"));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("findResponse() with nbhook's response bundle", () => {
+  it("should decode a UTF-8 bundle with its status, headers and filename", () => {
+    const response = findResponse([
+      codeCell(
+        nbhookOutput(
+          {
+            content_type: "application/json",
+            data: '{"a": null, "é": [1, 2]}',
+            encoding: "utf-8",
+            status: 201,
+            headers: { "X-Id": "7" },
+            filename: "result.json",
+          },
+          { "application/json": { a: null, é: [1, 2] } },
+        ),
+      ),
+    ]);
+    expect(response).toEqual({
+      contentType: "application/json",
+      body: Buffer.from('{"a": null, "é": [1, 2]}', "utf8"),
+      status: 201,
+      headers: { "X-Id": "7" },
+      filename: "result.json",
+    });
+  });
+
+  it("should decode base64 data byte for byte", () => {
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const response = findResponse([
+      codeCell(
+        nbhookOutput({
+          content_type: "application/octet-stream",
+          data: bytes.toString("base64"),
+          encoding: "base64",
+          filename: "f.bin",
+        }),
+      ),
+    ]);
+    expect(response?.body.equals(bytes)).toBe(true);
+    expect(response).toMatchObject({ contentType: "application/octet-stream", filename: "f.bin" });
+    expect(Object.keys(response ?? {}).sort()).toEqual(["body", "contentType", "filename"]);
+  });
+
+  it("should pass respond_notebook's kind through with an empty body", () => {
+    const response = findResponse([
+      codeCell(nbhookOutput({ content_type: "text/html", data: "", encoding: "utf-8", kind: "notebook" })),
+    ]);
+    expect(response).toEqual({ contentType: "text/html", body: Buffer.alloc(0), kind: "notebook" });
+  });
+
+  it("should accept a bundle stored as JSON text, even split in lines", () => {
+    const bundle = JSON.stringify({ content_type: "text/plain", data: "hi\nthere", encoding: "utf-8" });
+    const response = findResponse([
+      codeCell(display({ [RESPONSE_MIME]: [bundle.slice(0, 20), bundle.slice(20)] })),
+    ]);
+    expect(response).toEqual({ contentType: "text/plain", body: Buffer.from("hi\nthere") });
+  });
+
+  it("should find a bundle in an execute_result too", () => {
+    const output = {
+      output_type: "execute_result",
+      execution_count: 3,
+      data: { [RESPONSE_MIME]: { content_type: "text/csv", data: "a,b\n", encoding: "utf-8" } },
+      metadata: {},
+    } as Output;
+    expect(text(findResponse([codeCell(output)]))).toBe("a,b\n");
+  });
+
+  it("should answer a 500 JSON error for an invalid bundle instead of skipping it", () => {
+    const response = findResponse([
+      codeCell(nbhookOutput({ content_type: "text/html", data: "x", encoding: "utf-8", status: 700 })),
+      codeCell(nbhookOutput({ content_type: "text/html", data: "later", encoding: "utf-8" })),
+    ]);
+    expect(response?.status).toBe(500);
+    expect(response?.contentType).toBe("application/json");
+    const body = JSON.parse(text(response) ?? "");
+    expect(body).toMatchObject({ status: "error", ename: "InvalidResponse" });
+    expect(body.evalue).toMatch(/cell 1, output 1.*status/);
+  });
+
+  it("should reject an unknown encoding and a bundle that is not JSON", () => {
+    for (const bundle of [{ content_type: "a/b", data: "", encoding: "latin-1" }, "{not json"]) {
+      const response = findResponse([codeCell(display({ [RESPONSE_MIME]: bundle }))]);
+      expect(response?.status).toBe(500);
+    }
+  });
+});
+
+describe("findResponse() order", () => {
+  const html = (s: string) =>
+    nbhookOutput({ content_type: "text/html", data: s, encoding: "utf-8" }, { "text/html": s });
+
+  it("should return the first response in cell order; later ones are ignored", () => {
+    const cells: Cell[] = [
+      codeCell({ output_type: "stream", name: "stdout", text: "log\n" } as Output),
+      codeCell(display({ "text/plain": "plain display" }), html("first")),
+      codeCell(html("second")),
+    ];
+    expect(text(findResponse(cells))).toBe("first");
+  });
+
+  it("should skip markdown and raw cells and cells without outputs", () => {
+    const markdown = { cell_type: "markdown", source: "x", metadata: {} } as Cell;
+    const raw = { cell_type: "raw", source: "x", metadata: {} } as Cell;
+    expect(text(findResponse([markdown, raw, codeCell(), codeCell(html("only"))]))).toBe("only");
+  });
+
+  it("should return undefined without a response", () => {
+    expect(findResponse([])).toBeUndefined();
+    expect(
+      findResponse([codeCell(naasPreview, display({ "text/html": "<b>not a response</b>" }))]),
+    ).toBeUndefined();
+  });
+
+  it("should take whichever form comes first, nbhook's or Naas's", () => {
+    const naasJson = display(
+      { "application/json": { from: "naas" } },
+      { "application/json": { expanded: false, naas_api: true, root: "root" } },
+    );
+    expect(text(findResponse([codeCell(naasJson), codeCell(html("nbhook"))]))).toBe('{"from": "naas"}');
+    expect(text(findResponse([codeCell(html("nbhook")), codeCell(naasJson)]))).toBe("nbhook");
+  });
+});
+
+describe("findResponse() with Naas outputs (naas_api metadata)", () => {
+  it("should answer respond_json with json.dumps's bytes", () => {
+    const response = findResponse([
+      codeCell(
+        naasPreview,
+        display(
+          {
+            "application/json": { foo: "bar", list: [1, null, true], é: "ü" },
+            "text/plain": ["<JSON object>"],
+          },
+          { "application/json": { expanded: false, naas_api: true, root: "root" } },
+        ),
+      ),
+    ]);
+    expect(response).toEqual({
+      contentType: "application/json",
+      body: Buffer.from('{"foo": "bar", "list": [1, null, true], "\\u00e9": "\\u00fc"}'),
+    });
+  });
+
+  it("should skip a falsy JSON payload like Naas and keep looking", () => {
+    const marked = { "application/json": { expanded: false, naas_api: true, root: "root" } };
+    const cells = [
+      codeCell(display({ "application/json": {}, "text/plain": ["<JSON object>"] }, marked)),
+      codeCell(display({ "application/json": [] }, marked)),
+      codeCell(display({ "text/html": ["<h1>hi</h1>"] }, { "text/html": { naas_api: true } })),
+    ];
+    expect(findResponse(cells)).toEqual({ contentType: "text/html", body: Buffer.from("<h1>hi</h1>") });
+  });
+
+  it("should join respond_html's multi-line text", () => {
+    const response = findResponse([
+      codeCell(display({ "text/html": ["<p>\n", "hi</p>"] }, { "text/html": { naas_api: true } })),
+    ]);
+    expect(text(response)).toBe("<p>\nhi</p>");
+  });
+
+  it("should accept naas_api at the top level of the metadata", () => {
+    const response = findResponse([
+      codeCell(display({ "text/html": "raw text" }, { naas_api: true, naas_type: "text" })),
+    ]);
+    expect(response).toEqual({ contentType: "text/plain", body: Buffer.from("raw text") });
+  });
+
+  it("should answer respond_text as text/plain with the raw string", () => {
+    const response = findResponse([
+      codeCell(
+        display(
+          { "text/html": ["Hello <b>Naas</b>"] },
+          { "text/html": { naas_api: true, naas_type: "text" } },
+        ),
+      ),
+    ]);
+    expect(response).toEqual({ contentType: "text/plain", body: Buffer.from("Hello <b>Naas</b>") });
+  });
+
+  it("should answer respond_markdown as text/html", () => {
+    const response = findResponse([
+      codeCell(
+        display(
+          { "text/html": ["<h1>Hi</h1>\n"] },
+          { "text/html": { naas_api: true, naas_type: "markdown" } },
+        ),
+      ),
+    ]);
+    expect(response).toEqual({ contentType: "text/html", body: Buffer.from("<h1>Hi</h1>\n") });
+  });
+
+  it("should convert respond_csv's DataFrame.to_html() to Naas's CSV", () => {
+    const tableHtml = [
+      '<table border="1" class="dataframe">\n',
+      "  <thead>\n",
+      '    <tr style="text-align: right;">\n',
+      "      <th></th>\n",
+      "      <th>name</th>\n",
+      "      <th>year</th>\n",
+      "    </tr>\n",
+      "  </thead>\n",
+      "  <tbody>\n",
+      "    <tr>\n",
+      "      <th>0</th>\n",
+      "      <td>Sally &amp; co</td>\n",
+      "      <td>2018</td>\n",
+      "    </tr>\n",
+      "    <tr>\n",
+      "      <th>1</th>\n",
+      '      <td>Jeff "J"</td>\n',
+      "      <td>2017</td>\n",
+      "    </tr>\n",
+      "  </tbody>\n",
+      "</table>",
+    ];
+    const response = findResponse([
+      codeCell(display({ "text/html": tableHtml }, { "text/html": { naas_api: true, naas_type: "csv" } })),
+    ]);
+    expect(response).toEqual({
+      contentType: "text/csv",
+      body: Buffer.from('"";"name";"year"\n"0";"Sally & co";"2018"\n"1";"Jeff ""J""";"2017"\n'),
+    });
+  });
+
+  it("should decode respond_image's PNG and JPEG byte for byte", () => {
+    const png = Buffer.concat([
+      Buffer.from("\x89PNG\r\n\x1a\n", "latin1"),
+      Buffer.from(Array.from({ length: 100 }, (_, i) => i)),
+    ]);
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46]);
+    const pngResponse = findResponse([
+      codeCell(
+        display(
+          {
+            "image/png": png.toString("base64") + "\n",
+            "text/plain": ["<IPython.core.display.Image object>"],
+          },
+          { "image/png": { naas_api: true } },
+        ),
+      ),
+    ]);
+    const jpegResponse = findResponse([
+      codeCell(display({ "image/jpeg": jpeg.toString("base64") }, { "image/jpeg": { naas_api: true } })),
+    ]);
+    expect(pngResponse?.contentType).toBe("image/png");
+    expect(pngResponse?.body.equals(png)).toBe(true);
+    expect(jpegResponse?.contentType).toBe("image/jpeg");
+    expect(jpegResponse?.body.equals(jpeg)).toBe(true);
+  });
+
+  it("should answer respond_svg as image/svg+xml", () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg"/>';
+    const response = findResponse([
+      codeCell(display({ "image/svg+xml": [svg] }, { "image/svg+xml": { naas_api: true } })),
+    ]);
+    expect(response).toEqual({ contentType: "image/svg+xml", body: Buffer.from(svg) });
+  });
+
+  it("should turn respond_notebook into kind notebook", () => {
+    const response = findResponse([
+      codeCell(
+        display(
+          {
+            "text/markdown": ["Response Set as Notebook !"],
+            "text/plain": ["<IPython.core.display.Markdown object>"],
+          },
+          { "text/markdown": { naas_api: true, naas_type: "notebook" } },
+        ),
+      ),
+    ]);
+    expect(response).toEqual({ contentType: "text/html", body: Buffer.alloc(0), kind: "notebook" });
+  });
+
+  it("should read respond_file's file as bytes with its MIME type", () => {
+    const dir = tempDir();
+    const bytes = Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 13]);
+    writeFileSync(path.join(dir, "report.pdf"), bytes);
+    const fileOutput = (filePath: string) =>
+      display(
+        { "application/json": { path: filePath } },
+        {
+          "application/json": { expanded: false, naas_api: true, naas_type: "application/pdf", root: "root" },
+        },
+      );
+    const absolute = findResponse([codeCell(fileOutput(path.join(dir, "report.pdf")))]);
+    expect(absolute).toEqual({ contentType: "application/pdf", body: bytes, filename: "report.pdf" });
+    const relative = findResponse([codeCell(fileOutput("report.pdf"))], { baseDir: dir });
+    expect(relative?.body.equals(bytes)).toBe(true);
+  });
+
+  it("should answer a 500 JSON error when respond_file's file is missing", () => {
+    const missing = path.join(tempDir(), "gone.csv");
+    const response = findResponse([
+      codeCell(
+        display(
+          { "application/json": { path: missing } },
+          { "application/json": { naas_api: true, naas_type: "text/csv" } },
+        ),
+      ),
+    ]);
+    expect(response?.status).toBe(500);
+    expect(JSON.parse(text(response) ?? "")).toMatchObject({ status: "error", ename: "FileNotFoundError" });
+    expect(text(response)).toContain("gone.csv");
+  });
+
+  it("should answer the {path} JSON itself when the file's type was unknown (no naas_type)", () => {
+    const response = findResponse([
+      codeCell(
+        display(
+          { "application/json": { path: "/x/data.weird" } },
+          { "application/json": { naas_api: true } },
+        ),
+      ),
+    ]);
+    expect(response).toEqual({
+      contentType: "application/json",
+      body: Buffer.from('{"path": "/x/data.weird"}'),
+    });
+  });
+
+  it("should ignore outputs whose naas_api is false and outputs of other types", () => {
+    const cells = [
+      codeCell(display({ "text/html": "no" }, { "text/html": { naas_api: false } }), {
+        output_type: "error",
+        ename: "E",
+        evalue: "v",
+        traceback: [],
+      } as Output),
+    ];
+    expect(findResponse(cells)).toBeUndefined();
+  });
+});
+
+describe("csvFromHtmlTable()", () => {
+  it("should use only the first table and join a cell's trimmed text pieces", () => {
+    const html =
+      "<p>intro</p><table><tr><th> A <b> bold </b></th><td>x&#233;&nbsp;</td></tr>" +
+      "<!-- <tr><td>comment</td></tr> --><tr><td>1<td>2</tr></table><table><tr><td>other</td></tr></table>";
+    expect(csvFromHtmlTable(html)).toBe('"Abold";"xé"\n"1";"2"\n');
+  });
+
+  it("should give an empty text without a table", () => {
+    expect(csvFromHtmlTable("<p>no table</p>")).toBe("");
+  });
+});
+
+describe("dumpsLikePython()", () => {
+  it("should write json.dumps's default separators and ASCII escapes", () => {
+    expect(dumpsLikePython({ a: [1, 2.5, "x\n\u007f😀"], b: {}, c: [] })).toBe(
+      '{"a": [1, 2.5, "x\\n\\u007f\\ud83d\\ude00"], "b": {}, "c": []}',
+    );
+  });
+});
