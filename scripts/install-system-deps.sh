@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nbhook needs, only those missing: Debian's Jupyter Python kernel
+# (ipykernel, found through /usr/share/jupyter/kernels/python3) and pandas (respond_csv with a
+# DataFrame). With --bench, also nbconvert, the baseline the benchmark compares against.
+set -euo pipefail
+need=()
+have() { /usr/bin/python3 -c "import $1" 2>/dev/null; }
+if [ ! -x /usr/bin/python3 ] || ! have ipykernel || [ ! -f /usr/share/jupyter/kernels/python3/kernel.json ]; then
+  need+=(python3-ipykernel)
+fi
+have pandas || need+=(python3-pandas)
+have jupyter_client || need+=(python3-jupyter-client)
+if [ "${1:-}" = "--bench" ]; then
+  command -v jupyter-nbconvert >/dev/null || need+=(jupyter-core jupyter-nbconvert python3-nbconvert)
+fi
+if [ ${#need[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "system packages: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${need[@]}"

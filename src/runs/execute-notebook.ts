@@ -1,0 +1,217 @@
+/**
+ * One execution of one notebook: choose its kernel, inject the parameters, run the code cells top
+ * to bottom with per-cell and whole-run time limits, collect outputs into nbformat, and find the
+ * response the notebook chose. Nothing here throws for what a notebook does: a failing cell, a
+ * timeout or a dead kernel is a result with a status. Only setup problems (no kernel, bad
+ * parameters) throw.
+ */
+import { AppError, coerceError } from "../errors.js";
+import { chooseKernelSpec, findKernelSpecs, helperPreamble, KernelClient, type KernelSpec } from "../kernel/index.js";
+import { injectParameters } from "../notebook/parameters/index.js";
+import { OutputCollector } from "../notebook/outputs.js";
+import { sourceText } from "../notebook/read.js";
+import { renderNotebookHtml } from "../notebook/render-html.js";
+import { findResponse } from "../notebook/response.js";
+import type { CodeCell, Notebook, NotebookResponse, ParamLanguage, Parameters } from "../notebook/types.js";
+import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
+
+export type RunStatus = "ok" | "error" | "timeout" | "died";
+
+export interface RunError {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+  /** 0-based index of the failing cell in the executed notebook, if a cell failed. */
+  cellIndex?: number;
+}
+
+export type ProgressEvent =
+  | { type: "kernel-starting"; kernel: string }
+  | { type: "kernel-ready"; kernel: string; ms: number }
+  | { type: "cell-start"; cellIndex: number; ordinal: number; total: number; elapsedMs: number }
+  | { type: "cell-done"; cellIndex: number; ordinal: number; total: number; ms: number; status: string };
+
+export interface RunOptions {
+  parameters?: Parameters;
+  /** `--kernel NAME`: use this kernelspec whatever the notebook says. */
+  kernel?: string;
+  /** Kernelspecs to choose from; found on the machine when omitted. */
+  specs?: KernelSpec[];
+  /** Per cell; 0 or undefined for none. */
+  cellTimeoutMs?: number;
+  /** Whole run including the kernel start; 0 or undefined for none. */
+  runTimeoutMs?: number;
+  /** Kernel working directory. */
+  cwd?: string;
+  /** Extra kernel environment. */
+  env?: Record<string, string>;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface RunResult {
+  status: RunStatus;
+  /** The executed notebook: parameters injected, outputs and timing metadata filled in. */
+  notebook: Notebook;
+  error?: RunError;
+  /** What the notebook returned (first response in cell order), if anything. */
+  response?: NotebookResponse;
+  kernel: string;
+  durationMs: number;
+}
+
+/** Executes `source` (not modified) and returns the executed copy with its status. */
+export async function executeNotebook(source: Notebook, options: RunOptions = {}): Promise<RunResult> {
+  const started = Date.now();
+  const specs = options.specs ?? (await findKernelSpecs());
+  const spec = chooseKernelSpec(specs, { ...kernelChoiceOf(source), override: options.kernel });
+  const notebook = prepareNotebook(source, spec, options.parameters);
+
+  const deadline = options.runTimeoutMs ? started + options.runTimeoutMs : Infinity;
+  options.onProgress?.({ type: "kernel-starting", kernel: spec.name });
+  const kernel = await KernelClient.start(spec, {
+    cwd: options.cwd,
+    env: options.env,
+    startTimeoutMs: Number.isFinite(deadline) ? Math.max(1, deadline - Date.now()) : undefined,
+  }).catch((err: unknown) => {
+    throw err instanceof AppError && err.code === "timeout" && Number.isFinite(deadline)
+      ? new AppError("timeout", `the run timed out while the kernel was starting`, { cause: err })
+      : err;
+  });
+  options.onProgress?.({ type: "kernel-ready", kernel: spec.name, ms: Date.now() - started });
+
+  try {
+    const preamble = helperPreamble(spec);
+    if (preamble) {
+      const reply = await kernel.execute(preamble, { silent: true, timeoutMs: 30_000 });
+      if (reply.status !== "ok") {
+        throw new AppError("kernel-launch", `kernel "${spec.name}" could not load nbhook's helper: ${reply.evalue}`);
+      }
+    }
+    const outcome = await executeCells(kernel, notebook, { ...options, deadline, started });
+    notebook.metadata.language_info ??= kernel.info.language_info as never;
+    const response = outcome.status === "ok" ? findResponse(notebook.cells, { baseDir: options.cwd }) : undefined;
+    if (response?.kind === "notebook") {
+      response.body = Buffer.from(renderNotebookHtml(notebook), "utf8");
+    }
+    return { ...outcome, notebook, response, kernel: spec.name, durationMs: Date.now() - started };
+  } finally {
+    await kernel.shutdown();
+  }
+}
+
+function prepareNotebook(source: Notebook, spec: KernelSpec, parameters: Parameters | undefined): Notebook {
+  const copy = structuredClone(source);
+  for (const cell of copy.cells) {
+    if (cell.cell_type === "code") {
+      cell.outputs = [];
+      cell.execution_count = null;
+    }
+  }
+  if (!parameters || Object.keys(parameters).length === 0) return copy;
+  const language: ParamLanguage | undefined = paramLanguageOf(spec.language);
+  if (!language) {
+    throw new AppError(
+      "parameter-invalid",
+      `cannot inject parameters into a ${spec.language || "unknown-language"} notebook (kernel "${spec.name}"): ` +
+        `nbhook writes parameters for Python, R, Julia, JavaScript and TypeScript`,
+    );
+  }
+  return injectParameters(copy, parameters, { language });
+}
+
+interface CellLoopOptions extends RunOptions {
+  deadline: number;
+  started: number;
+}
+
+async function executeCells(
+  kernel: KernelClient,
+  notebook: Notebook,
+  options: CellLoopOptions,
+): Promise<{ status: RunStatus; error?: RunError }> {
+  const collector = new OutputCollector();
+  const codeCells = notebook.cells
+    .map((cell, index) => ({ cell, index }))
+    .filter(({ cell }) => cell.cell_type === "code" && sourceText(cell.source).trim() !== "");
+  for (const [i, { cell, index }] of codeCells.entries()) {
+    const code = cell as CodeCell;
+    const ordinal = i + 1;
+    const total = codeCells.length;
+    const cellStart = new Date();
+    options.onProgress?.({ type: "cell-start", cellIndex: index, ordinal, total, elapsedMs: Date.now() - options.started });
+    const sink = collector.forCell(code.outputs);
+    const remaining = options.deadline - Date.now();
+    const timeoutMs = Math.min(options.cellTimeoutMs || Infinity, remaining);
+    let status: RunStatus = "ok";
+    let error: RunError | undefined;
+    try {
+      const reply = await kernel.execute(sourceText(code.source), {
+        onIopub: (msg) => {
+          if (msg.header.msg_type === "execute_result" && typeof msg.content.execution_count === "number") {
+            code.execution_count = msg.content.execution_count;
+          }
+          sink.handle(msg.header.msg_type, msg.content);
+        },
+        timeoutMs: Number.isFinite(timeoutMs) ? Math.max(1, timeoutMs) : undefined,
+      });
+      code.execution_count = reply.execution_count ?? code.execution_count;
+      if (reply.status !== "ok") {
+        status = "error";
+        error = errorFromReply(reply, code, index);
+      }
+    } catch (thrown) {
+      const err = coerceError(thrown);
+      const code_ = err instanceof AppError ? err.code : undefined;
+      status = code_ === "timeout" ? "timeout" : code_ === "kernel-died" ? "died" : "error";
+      const runOver = status === "timeout" && timeoutMs === remaining;
+      error = {
+        ename: status === "timeout" ? "TimeoutError" : status === "died" ? "KernelDied" : "Error",
+        evalue: runOver ? `the run timed out after ${formatMs(options.runTimeoutMs ?? 0)}` : err.message,
+        traceback: [],
+        cellIndex: index,
+      };
+      code.outputs.push({ output_type: "error", ename: error.ename, evalue: error.evalue, traceback: [] });
+    }
+    const cellEnd = new Date();
+    const ms = cellEnd.getTime() - cellStart.getTime();
+    code.metadata.execution = {
+      "iopub.status.busy": cellStart.toISOString(),
+      "iopub.status.idle": cellEnd.toISOString(),
+    };
+    code.metadata.papermill = {
+      start_time: cellStart.toISOString(),
+      end_time: cellEnd.toISOString(),
+      duration: ms / 1000,
+      status: status === "ok" ? "completed" : "failed",
+      exception: status !== "ok",
+    };
+    options.onProgress?.({ type: "cell-done", cellIndex: index, ordinal, total, ms, status });
+    if (status !== "ok") return { status, error };
+  }
+  return { status: "ok" };
+}
+
+function errorFromReply(
+  reply: { ename?: string; evalue?: string; traceback?: string[]; status: string },
+  cell: CodeCell,
+  index: number,
+): RunError {
+  // The error output carries the traceback as the kernel printed it; the reply has the same data.
+  const shown = cell.outputs.find((o) => o.output_type === "error") as
+    | { ename: string; evalue: string; traceback: string[] }
+    | undefined;
+  const error: RunError = {
+    ename: shown?.ename ?? reply.ename ?? (reply.status === "ok" ? "" : "ExecutionAborted"),
+    evalue: shown?.evalue ?? reply.evalue ?? "",
+    traceback: shown?.traceback ?? reply.traceback ?? [],
+    cellIndex: index,
+  };
+  if (error.ename === "StdinNotImplementedError") {
+    error.evalue = `${error.evalue} — input() cannot be answered in a run; pass the value as a parameter instead`;
+  }
+  return error;
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)} s` : `${ms} ms`;
+}
