@@ -4,10 +4,9 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Command, Option } from "commander";
-import { parse as parseYaml } from "yaml";
 import { AppError } from "../errors.js";
 import { stripAnsi } from "../notebook/ansi.js";
-import { inferCliValue, readParametersFile } from "../notebook/parameters/index.js";
+import { inferCliValue, parseYamlParameters, readParametersFile } from "../notebook/parameters/index.js";
 import { readNotebook, writeFileAtomic, writeNotebook } from "../notebook/read.js";
 import type { Parameters } from "../notebook/types.js";
 import { executeNotebook, type ProgressEvent, type RunResult } from "../runs/index.js";
@@ -15,10 +14,10 @@ import { splitPair } from "./argv.js";
 import { EXIT } from "./exit-codes.js";
 
 interface RunFlags {
-  parameters: string[];
-  parametersRaw: string[];
-  parametersFile: string[];
-  parametersYaml: string[];
+  parameters?: string[];
+  parametersRaw?: string[];
+  parametersFile?: string[];
+  parametersYaml?: string[];
   output?: string;
   kernel?: string;
   timeout?: number;
@@ -29,7 +28,7 @@ interface RunFlags {
   json?: boolean;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const seconds = (flag: string) => (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new AppError("usage", `${flag} takes a number of seconds, got "${value}"`);
@@ -40,10 +39,10 @@ export function runCommand(): Command {
   return new Command("run")
     .description("execute a notebook on its Jupyter kernel with parameters injected, and save the executed copy")
     .argument("<notebook>", "the .ipynb file to run")
-    .option("-p, --parameters <name value>", "set a parameter; the value's type is inferred as papermill does (int, float, True/False, None, else str)", collect, [])
-    .option("-r, --parameters-raw <name value>", "set a parameter to a string, as given", collect, [])
-    .option("-f, --parameters-file <file>", "read parameters from a JSON or YAML file (repeatable)", collect, [])
-    .option("-y, --parameters-yaml <yaml>", "read parameters from a YAML/JSON string (repeatable)", collect, [])
+    .option("-p, --parameters <name value>", "set a parameter; the value's type is inferred as papermill does (int, float, True/False, None, else str)", collect)
+    .option("-r, --parameters-raw <name value>", "set a parameter to a string, as given", collect)
+    .option("-f, --parameters-file <file>", "read parameters from a JSON or YAML file (repeatable)", collect)
+    .option("-y, --parameters-yaml <yaml>", "read parameters from a YAML/JSON string (repeatable)", collect)
     .option("-o, --output <file>", "where to write the executed notebook (default: <name>.out.ipynb beside the input)")
     .option("-k, --kernel <name>", "use this kernel instead of the one the notebook names (see `nbhook kernels`)")
     .addOption(new Option("--timeout <seconds>", "time limit for the whole run, kernel start included").argParser(seconds("--timeout")))
@@ -64,19 +63,13 @@ export function runCommand(): Command {
 
 async function collectParameters(flags: RunFlags): Promise<Parameters> {
   const params: Parameters = {};
-  for (const file of flags.parametersFile) Object.assign(params, await readParametersFile(file));
-  for (const text of flags.parametersYaml) {
-    const doc: unknown = parseYaml(text, { intAsBigInt: true });
-    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-      throw new AppError("usage", `-y takes a YAML mapping such as "{city: Paris, days: 3}", got: ${text}`);
-    }
-    Object.assign(params, doc);
-  }
-  for (const word of flags.parameters) {
+  for (const file of flags.parametersFile ?? []) Object.assign(params, await readParametersFile(file));
+  for (const text of flags.parametersYaml ?? []) Object.assign(params, parseYamlParameters(text, "-y"));
+  for (const word of flags.parameters ?? []) {
     const [name, value] = splitPair(word, "-p");
     params[name] = inferCliValue(value);
   }
-  for (const word of flags.parametersRaw) {
+  for (const word of flags.parametersRaw ?? []) {
     const [name, value] = splitPair(word, "-r");
     params[name] = value;
   }

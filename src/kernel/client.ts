@@ -71,11 +71,12 @@ export class KernelClient {
       launched.process.once("exit", (code, signal) => {
         // Give stderr a moment to drain so the error can quote the kernel's last words.
         const done = () => {
+          if (this.exitInfo) return;
           this.exitInfo = { code, signal };
           this.failAll(this.deathError());
           this.channels.close();
-          void this.launched.cleanup();
-          resolve(this.exitInfo);
+          const exit = this.exitInfo;
+          void this.launched.cleanup().finally(() => resolve(exit));
         };
         if (launched.process.stderr?.readableEnded) done();
         else {

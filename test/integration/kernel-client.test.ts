@@ -91,6 +91,23 @@ describe("KernelClient against Debian's ipykernel", () => {
     expect((await kernel.execute("1+1")).status).toBe("ok");
   });
 
+  it("interrupts by control message when the kernelspec's interrupt_mode is message", async () => {
+    const spec = chooseKernelSpec(await findKernelSpecs(), { name: "python3" });
+    const kernel = await KernelClient.start({ ...spec, interruptMode: "message" });
+    started.push(kernel);
+    const err = await rejection(kernel.execute("import time\nwhile True: time.sleep(0.01)", { timeoutMs: 500 }));
+    expect(err.code).toBe("timeout");
+    expect(kernel.isAlive).toBe(true);
+    expect((await kernel.execute("1+1")).status).toBe("ok");
+  });
+
+  it("reports a SIGKILL (what the OOM killer sends) as a likely out-of-memory death", async () => {
+    const kernel = await python();
+    const err = await rejection(kernel.execute("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"));
+    expect(err.code).toBe("kernel-died");
+    expect(err.message).toContain("killed by SIGKILL (out of memory, or killed)");
+  });
+
   it("kills a kernel whose cell ignores the interrupt, after the grace period", async () => {
     const kernel = await python();
     const code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)";
