@@ -278,7 +278,7 @@ export class KernelClient {
   /** Interrupt a cell that ran over its time; kill the kernel if it does not stop within `graceMs`. */
   private async stopRunaway(done: Promise<unknown>, graceMs: number): Promise<void> {
     await this.interrupt().catch(() => {});
-    const stopped = await Promise.race([done.then(() => true, () => true), sleep(graceMs, false)]);
+    const stopped = await Promise.race([done.then(() => true, () => true), sleep(graceMs, false, { ref: false })]);
     if (!stopped) await this.kill();
   }
 
@@ -301,7 +301,7 @@ export class KernelClient {
   async shutdown(graceMs = 2000): Promise<KernelExit> {
     if (this.isAlive) {
       await this.request("control", "shutdown_request", { restart: false }, graceMs).catch(() => {});
-      const exited = await Promise.race([this.exited.then(() => true), sleep(graceMs, false)]);
+      const exited = await Promise.race([this.exited.then(() => true), sleep(graceMs, false, { ref: false })]);
       if (!exited) return this.kill();
     }
     return this.exited;
