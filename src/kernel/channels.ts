@@ -65,17 +65,15 @@ export class KernelChannels {
     }
   }
 
-  /** Sends a request and returns its header (whose msg_id identifies the replies). */
-  async send(
-    channel: "shell" | "control" | "stdin",
-    msgType: string,
-    content: unknown,
-    parent?: Partial<Header>,
-  ): Promise<Header> {
-    const header = this.codec.header(msgType);
+  /** A header for a new request; register interest in its msg_id before calling send(). */
+  newHeader(msgType: string): Header {
+    return this.codec.header(msgType);
+  }
+
+  /** Sends a request whose header came from newHeader(). */
+  async send(channel: "shell" | "control" | "stdin", header: Header, content: unknown, parent?: Partial<Header>) {
     const socket = channel === "shell" ? this.shell : channel === "control" ? this.control : this.stdin;
     await socket.send(this.codec.encode(header, content, parent));
-    return header;
   }
 
   /** One heartbeat round trip; resolves false when no echo comes within `timeoutMs`. */

@@ -6,9 +6,10 @@
  * with the same parent have arrived; they come in either order.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { AppError } from "../errors.js";
+import { AppError, coerceError } from "../errors.js";
 import { KernelChannels } from "./channels.js";
 import type { KernelSpec } from "./kernelspec.js";
+import { isDenoKernel } from "./in-kernel-helpers.js";
 import { launchKernel, type LaunchedKernel, type LaunchOptions } from "./launch.js";
 import {
   executeReplySchema,
@@ -54,9 +55,13 @@ interface PendingRequest {
 
 export class KernelClient {
   private readonly pending = new Map<string, PendingRequest>();
+  /** Output handlers of finished executes that may still receive late iopub messages. */
+  private readonly lingering = new Map<string, (msg: Message) => void>();
   private iopubSeen = false;
   private exitInfo: KernelExit | undefined;
   readonly exited: Promise<KernelExit>;
+  /** Whether outputs may trail the idle status (see iopubBarrier). */
+  private readonly lateIopub: boolean;
   /** Set by start(): the kernel's kernel_info_reply. */
   info: KernelInfoReply = {};
   /** Decode/transport errors seen so far (bad signatures and the like); for diagnostics. */
@@ -67,6 +72,7 @@ export class KernelClient {
     private readonly launched: LaunchedKernel,
     private readonly channels: KernelChannels,
   ) {
+    this.lateIopub = isDenoKernel(spec);
     this.exited = new Promise((resolve) => {
       launched.process.once("exit", (code, signal) => {
         // Give stderr a moment to drain so the error can quote the kernel's last words.
@@ -143,9 +149,8 @@ export class KernelClient {
     this.info = kernelInfoReplySchema.parse(first.content);
     while (!this.iopubSeen) {
       if (remaining() <= 0) throw this.startTimeout(timeoutMs);
-      const header = await this.channels.send("shell", "kernel_info_request", {});
+      await this.channels.send("shell", this.channels.newHeader("kernel_info_request"), {});
       await sleep(50);
-      this.pending.delete(header.msg_id);
     }
   }
 
@@ -180,7 +185,11 @@ export class KernelClient {
     if (channel === "iopub") this.iopubSeen = true;
     const parentId = msg.parent_header.msg_id;
     const req = parentId ? this.pending.get(parentId) : undefined;
-    if (!req) return;
+    if (!req) {
+      const late = parentId && channel === "iopub" ? this.lingering.get(parentId) : undefined;
+      if (late && msg.header.msg_type !== "status") late(msg);
+      return;
+    }
     if (channel === "iopub") {
       if (msg.header.msg_type === "status") {
         const status = statusSchema.safeParse(msg.content);
@@ -215,15 +224,19 @@ export class KernelClient {
   ): Promise<Message> {
     if (!this.isAlive) return Promise.reject(this.deathError());
     let timer: NodeJS.Timeout | undefined;
+    // Registered before sending: a fast reply must never arrive before anyone waits for it.
+    const header = this.channels.newHeader(msgType);
     const promise = new Promise<Message>((resolve, reject) => {
-      void this.channels.send(channel, msgType, content).then((header) => {
-        this.pending.set(header.msg_id, { idle: false, onIopub, resolve, reject });
-        timer = setTimeout(() => {
-          this.pending.delete(header.msg_id);
-          reject(new AppError("timeout", `no ${msgType.replace("_request", "_reply")} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        timer.unref();
-      }, reject);
+      this.pending.set(header.msg_id, { idle: false, onIopub, resolve, reject });
+      timer = setTimeout(() => {
+        this.pending.delete(header.msg_id);
+        reject(new AppError("timeout", `no ${msgType.replace("_request", "_reply")} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.channels.send(channel, header, content).catch((err: unknown) => {
+        this.pending.delete(header.msg_id);
+        reject(coerceError(err));
+      });
     });
     return promise.finally(() => clearTimeout(timer));
   }
@@ -243,11 +256,15 @@ export class KernelClient {
       allow_stdin: false,
       stop_on_error: true,
     };
-    const header = await this.channels.send("shell", "execute_request", content);
+    const header = this.channels.newHeader("execute_request");
     let req!: PendingRequest;
     const done = new Promise<Message>((resolve, reject) => {
       req = { idle: false, onIopub: options.onIopub ?? (() => {}), resolve, reject };
       this.pending.set(header.msg_id, req);
+    });
+    await this.channels.send("shell", header, content).catch((err: unknown) => {
+      this.pending.delete(header.msg_id);
+      throw coerceError(err);
     });
     const timeoutMs = options.timeoutMs ?? 0;
     let timedOut = false;
@@ -261,6 +278,7 @@ export class KernelClient {
     }
     try {
       const reply = await done;
+      if (this.lateIopub && req.onIopub) await this.iopubBarrier(header.msg_id, req.onIopub);
       if (timedOut) throw timeoutError(timeoutMs);
       const parsed = executeReplySchema.parse(reply.content);
       if (req.inputRequested && parsed.status !== "ok") {
@@ -272,6 +290,22 @@ export class KernelClient {
       throw err;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Deno's kernel sometimes publishes a cell's display_data after that cell's `idle` (seen about
+   * once in 60 awaited displays under load). Its iopub is one ordered stream, so once a
+   * kernel_info request's own idle has come back, every late output of the cell has too.
+   */
+  private async iopubBarrier(msgId: string, onIopub: (msg: Message) => void): Promise<void> {
+    this.lingering.set(msgId, onIopub);
+    try {
+      await this.request("shell", "kernel_info_request", {}, 5000, () => {});
+    } catch {
+      // A kernel that dies or stalls here is reported by the next request.
+    } finally {
+      this.lingering.delete(msgId);
     }
   }
 
