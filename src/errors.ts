@@ -10,7 +10,9 @@ export type ErrorCode =
   | "kernel-launch" // the kernel process could not start or never answered
   | "kernel-died" // the kernel process exited while we needed it
   | "timeout" // a cell or the whole run took too long
-  | "protocol"; // the kernel sent something we cannot read
+  | "protocol" // the kernel sent something we cannot read
+  | "not-found" // no such webhook, version, output or run
+  | "conflict"; // the request contradicts the current state (e.g. clearing the live version)
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,3 @@
+export type * from "./types.js";
+export { SqliteStore, newToken } from "./sqlite/sqlite-store.js";
+export { newHisto, isHisto } from "./histo.js";

@@ -1,0 +1,67 @@
+/**
+ * Schema of the embedded store, as numbered migrations applied in order and recorded in
+ * `PRAGMA user_version`. Add a new entry to change the schema; never edit an applied one.
+ */
+import type Database from "better-sqlite3";
+
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    token TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    params TEXT NOT NULL,
+    debug INTEGER NOT NULL DEFAULT 0,
+    timeout_ms INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+  );
+  CREATE TABLE versions (
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id),
+    histo TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (webhook_id, histo)
+  );
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id),
+    version_histo TEXT NOT NULL,
+    output_histo TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    duration_ms INTEGER,
+    error TEXT,
+    parameters TEXT NOT NULL,
+    http_status INTEGER
+  );
+  CREATE INDEX runs_by_webhook ON runs (webhook_id, started_at);
+  CREATE TABLE outputs (
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id),
+    histo TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    run_id TEXT,
+    PRIMARY KEY (webhook_id, histo)
+  );
+  `,
+];
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(
+      `the database was written by a newer nbhook (schema ${current}, this one knows ${MIGRATIONS.length}); upgrade nbhook`,
+    );
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The store: webhooks, their notebook versions, runs and output notebooks. One interface, so the
+ * embedded implementation (SQLite + files) can be joined by a Postgres one. All methods are async
+ * for that reason, even where SQLite answers synchronously.
+ *
+ * Words: a *histo* is a version or output id in Naas's format `%Y%m%d%H%M%S%f` (20 digits,
+ * sortable, unique per webhook). The *live* version of a webhook is its newest one.
+ */
+
+/** Settings given at `add` (Naas's add-time `params`), plus any user parameters. */
+export interface WebhookParams {
+  notif_up?: string[];
+  notif_down?: string[];
+  next_url?: string;
+  inline?: boolean;
+  /** Other add-time parameters, injected into every run (Naas did the same). */
+  [name: string]: unknown;
+}
+
+export interface Webhook {
+  id: string;
+  /** Where the notebook came from (absolute path on the deploying machine); the lookup key. */
+  path: string;
+  /** The notebook's file name, e.g. `report.ipynb`. */
+  name: string;
+  token: string;
+  params: WebhookParams;
+  debug: boolean;
+  /** Run time limit in ms. */
+  timeoutMs: number;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+  /** The newest version's histo (the one calls run), or null when every version was cleared. */
+  liveHisto: string | null;
+  lastRunAt: string | null;
+  lastRunStatus: RunStatus | null;
+}
+
+export interface WebhookVersion {
+  webhookId: string;
+  histo: string;
+  createdAt: string;
+  size: number;
+  sha256: string;
+}
+
+export type RunStatus = "running" | "ok" | "error" | "timeout" | "died";
+
+export interface RunErrorInfo {
+  ename: string;
+  evalue: string;
+  traceback?: string[];
+  cellIndex?: number;
+}
+
+export interface Run {
+  id: string;
+  webhookId: string;
+  /** The version that ran. */
+  versionHisto: string;
+  /** Id of the output notebook (`outputs/<histo>.ipynb`). */
+  outputHisto: string;
+  status: RunStatus;
+  startedAt: string;
+  durationMs: number | null;
+  error: RunErrorInfo | null;
+  /** What was injected, with secret-looking values redacted. */
+  parameters: Record<string, unknown>;
+  /** HTTP status answered, once known. */
+  httpStatus: number | null;
+}
+
+export interface OutputInfo {
+  webhookId: string;
+  histo: string;
+  size: number;
+  createdAt: string;
+  runId: string | null;
+}
+
+export interface NewWebhook {
+  path: string;
+  params: WebhookParams;
+  debug: boolean;
+  timeoutMs: number;
+}
+
+export interface Store {
+  /** Creates the webhook, or updates settings of the one at that path (reviving a deleted one, same token). */
+  upsertWebhook(input: NewWebhook): Promise<Webhook>;
+  getWebhook(id: string): Promise<Webhook | undefined>;
+  findWebhookByPath(path: string): Promise<Webhook | undefined>;
+  /** Constant-time comparison of the token; deleted webhooks are not found. */
+  findWebhookByToken(token: string): Promise<Webhook | undefined>;
+  listWebhooks(options?: { includeDeleted?: boolean }): Promise<Webhook[]>;
+  rotateToken(id: string): Promise<Webhook>;
+  /** Soft delete: the row and its history stay; the token stops working. */
+  deleteWebhook(id: string): Promise<void>;
+
+  addVersion(webhookId: string, notebook: Buffer): Promise<WebhookVersion>;
+  listVersions(webhookId: string): Promise<WebhookVersion[]>;
+  readVersion(webhookId: string, histo: string): Promise<Buffer | undefined>;
+  deleteVersion(webhookId: string, histo: string): Promise<boolean>;
+
+  /** Writes a dependency file under the webhook's files folder (the kernel's working directory). */
+  writeFile(webhookId: string, relativePath: string, data: Buffer): Promise<void>;
+  /** The kernel working directory of a webhook (created if missing). */
+  filesDir(webhookId: string): Promise<string>;
+  /** A fresh folder for one run's uploaded files. */
+  uploadsDir(webhookId: string, runHisto: string): Promise<string>;
+
+  createRun(input: { webhookId: string; versionHisto: string; parameters: Record<string, unknown> }): Promise<Run>;
+  finishRun(
+    id: string,
+    result: { status: Exclude<RunStatus, "running">; durationMs: number; error: RunErrorInfo | null; httpStatus: number },
+  ): Promise<Run>;
+  getRun(id: string): Promise<Run | undefined>;
+  listRuns(options: { webhookId?: string; limit?: number }): Promise<Run[]>;
+
+  writeOutput(webhookId: string, histo: string, notebook: string, runId?: string): Promise<void>;
+  readOutput(webhookId: string, histo: string): Promise<Buffer | undefined>;
+  listOutputs(webhookId: string): Promise<OutputInfo[]>;
+  deleteOutput(webhookId: string, histo: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}
