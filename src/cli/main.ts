@@ -7,6 +7,7 @@ import { AppError } from "../errors.js";
 import { foldPairFlags } from "./argv.js";
 import { kernelsCommand } from "./kernels-command.js";
 import { runCommand } from "./run-command.js";
+import { serveCommand } from "./serve-command.js";
 import { EXIT } from "./exit-codes.js";
 
 const program = new Command("nbhook")
@@ -17,6 +18,7 @@ const program = new Command("nbhook")
 
 program.addCommand(kernelsCommand());
 program.addCommand(runCommand());
+program.addCommand(serveCommand());
 
 try {
   await program.parseAsync(foldPairFlags(process.argv.slice(2)), { from: "user" });

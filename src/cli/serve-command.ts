@@ -1,0 +1,68 @@
+import { Command, Option } from "commander";
+import { apiTokenFile } from "../server/api-token.js";
+import { startServer } from "../server/app.js";
+import { resolveServerConfig } from "../server/config.js";
+
+interface ServeFlags {
+  host?: string;
+  port?: number;
+  home?: string;
+  baseUrl?: string;
+  maxBody?: number;
+  timeout?: number;
+  quiet?: boolean;
+}
+
+const int = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} takes a whole number, got "${value}"`);
+  return n;
+};
+
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("run the webhook server (data in --home: SQLite database, notebooks, outputs, API token)")
+    .option("--host <host>", "address to listen on (env NBHOOK_HOST)", undefined)
+    .addOption(new Option("--port <port>", "port to listen on (env NBHOOK_PORT; default 5000)").argParser(int("--port")))
+    .option("--home <dir>", "data folder (env NBHOOK_HOME; default ~/.nbhook)")
+    .option("--base-url <url>", "public URL of this server, used in webhook links (env NBHOOK_BASE_URL)")
+    .addOption(new Option("--max-body <bytes>", "largest request body on /notebook (default 10 MiB)").argParser(int("--max-body")))
+    .addOption(new Option("--timeout <seconds>", "default run time limit of new webhooks (default 300)").argParser(int("--timeout")))
+    .option("-q, --quiet", "no request log")
+    .addHelpText(
+      "after",
+      "\nEmail notifications: set NBHOOK_SMTP_HOST, NBHOOK_SMTP_PORT, NBHOOK_SMTP_USER, NBHOOK_SMTP_PASSWORD,\n" +
+        "NBHOOK_SMTP_FROM (NBHOOK_SMTP_SECURE=true for TLS). Without NBHOOK_SMTP_HOST, notifications are logged only.",
+    )
+    .action(async (flags: ServeFlags) => {
+      const config = resolveServerConfig({
+        host: flags.host,
+        port: flags.port,
+        home: flags.home,
+        baseUrl: flags.baseUrl,
+        maxBodyBytes: flags.maxBody,
+        defaultTimeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
+      });
+      const server = await startServer(config, { logger: flags.quiet ? false : { level: "info" } });
+      process.stderr.write(
+        `nbhook: serving on ${server.url} (data in ${config.home})\n` +
+          `nbhook: API token in ${apiTokenFile(config.home)}: ${server.deps.apiToken}\n` +
+          (config.smtp ? `nbhook: email via ${config.smtp.host}:${config.smtp.port}\n` : "nbhook: email notifications are off (set NBHOOK_SMTP_HOST)\n"),
+      );
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`nbhook: ${signal}: stopping\n`);
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`nbhook: error while stopping: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
+}

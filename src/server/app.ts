@@ -1,0 +1,93 @@
+/**
+ * The HTTP application: body parsers, the /api bearer-token check, the error handler, and the
+ * route modules. `startServer` opens the store and listens; `buildApp` is the part tests can
+ * also drive.
+ */
+import formbody from "@fastify/formbody";
+import multipart from "@fastify/multipart";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
+import { SqliteStore } from "../store/index.js";
+import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
+import type { ServerConfig } from "./config.js";
+import { errorHandler } from "./http-errors.js";
+import { registerRunRoutes } from "./routes/runs.js";
+import { registerTriggerRoutes } from "./routes/trigger.js";
+import { registerWebhookRoutes } from "./routes/webhooks.js";
+import type { ServerDeps } from "./types.js";
+
+export async function buildApp(deps: ServerDeps, options: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: deps.config.maxBodyBytes,
+    // Webhook URLs are secrets: fastify's own request lines are off, ours redact the token.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const url = request.url.replace(/^\/notebook\/[^/?]+/, "/notebook/<token>");
+    request.log.info({ method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+  });
+  app.setErrorHandler(errorHandler);
+  await app.register(formbody, { bodyLimit: deps.config.maxBodyBytes });
+  await app.register(multipart, { limits: { fileSize: deps.config.maxBodyBytes, files: 20, fields: 200 } });
+
+  app.addHook("onRequest", async (request, reply) => {
+    if (!request.url.startsWith("/api/") && request.url !== "/api") return;
+    if (!isAuthorized(request.headers.authorization, deps.apiToken)) {
+      await reply
+        .status(401)
+        .header("WWW-Authenticate", 'Bearer realm="nbhook"')
+        .send({
+          error: "unauthorized",
+          message:
+            "missing or wrong API token: send `Authorization: Bearer <token>`; the token is in <home>/api-token " +
+            "(printed by `nbhook serve`), or set NBHOOK_TOKEN",
+        });
+    }
+  });
+
+  app.get("/health", async () => ({ status: "ok" }));
+  await registerTriggerRoutes(app, deps);
+  await registerWebhookRoutes(app, deps);
+  await registerRunRoutes(app, deps);
+  return app;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  deps: ServerDeps;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the store in `config.home`, creates the API token if needed, and listens. */
+export async function startServer(config: ServerConfig, options: { logger?: boolean | object } = {}): Promise<RunningServer> {
+  const store = new SqliteStore(config.home);
+  const apiToken = await loadOrCreateApiToken(config.home);
+  let listening = "";
+  const deps: ServerDeps = {
+    config,
+    store,
+    apiToken,
+    baseUrl: () => (config.baseUrl ?? listening).replace(/\/+$/, ""),
+  };
+  const app = await buildApp(deps, options);
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  listening = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  return {
+    app,
+    deps,
+    url: deps.baseUrl(),
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}

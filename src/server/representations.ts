@@ -1,0 +1,53 @@
+/**
+ * How store records look in the JSON API (snake_case, as Naas's API and the Python helper use).
+ * The TypeScript SDK parses these shapes with the same field names.
+ */
+import type { OutputInfo, Run, Webhook, WebhookVersion } from "../store/index.js";
+
+export function webhookUrl(baseUrl: string, token: string): string {
+  return `${baseUrl}/notebook/${token}`;
+}
+
+export function webhookJson(w: Webhook, baseUrl: string) {
+  return {
+    id: w.id,
+    path: w.path,
+    name: w.name,
+    url: webhookUrl(baseUrl, w.token),
+    params: w.params,
+    debug: w.debug,
+    timeout_ms: w.timeoutMs,
+    created_at: w.createdAt,
+    updated_at: w.updatedAt,
+    deleted_at: w.deletedAt,
+    live_histo: w.liveHisto,
+    last_run_at: w.lastRunAt,
+    last_run_status: w.lastRunStatus,
+  };
+}
+
+export function versionJson(v: WebhookVersion, liveHisto: string | null) {
+  return { histo: v.histo, created_at: v.createdAt, size: v.size, sha256: v.sha256, live: v.histo === liveHisto };
+}
+
+export function outputJson(o: OutputInfo) {
+  return { histo: o.histo, created_at: o.createdAt, size: o.size, run_id: o.runId };
+}
+
+export function runJson(r: Run, baseUrl: string, path?: string) {
+  return {
+    id: r.id,
+    webhook_id: r.webhookId,
+    path,
+    version_histo: r.versionHisto,
+    output_histo: r.outputHisto,
+    status: r.status,
+    started_at: r.startedAt,
+    duration_ms: r.durationMs,
+    error: r.error,
+    parameters: r.parameters,
+    http_status: r.httpStatus,
+    url: `${baseUrl}/api/runs/${r.id}`,
+    output_url: `${baseUrl}/api/runs/${r.id}/output`,
+  };
+}

@@ -1,0 +1,6 @@
+import type { FastifyInstance } from "fastify";
+import type { ServerDeps } from "../types.js";
+
+export async function registerWebhookRoutes(_app: FastifyInstance, _deps: ServerDeps): Promise<void> {
+  // Routes come in a following commit.
+}
