@@ -290,6 +290,18 @@ describe("findResponse() with Naas outputs (naas_api metadata)", () => {
     expect(jpegResponse?.body.equals(jpeg)).toBe(true);
   });
 
+  it("should take an image's type from its bytes when IPython filed a GIF under image/png", () => {
+    // IPython's Image(data=gif_bytes) defaults to format png.
+    const gif = Buffer.from("GIF89a\x01\x00\x01\x00\x00\x00\x00;", "latin1");
+    const unknown = Buffer.from("not an image");
+    const response = (bytes: Buffer) =>
+      findResponse([
+        codeCell(display({ "image/png": bytes.toString("base64") }, { "image/png": { naas_api: true } })),
+      ]);
+    expect(response(gif)).toEqual({ contentType: "image/gif", body: gif });
+    expect(response(unknown)).toEqual({ contentType: "image/png", body: unknown });
+  });
+
   it("should answer respond_svg as image/svg+xml", () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg"/>';
     const response = findResponse([

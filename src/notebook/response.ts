@@ -7,7 +7,8 @@
  *   in-kernel helper (`python/nbhook/webhook.py`);
  * - Naas's: an output whose metadata carries `naas_api: true` (top level, or under a MIME key as
  *   IPython stores it), written by the real Naas library. It is mapped the way the Naas runner
- *   did (naas-reference.md §4), minus its bugs: respond_file is read as bytes, a GIF works.
+ *   did (naas-reference.md §4), minus its bugs: respond_file is read as bytes, a GIF works (also
+ *   when IPython filed it under image/png: an image's type is taken from its first bytes).
  *
  * A response that is there but broken (an invalid nbhook bundle, a Naas respond_file whose file
  * cannot be read) is not skipped silently: it becomes a 500 JSON error response
@@ -127,11 +128,25 @@ function naasResponse(data: MimeData, naasType: string, baseDir: string): Notebo
   if (isTruthy(json)) return textResponse("application/json", dumpsLikePython(json));
   for (const mime of ["image/jpeg", "image/png", "image/gif"]) {
     const image = joinText(data[mime]);
-    if (image) return { contentType: mime, body: Buffer.from(image, "base64") };
+    if (!image) continue;
+    const body = Buffer.from(image, "base64");
+    // IPython files GIF bytes given as `Image(data=...)` under image/png: trust the bytes.
+    return { contentType: imageTypeOf(body) ?? mime, body };
   }
   if (html) return textResponse("text/html", html);
   const svg = joinText(data["image/svg+xml"]);
   if (svg) return textResponse("image/svg+xml", svg);
+  return undefined;
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** image/png, image/jpeg or image/gif from the first bytes, else `undefined`. */
+function imageTypeOf(bytes: Buffer): string | undefined {
+  if (bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return "image/png";
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "image/jpeg";
+  const head = bytes.subarray(0, 6).toString("latin1");
+  if (head === "GIF87a" || head === "GIF89a") return "image/gif";
   return undefined;
 }
 
