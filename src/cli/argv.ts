@@ -3,6 +3,8 @@
  * parsing, each such pair is folded into one word `NAME\0VALUE` (a NUL never occurs in argv), and
  * split again by `splitPair`.
  */
+import { AppError } from "../errors.js";
+
 const PAIR_FLAGS = new Set(["-p", "--parameters", "-r", "--parameters-raw", "--parameters_raw"]);
 
 export function foldPairFlags(argv: string[]): string[] {
@@ -23,8 +25,9 @@ export function foldPairFlags(argv: string[]): string[] {
   return out;
 }
 
+
 export function splitPair(word: string, flag: string): [string, string] {
   const at = word.indexOf("\0");
-  if (at < 0) throw new Error(`${flag} takes two values: ${flag} NAME VALUE (got only "${word}")`);
+  if (at < 0) throw new AppError("usage", `${flag} takes two values: ${flag} NAME VALUE (got only "${word}")`);
   return [word.slice(0, at), word.slice(at + 1)];
 }

@@ -16,9 +16,10 @@ const program = new Command("nbhook")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
-program.addCommand(kernelsCommand());
-program.addCommand(runCommand());
-program.addCommand(serveCommand());
+// exitOverride is not inherited by added commands: set it on each, so usage errors exit 2.
+for (const command of [kernelsCommand(), runCommand(), serveCommand()]) {
+  program.addCommand(command.exitOverride());
+}
 
 try {
   await program.parseAsync(foldPairFlags(process.argv.slice(2)), { from: "user" });

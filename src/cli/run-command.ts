@@ -6,7 +6,7 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { AppError } from "../errors.js";
 import { stripAnsi } from "../notebook/ansi.js";
-import { inferCliValue, parseYamlParameters, readParametersFile } from "../notebook/parameters/index.js";
+import { inferCliValue, parseYamlParameters, readParametersFile, setOwn } from "../notebook/parameters/index.js";
 import { readNotebook, writeFileAtomic, writeNotebook } from "../notebook/read.js";
 import type { Parameters } from "../notebook/types.js";
 import { executeNotebook, type ProgressEvent, type RunResult } from "../runs/index.js";
@@ -63,15 +63,17 @@ export function runCommand(): Command {
 
 async function collectParameters(flags: RunFlags): Promise<Parameters> {
   const params: Parameters = {};
-  for (const file of flags.parametersFile ?? []) Object.assign(params, await readParametersFile(file));
-  for (const text of flags.parametersYaml ?? []) Object.assign(params, parseYamlParameters(text, "-y"));
+  // setOwn, not Object.assign or params[name] =: a parameter may be called __proto__.
+  const merge = (more: Parameters) => Object.entries(more).forEach(([k, v]) => setOwn(params, k, v));
+  for (const file of flags.parametersFile ?? []) merge(await readParametersFile(file));
+  for (const text of flags.parametersYaml ?? []) merge(parseYamlParameters(text, "-y"));
   for (const word of flags.parameters ?? []) {
     const [name, value] = splitPair(word, "-p");
-    params[name] = inferCliValue(value);
+    setOwn(params, name, inferCliValue(value));
   }
   for (const word of flags.parametersRaw ?? []) {
     const [name, value] = splitPair(word, "-r");
-    params[name] = value;
+    setOwn(params, name, value);
   }
   return params;
 }
@@ -146,7 +148,9 @@ function reportOutcome(result: RunResult, output: string): void {
     return;
   }
   const err = result.error;
-  const where = err?.cellIndex !== undefined ? ` in cell ${err.cellIndex + 1}` : "";
+  const cell = err?.cellIndex !== undefined ? result.notebook.cells[err.cellIndex] : undefined;
+  const count = cell?.cell_type === "code" && cell.execution_count != null ? ` (In [${cell.execution_count}])` : "";
+  const where = err?.cellIndex !== undefined ? ` in cell ${err.cellIndex + 1} of the notebook${count}` : "";
   const trace = err?.traceback.length ? `\n${err.traceback.map(stripAnsi).join("\n")}\n` : "\n";
   process.stderr.write(
     `nbhook: run failed${where} after ${secs} s: ${err?.ename}: ${err?.evalue}${trace}` +

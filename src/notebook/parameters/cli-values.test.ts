@@ -51,8 +51,48 @@ describe("inferCliValue", () => {
 
 describe("parseYamlParameters", () => {
   it("keeps ints apart from floats, and reads .nan and .inf", () => {
-    const params = parseYamlParameters("a: 3\nb: 3.0\nc: .nan\nd: -.inf\ne: 1e3\nf: [1, {x: null}]\n");
+    const params = parseYamlParameters("a: 3\nb: 3.0\nc: .nan\nd: -.inf\ne: 1.0e+3\nf: [1, {x: null}]\n");
     expect(params).toEqual({ a: 3n, b: 3, c: NaN, d: -Infinity, e: 1000, f: [1n, { x: null }] });
+  });
+
+  it.each<[string, ParamValue]>([
+    ["y", "y"],
+    ["N", "N"],
+    ["Yes", true],
+    ["OFF", false],
+    ["tRue", "tRue"],
+    ["Null", null],
+    ["nULL", "nULL"],
+    ["", null],
+    ["1e3", "1e3"],
+    ["1.5e3", "1.5e3"],
+    ["1.5e-3", 0.0015],
+    [".5", 0.5],
+    ["-.5", "-.5"],
+    ["5.", 5],
+    [".", "."],
+    ["._", "._"],
+    ["08", "08"],
+    ["017", 15n],
+    ["0o17", "0o17"],
+    ["-0x1f", -31n],
+    ["0b101", 5n],
+    ["190:20:30", 685230n],
+    ["-1:30.5", -90.5],
+    ["+.inf", Infinity],
+    ["-0.0", -0],
+    ["!!float 3", 3],
+    ['!!int "0x10"', 16n],
+    ["'yes'", "yes"],
+  ])("reads the scalar %j as PyYAML's safe_load does", (text, value) => {
+    expect(parseYamlParameters(`k: ${text}`).k).toStrictEqual(value);
+  });
+
+  it("refuses an explicit tag whose text does not fit it, as PyYAML does", () => {
+    expect(() => parseYamlParameters("k: !!int abc", "-y")).toThrow(
+      /-y is not valid YAML: .*cannot read "abc" as int/,
+    );
+    expect(() => parseYamlParameters("k: !!bool maybe", "-y")).toThrow(/cannot read "maybe" as bool/);
   });
 
   it("reads YAML 1.1 as PyYAML does, but leaves timestamps as strings", () => {

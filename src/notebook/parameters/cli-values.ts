@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { parseDocument } from "yaml";
+import { parseDocument, type ScalarTag } from "yaml";
 import { AppError } from "../../errors.js";
 import type { ParamValue, Parameters } from "../types.js";
 import { parseJsonParameters } from "./json-values.js";
@@ -48,17 +48,22 @@ export async function readParametersFile(path: string): Promise<Parameters> {
 }
 
 /**
- * Parses YAML text (papermill's `-y`, or a `-f` file) into parameters. Integers stay bigints,
- * floats numbers (`.nan`, `.inf` included); timestamps stay strings (PyYAML would make datetimes
- * that papermill then writes as their `str()`); YAML 1.1 spellings (`yes`, `off`, `0x1f`, `1_000`,
- * `<<` merges) are read as PyYAML reads them.
+ * Parses YAML text (papermill's `-y`, or a `-f` file) into parameters, with the types PyYAML's
+ * `safe_load` gives (so a notebook gets the same values under nbhook and papermill). Integers stay
+ * bigints, floats numbers. Plain scalars are resolved with PyYAML's own YAML 1.1 rules, quirks
+ * included: `yes`/`off` are booleans but `y`/`n` are strings; `0x1f`, `017`, `0b11`, `1_000` and
+ * `1:30` are ints but `08` is a string; a float needs a dot (`1.0e+3`, `.5`), so `1e3`, `-.5` and
+ * `.` are strings; `.nan`/`.inf` are floats. Timestamps stay strings (PyYAML makes datetimes that
+ * papermill then writes as their `str()`); `<<` merges work.
  */
 export function parseYamlParameters(text: string, source = "YAML parameters"): Parameters {
   const doc = parseDocument(text, {
     version: "1.1",
     intAsBigInt: true,
-    customTags: (tags) =>
-      tags.filter((tag) => (typeof tag === "string" ? tag !== "timestamp" : !tag.tag.endsWith(":timestamp"))),
+    customTags: (tags) => [
+      ...tags.filter((tag) => typeof tag !== "string" && !REPLACED_TAGS.has(tag.tag)),
+      ...PYYAML_SCALARS,
+    ],
   });
   if (doc.errors.length > 0) {
     throw new AppError("parameter-invalid", `${source} is not valid YAML: ${doc.errors[0]?.message ?? ""}`);
@@ -97,4 +102,88 @@ function fromYaml(value: unknown, source: string, path: string): ParamValue {
     "parameter-invalid",
     `${source}: ${path || "the document"} is ${what}; use plain YAML values`,
   );
+}
+
+// PyYAML's implicit resolvers (yaml/resolver.py) and SafeConstructor conversions, which differ
+// from the YAML 1.1 schema of the `yaml` package (it reads `y`, `1e3`, `08` and `.` as values).
+const YAML_TAG = "tag:yaml.org,2002:";
+const REPLACED_TAGS = new Set(["null", "bool", "int", "float", "timestamp"].map((name) => YAML_TAG + name));
+
+const PYYAML_SCALARS: ScalarTag[] = [
+  ...pyyamlTag("null", /^(?:~|null|Null|NULL|)$/, () => null),
+  ...pyyamlTag(
+    "bool",
+    /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
+    (text) => BOOL_WORDS.get(text.toLowerCase()),
+  ),
+  ...pyyamlTag(
+    "int",
+    /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/,
+    pyyamlInt,
+  ),
+  ...pyyamlTag(
+    "float",
+    /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/,
+    pyyamlFloat,
+  ),
+];
+
+const BOOL_WORDS = new Map([
+  ["yes", true],
+  ["true", true],
+  ["on", true],
+  ["no", false],
+  ["false", false],
+  ["off", false],
+]);
+
+/**
+ * Two tags for one type: the implicit one, for plain scalars its regex matches, and one without a
+ * test, for an explicit `!!int "12"` (the `yaml` package picks a tag without a test first).
+ */
+function pyyamlTag(name: string, test: RegExp, convert: (text: string) => unknown): ScalarTag[] {
+  const tag = YAML_TAG + name;
+  const resolve = (text: string, onError: (message: string) => void): unknown => {
+    const value = convert(text);
+    if (value !== undefined) return value;
+    onError(`cannot read ${JSON.stringify(text)} as ${name}`);
+    return text;
+  };
+  return [
+    { tag, default: true, test, resolve },
+    { tag, resolve },
+  ];
+}
+
+/** SafeConstructor.construct_yaml_int; undefined where Python's int() would raise. */
+function pyyamlInt(text: string): bigint | undefined {
+  let digits = text.replaceAll("_", "");
+  const negative = digits.startsWith("-");
+  if (/^[-+]/.test(digits)) digits = digits.slice(1);
+  let value: bigint;
+  try {
+    if (digits === "0") value = 0n;
+    else if (digits.startsWith("0b")) value = BigInt(`0b${digits.slice(2)}`);
+    else if (digits.startsWith("0x")) value = BigInt(`0x${digits.slice(2)}`);
+    else if (digits.startsWith("0")) value = BigInt(`0o${digits.slice(1)}`);
+    else if (digits.includes(":"))
+      value = digits.split(":").reduce((sum, part) => sum * 60n + BigInt(part), 0n);
+    else value = BigInt(digits);
+  } catch {
+    return undefined; // `0b_`, `0x_`: no digits
+  }
+  return negative ? -value : value;
+}
+
+/** SafeConstructor.construct_yaml_float; undefined where Python's float() would raise. */
+function pyyamlFloat(text: string): number | undefined {
+  let digits = text.replaceAll("_", "").toLowerCase();
+  const sign = digits.startsWith("-") ? -1 : 1;
+  if (/^[-+]/.test(digits)) digits = digits.slice(1);
+  if (digits === ".inf") return sign * Infinity;
+  if (digits === ".nan") return NaN;
+  const value = digits.includes(":")
+    ? digits.split(":").reduce((sum, part) => sum * 60 + Number(part), 0)
+    : Number(digits);
+  return Number.isNaN(value) ? undefined : sign * value;
 }

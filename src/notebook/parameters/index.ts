@@ -14,4 +14,4 @@ export { coerceParameter } from "./coerce.js";
 export { inferCliValue, readParametersFile, parseYamlParameters } from "./cli-values.js";
 export { parseJsonParameters } from "./json-values.js";
 export { pythonFloatRepr, pythonUnicodeEscape } from "./python-repr.js";
-export { toJsonValue, typeOfValue, describeValue } from "./param-values.js";
+export { toJsonValue, typeOfValue, describeValue, setOwn } from "./param-values.js";

@@ -113,10 +113,22 @@ describe("injectParameters", () => {
     );
   });
 
-  it("redeclares with var what a JavaScript parameters cell declared with var", () => {
+  it("redeclares a JavaScript name with the keyword the parameters cell declared it with", () => {
     const nb = notebook([code("var a = 1;\nlet b = 2;\nconst c = 3;", ["parameters"])]);
     const out = injectParameters(nb, { a: 5n, b: 6n, c: 7n, d: 8n }, { language: "typescript" });
-    expect(sources(out)[1]).toBe("// Parameters\nvar a = 5;\nlet b = 6;\nlet c = 7;\nlet d = 8;\n");
+    expect(sources(out)[1]).toBe("// Parameters\nvar a = 5;\nlet b = 6;\nconst c = 7;\nlet d = 8;\n");
+  });
+
+  it("takes the keyword from any code cell, but not from the injected cell it replaces", () => {
+    const nb = notebook([
+      code("let a = 0;", ["injected-parameters"]),
+      code("const b = 1;"),
+      code("x = 1", ["parameters"]),
+      code("const a = 2;\nvar c = 3;"),
+      markdown("let c = 4;"),
+    ]);
+    const out = injectParameters(nb, { a: 5n, b: 6n, c: 7n }, { language: "javascript" });
+    expect(sources(out)[0]).toBe("// Parameters\nconst a = 5;\nconst b = 6;\nvar c = 7;\n");
   });
 
   it("refuses a bad name before changing anything", () => {

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { CodeCell, Notebook, ParamLanguage, Parameters } from "../types.js";
-import { INJECTED_TAG, PARAMETERS_TAG, findFirstTaggedCellIndex } from "./cells.js";
+import { INJECTED_TAG, PARAMETERS_TAG, cellSourceText, findFirstTaggedCellIndex } from "./cells.js";
 import { toJsonValue } from "./param-values.js";
-import { readParameterDefaults } from "./read-defaults.js";
+import { readSourceDefaults } from "./read-defaults.js";
 import { translateParameters } from "./translators.js";
 
 export interface InjectOptions {
@@ -22,13 +22,16 @@ export interface InjectOptions {
  * as JSON numbers; NaN and infinities as null). Notebooks at nbformat 4.5 or later give the cell a
  * fresh `id`; older ones cannot have cell ids. Unlike papermill, the notebook is not upgraded to
  * 4.5, and a notebook without parameters still gets the (empty) cell: callers skip the call when
- * there is nothing to inject.
+ * there is nothing to inject. JavaScript/TypeScript names are declared with the keyword the
+ * notebook declares them with (Deno redeclares a name only with the same keyword), else `let`.
  *
  * Throws AppError("parameter-invalid") for a name the language cannot use (see names.ts).
  */
 export function injectParameters(nb: Notebook, params: Parameters, options: InjectOptions): Notebook {
   const { language, comment = "Parameters" } = options;
-  const source = translateParameters(language, params, comment, { varNames: varDeclaredNames(nb, language) });
+  const source = translateParameters(language, params, comment, {
+    keywords: declarationKeywords(nb, language),
+  });
   const out = structuredClone(nb);
   const cell: CodeCell = {
     cell_type: "code",
@@ -69,12 +72,23 @@ export function newCellId(taken: ReadonlySet<string> = new Set()): string {
   }
 }
 
-/** JavaScript names the `parameters` cell declares with `var`: they must be redeclared with `var`. */
-function varDeclaredNames(nb: Notebook, language: ParamLanguage): Set<string> {
-  if (language !== "javascript" && language !== "typescript") return new Set();
-  return new Set(
-    readParameterDefaults(nb, language)
-      .filter((d) => d.keyword === "var")
-      .map((d) => d.name),
-  );
+/**
+ * JavaScript/TypeScript: the keyword of the first top-level `let`/`const`/`var` declaration of
+ * each name in the notebook's code cells (the parameters cell, but also any other cell: Deno
+ * refuses `let x` before a later cell's `const x` just as after it), leaving out the
+ * `injected-parameters` cell that is about to be replaced. A notebook that declares one name with
+ * two keywords fails in Deno on its own, so the first one is as good as any.
+ */
+function declarationKeywords(nb: Notebook, language: ParamLanguage): Map<string, "let" | "const" | "var"> {
+  const keywords = new Map<string, "let" | "const" | "var">();
+  if (language !== "javascript" && language !== "typescript") return keywords;
+  const replaced = findFirstTaggedCellIndex(nb, INJECTED_TAG);
+  for (const [index, cell] of nb.cells.entries()) {
+    if (cell.cell_type !== "code" || index === replaced) continue;
+    for (const definition of readSourceDefaults(cellSourceText(cell), language)) {
+      if (definition.keyword && !keywords.has(definition.name))
+        keywords.set(definition.name, definition.keyword);
+    }
+  }
+  return keywords;
 }

@@ -211,10 +211,15 @@ describe("translateParameters('javascript')", () => {
     );
   });
 
-  it("uses var for names the parameters cell declared with var", () => {
+  it("uses the keyword the notebook declared a name with", () => {
+    const keywords = new Map([
+      ["b", "var"],
+      ["c", "const"],
+      ["d", "let"],
+    ] as const);
     expect(
-      translateParameters("typescript", { a: 1n, b: 2n }, "Parameters", { varNames: new Set(["b"]) }),
-    ).toBe("// Parameters\nlet a = 1;\nvar b = 2;\n");
+      translateParameters("typescript", { a: 1n, b: 2n, c: 3n, d: 4n }, "Parameters", { keywords }),
+    ).toBe("// Parameters\nlet a = 1;\nvar b = 2;\nconst c = 3;\nlet d = 4;\n");
   });
 
   it("writes non-finite floats and negative zero", () => {

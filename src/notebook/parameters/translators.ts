@@ -19,11 +19,13 @@ import { papermillEscapedString, pythonFloatRepr, pythonStrip } from "./python-r
 
 export interface TranslateOptions {
   /**
-   * JavaScript/TypeScript only: names to declare with `var` rather than `let`, because the
-   * notebook's `parameters` cell declares them with `var` (a `let` after a `var` of the same name
-   * is a SyntaxError even in Deno's REPL mode, which otherwise lets cells redeclare `let`/`const`).
+   * JavaScript/TypeScript only: the keyword the notebook already declares a name with. Deno's
+   * REPL mode lets a later cell redeclare a top-level name only with the same keyword (`let`
+   * after `let`, `const` after `const`, `var` after `var`); any other pair is a SyntaxError
+   * ("Identifier 'x' has already been declared"), so the injected cell reuses the notebook's
+   * keyword. Names the notebook does not declare get `let`.
    */
-  varNames?: ReadonlySet<string>;
+  keywords?: ReadonlyMap<string, "let" | "const" | "var">;
 }
 
 /**
@@ -45,7 +47,7 @@ export function translateParameters(
     validateName(language, key);
     const literal = translateValue(language, value, key);
     const name = variableName(language, key);
-    if (js) content += `${options.varNames?.has(name) ? "var" : "let"} ${name} = ${literal};\n`;
+    if (js) content += `${options.keywords?.get(name) ?? "let"} ${name} = ${literal};\n`;
     else content += `${name} = ${literal}\n`;
   }
   return content;
