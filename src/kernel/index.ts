@@ -9,3 +9,4 @@ export {
 } from "./kernelspec.js";
 export { DENO_HELPER_URL, helperPreamble, PYTHON_HELPER_DIR } from "./in-kernel-helpers.js";
 export type { ExecuteReply, Message } from "./messages.js";
+export { KernelPool, type PoolOptions, type PoolStats } from "./pool.js";

@@ -1,0 +1,154 @@
+/**
+ * Kernels started ahead of demand, per kernelspec. A run takes a ready kernel (never one that
+ * another run has), the pool starts a replacement in the background, and the taker shuts the
+ * kernel down after its run, so no state survives between calls. Idle kernels are pinged on
+ * their heartbeat and replaced when dead. Ready plus starting kernels never exceed `size` per
+ * kernelspec, whatever the load: under a burst, callers beyond the ready ones start their own
+ * kernel (what `--pool 0` does for every call).
+ */
+import { coerceError } from "../errors.js";
+import { KernelClient, type StartOptions } from "./client.js";
+import type { KernelSpec } from "./kernelspec.js";
+
+export interface PoolOptions {
+  /** Kernels kept ready per kernelspec; 0 disables pooling. */
+  size: number;
+  /** How often idle kernels are pinged (ms); default 5 s. */
+  healthIntervalMs?: number;
+  /** How kernels start (tests and warm modes pass their own); default KernelClient.start. */
+  start?: (spec: KernelSpec, options: StartOptions) => Promise<KernelClient>;
+  /** Where background start failures are reported. */
+  onError?: (err: Error, spec: KernelSpec) => void;
+}
+
+interface SpecPool {
+  spec: KernelSpec;
+  ready: KernelClient[];
+  starting: number;
+  /** Consecutive start failures; refills back off while this grows. */
+  failures: number;
+}
+
+export interface PoolStats {
+  kernel: string;
+  ready: number;
+  starting: number;
+  pids: number[];
+}
+
+export class KernelPool {
+  private readonly pools = new Map<string, SpecPool>();
+  private readonly start: (spec: KernelSpec, options: StartOptions) => Promise<KernelClient>;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: PoolOptions) {
+    this.start = options.start ?? ((spec, opts) => KernelClient.start(spec, opts));
+    if (options.size > 0) {
+      this.timer = setInterval(() => void this.checkHealth(), options.healthIntervalMs ?? 5000);
+      this.timer.unref();
+    }
+  }
+
+  get size(): number {
+    return this.options.size;
+  }
+
+  /** Starts filling the pool of `spec` (the first take() does it too). */
+  warm(spec: KernelSpec): void {
+    this.refill(this.poolOf(spec));
+  }
+
+  /**
+   * A kernel for one run, for the caller alone: a ready one when there is one, else a newly
+   * started one. The caller must shut it down (or kill it) when done.
+   */
+  async take(spec: KernelSpec, startOptions: StartOptions = {}): Promise<KernelClient> {
+    if (this.closed) throw new Error("the kernel pool is closed");
+    if (this.options.size <= 0) return this.start(spec, startOptions);
+    const pool = this.poolOf(spec);
+    let kernel: KernelClient | undefined;
+    while ((kernel = pool.ready.shift())) {
+      if (kernel.isAlive) break;
+    }
+    this.refill(pool);
+    return kernel ?? this.start(spec, startOptions);
+  }
+
+  stats(): PoolStats[] {
+    return [...this.pools.values()].map((p) => ({
+      kernel: p.spec.name,
+      ready: p.ready.length,
+      starting: p.starting,
+      pids: p.ready.map((k) => k.pid ?? -1),
+    }));
+  }
+
+  /** Shuts every idle kernel down; kernels still starting are shut down as they arrive. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    const idle = [...this.pools.values()].flatMap((p) => p.ready.splice(0));
+    await Promise.all(idle.map((k) => k.shutdown()));
+    // Wait for in-flight starts so none outlives the pool.
+    for (let i = 0; i < 600 && [...this.pools.values()].some((p) => p.starting > 0); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private poolOf(spec: KernelSpec): SpecPool {
+    let pool = this.pools.get(spec.name);
+    if (!pool) {
+      pool = { spec, ready: [], starting: 0, failures: 0 };
+      this.pools.set(spec.name, pool);
+    }
+    return pool;
+  }
+
+  private refill(pool: SpecPool): void {
+    while (!this.closed && pool.ready.length + pool.starting < this.options.size) {
+      pool.starting++;
+      const backoff = Math.min(30_000, pool.failures ? 500 * 2 ** pool.failures : 0);
+      void new Promise((resolve) => setTimeout(resolve, backoff).unref())
+        .then(() => this.start(pool.spec, {}))
+        .then(
+          async (kernel) => {
+            pool.starting--;
+            pool.failures = 0;
+            if (this.closed) await kernel.shutdown();
+            else {
+              pool.ready.push(kernel);
+              void kernel.exited.then(() => this.drop(pool, kernel));
+            }
+          },
+          (err: unknown) => {
+            pool.starting--;
+            pool.failures++;
+            this.options.onError?.(coerceError(err), pool.spec);
+            if (!this.closed && pool.failures < 8) this.refill(pool);
+          },
+        );
+    }
+  }
+
+  /** A ready kernel died on its own: forget it and start another. */
+  private drop(pool: SpecPool, kernel: KernelClient): void {
+    const at = pool.ready.indexOf(kernel);
+    if (at >= 0) {
+      pool.ready.splice(at, 1);
+      this.refill(pool);
+    }
+  }
+
+  private async checkHealth(): Promise<void> {
+    for (const pool of this.pools.values()) {
+      for (const kernel of [...pool.ready]) {
+        if (!(await kernel.ping(2000)) && pool.ready.includes(kernel)) {
+          pool.ready.splice(pool.ready.indexOf(kernel), 1);
+          await kernel.kill();
+          this.refill(pool);
+        }
+      }
+    }
+  }
+}
