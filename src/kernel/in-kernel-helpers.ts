@@ -30,3 +30,30 @@ export function helperEnv(spec: KernelSpec): Record<string, string> {
 export function helperPreamble(spec: KernelSpec): string | undefined {
   return isDenoKernel(spec) ? `import * as nbhook from ${JSON.stringify(DENO_HELPER_URL)};` : undefined;
 }
+
+/**
+ * Code that moves an already running kernel into a run's working directory and environment
+ * (pooled kernels start before the run is known). Undefined for languages nbhook cannot do it in.
+ */
+export function contextPreamble(spec: KernelSpec, cwd: string | undefined, env: Record<string, string> = {}): string | undefined {
+  const language = spec.language.toLowerCase();
+  if (language === "python") {
+    return [
+      "import os as __nbhook_os",
+      cwd ? `__nbhook_os.chdir(${JSON.stringify(cwd)})` : "",
+      `__nbhook_os.environ.update(${JSON.stringify(env)})`,
+      "del __nbhook_os",
+    ]
+      .filter(Boolean)
+      .join("\n");
+  }
+  if (isDenoKernel(spec)) {
+    return [
+      cwd ? `Deno.chdir(${JSON.stringify(cwd)});` : "",
+      `for (const [k, v] of Object.entries(${JSON.stringify(env)})) Deno.env.set(k, v);`,
+    ]
+      .filter(Boolean)
+      .join("\n");
+  }
+  return undefined;
+}

@@ -7,6 +7,6 @@ export {
   type KernelChoice,
   type KernelSpec,
 } from "./kernelspec.js";
-export { DENO_HELPER_URL, helperPreamble, PYTHON_HELPER_DIR } from "./in-kernel-helpers.js";
+export { contextPreamble, DENO_HELPER_URL, helperPreamble, PYTHON_HELPER_DIR } from "./in-kernel-helpers.js";
 export type { ExecuteReply, Message } from "./messages.js";
 export { KernelPool, type PoolOptions, type PoolStats } from "./pool.js";

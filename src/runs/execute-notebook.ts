@@ -6,7 +6,15 @@
  * parameters) throw.
  */
 import { AppError, coerceError } from "../errors.js";
-import { chooseKernelSpec, findKernelSpecs, helperPreamble, KernelClient, type KernelSpec } from "../kernel/index.js";
+import {
+  chooseKernelSpec,
+  contextPreamble,
+  findKernelSpecs,
+  helperPreamble,
+  KernelClient,
+  type KernelPool,
+  type KernelSpec,
+} from "../kernel/index.js";
 import { injectParameters } from "../notebook/parameters/index.js";
 import { OutputCollector } from "../notebook/outputs.js";
 import { sourceText } from "../notebook/read.js";
@@ -46,6 +54,8 @@ export interface RunOptions {
   /** Extra kernel environment. */
   env?: Record<string, string>;
   onProgress?: (event: ProgressEvent) => void;
+  /** Take the kernel from this pool instead of starting one; it is shut down after the run all the same. */
+  pool?: KernelPool;
 }
 
 export interface RunResult {
@@ -68,11 +78,12 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
 
   const deadline = options.runTimeoutMs ? started + options.runTimeoutMs : Infinity;
   options.onProgress?.({ type: "kernel-starting", kernel: spec.name });
-  const kernel = await KernelClient.start(spec, {
+  const startOptions = {
     cwd: options.cwd,
     env: options.env,
     startTimeoutMs: Number.isFinite(deadline) ? Math.max(1, deadline - Date.now()) : undefined,
-  }).catch((err: unknown) => {
+  };
+  const kernel = await (options.pool ? options.pool.take(spec, startOptions) : KernelClient.start(spec, startOptions)).catch((err: unknown) => {
     throw err instanceof AppError && err.code === "timeout" && Number.isFinite(deadline)
       ? new AppError("timeout", `the run timed out while the kernel was starting`, { cause: err })
       : err;
@@ -80,11 +91,14 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
   options.onProgress?.({ type: "kernel-ready", kernel: spec.name, ms: Date.now() - started });
 
   try {
-    const preamble = helperPreamble(spec);
+    // A pooled kernel was started before this run existed: give it the run's folder and env.
+    const preamble = [options.pool ? contextPreamble(spec, options.cwd, options.env) : undefined, helperPreamble(spec)]
+      .filter(Boolean)
+      .join("\n");
     if (preamble) {
       const reply = await kernel.execute(preamble, { silent: true, timeoutMs: 30_000 });
       if (reply.status !== "ok") {
-        throw new AppError("kernel-launch", `kernel "${spec.name}" could not load nbhook's helper: ${reply.evalue}`);
+        throw new AppError("kernel-launch", `kernel "${spec.name}" could not be prepared for the run (working folder, environment, nbhook helper): ${reply.ename}: ${reply.evalue}`);
       }
     }
     const outcome = await executeCells(kernel, notebook, { ...options, deadline, started });
