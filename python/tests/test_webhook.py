@@ -492,11 +492,6 @@ class NaasCompatibilityTest(unittest.TestCase):
         self.assertIsNone(self.quiet(self.naas.asset.add, "x.png", params={"inline": True})[0])
         self.assertIsNone(self.quiet(self.naas.notifications.send, email="a@b.c", content="x")[0])
 
-    def test_management_calls_outside_a_run_need_the_server(self):
-        for name in ("add", "find", "list", "get", "clear", "get_output", "clear_output", "delete", "currents"):
-            with self.assertRaisesRegex(NotImplementedError, "need the nbhook server"):
-                getattr(self.naas.webhook, name)()
-
     def test_management_calls_during_a_run(self):
         os.environ["NBHOOK_RUN"] = json.dumps({"path": "/srv/nb/main.ipynb"})
         os.environ["NBHOOK_WEBHOOK_URL"] = "http://localhost/notebook/tok"

@@ -1,14 +1,21 @@
 #!/usr/bin/env node
 /**
- * The `nbhook` command: argument parsing only; the work is in runs/ and kernel/.
+ * The `nbhook` command: argument parsing only; the work is in runs/ (run), server/ (serve) and
+ * client/ (the management commands).
  */
 import { Command, CommanderError } from "commander";
-import { AppError } from "../errors.js";
+import { addCommand } from "./add-command.js";
 import { foldPairFlags } from "./argv.js";
-import { kernelsCommand } from "./kernels-command.js";
-import { runCommand } from "./run-command.js";
-import { serveCommand } from "./serve-command.js";
+import { exitCodeOf } from "./error-exit.js";
 import { EXIT } from "./exit-codes.js";
+import { kernelsCommand } from "./kernels-command.js";
+import { clearOutputCommand, getOutputCommand } from "./output-commands.js";
+import { pythonPathCommand } from "./python-path-command.js";
+import { runCommand } from "./run-command.js";
+import { runsCommand } from "./runs-command.js";
+import { serveCommand } from "./serve-command.js";
+import { clearCommand, getCommand, listCommand } from "./version-commands.js";
+import { currentsCommand, deleteCommand, findCommand, rotateCommand } from "./webhook-commands.js";
 
 const program = new Command("nbhook")
   .description("Run Jupyter notebooks as HTTP APIs, on real Jupyter kernels.")
@@ -16,19 +23,36 @@ const program = new Command("nbhook")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
-// exitOverride is not inherited by added commands: set it on each, so usage errors exit 2.
-for (const command of [kernelsCommand(), runCommand(), serveCommand()]) {
+// exitOverride is not inherited by added commands: set it on each, so usage errors exit 2 (the
+// management commands set it in withServerOptions).
+for (const command of [kernelsCommand(), runCommand(), serveCommand(), pythonPathCommand()]) {
   program.addCommand(command.exitOverride());
+}
+for (const command of [
+  addCommand(),
+  findCommand(),
+  listCommand(),
+  getCommand(),
+  clearCommand(),
+  getOutputCommand(),
+  clearOutputCommand(),
+  deleteCommand(),
+  currentsCommand(),
+  rotateCommand(),
+  runsCommand(),
+]) {
+  program.addCommand(command);
 }
 
 try {
   await program.parseAsync(foldPairFlags(process.argv.slice(2)), { from: "user" });
 } catch (err) {
+  const code = exitCodeOf(err);
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
-  } else if (err instanceof AppError) {
-    process.stderr.write(`nbhook: ${err.message}\n`);
-    process.exitCode = err.code === "timeout" ? EXIT.timeout : EXIT.usage;
+  } else if (code !== undefined) {
+    process.stderr.write(`nbhook: ${(err as Error).message}\n`);
+    process.exitCode = code;
   } else {
     process.stderr.write(`nbhook: unexpected error: ${(err as Error).stack ?? err}\n`);
     process.exitCode = EXIT.internal;

@@ -3,6 +3,7 @@
  * `{"error": <code>, "message": <what to do>}`.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ZodError } from "zod";
 import { AppError, type ErrorCode } from "../errors.js";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -22,9 +23,25 @@ export function statusOf(err: AppError): number {
   return STATUS[err.code];
 }
 
+/**
+ * A request that failed a route's zod schema is the client's mistake (400): the message names each
+ * wrong field and what it should be.
+ */
+function describeZodError(err: ZodError): string {
+  const issues = err.issues.slice(0, 5).map((issue) => {
+    const where = issue.path.length ? `"${issue.path.map(String).join(".")}"` : "the request";
+    return `${where}: ${issue.message}`;
+  });
+  return `invalid request: ${issues.join("; ")}`;
+}
+
 export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof AppError) {
     void reply.status(statusOf(err)).send({ error: err.code, message: err.message });
+    return;
+  }
+  if (err instanceof ZodError) {
+    void reply.status(STATUS.usage).send({ error: "usage", message: describeZodError(err) });
     return;
   }
   const fastifyErr = err as FastifyError;

@@ -4,6 +4,12 @@
  */
 import type { OutputInfo, Run, Webhook, WebhookVersion } from "../store/index.js";
 
+/** Content type of notebook downloads (versions, outputs). */
+export const IPYNB_CONTENT_TYPE = "application/x-ipynb+json";
+
+/** Response header naming the histo of a downloaded version or output (useful with `latest`). */
+export const HISTO_HEADER = "nbhook-histo";
+
 export function webhookUrl(baseUrl: string, token: string): string {
   return `${baseUrl}/notebook/${token}`;
 }
@@ -44,7 +50,12 @@ export function runJson(r: Run, baseUrl: string, path?: string) {
     status: r.status,
     started_at: r.startedAt,
     duration_ms: r.durationMs,
-    error: r.error,
+    error: r.error && {
+      ename: r.error.ename,
+      evalue: r.error.evalue,
+      traceback: r.error.traceback,
+      cell_index: r.error.cellIndex,
+    },
     parameters: r.parameters,
     http_status: r.httpStatus,
     url: `${baseUrl}/api/runs/${r.id}`,

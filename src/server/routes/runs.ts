@@ -1,6 +1,71 @@
+/**
+ * Run history (docs/api.md): the runs of one webhook (by path or id) or of all, one run, and the
+ * executed notebook a run left.
+ */
+import path from "node:path";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { AppError } from "../../errors.js";
+import type { Run } from "../../store/index.js";
+import { HISTO_HEADER, IPYNB_CONTENT_TYPE, runJson } from "../representations.js";
 import type { ServerDeps } from "../types.js";
+import { runOr404, webhookOr404 } from "./lookup.js";
 
-export async function registerRunRoutes(_app: FastifyInstance, _deps: ServerDeps): Promise<void> {
-  // Routes come in a following commit.
+const listQuery = z.object({
+  path: z
+    .string()
+    .refine((p) => path.isAbsolute(p), { error: (i) => `must be an absolute notebook path (got ${JSON.stringify(i.input)})` })
+    .transform((p) => path.normalize(p))
+    .optional(),
+  webhook: z.string().min(1).optional(),
+  limit: z.coerce
+    .number({ error: "must be a whole number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be at least 1" })
+    .max(1000, { error: "must be at most 1000" })
+    .default(50),
+});
+const idParams = z.object({ id: z.string().min(1) });
+
+export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const { store } = deps;
+  /** Paths of the runs' webhooks, read once per webhook. */
+  const withPaths = async (runs: Run[]) => {
+    const paths = new Map<string, string | undefined>();
+    for (const run of runs) {
+      if (!paths.has(run.webhookId)) paths.set(run.webhookId, (await store.getWebhook(run.webhookId))?.path);
+    }
+    return runs.map((run) => runJson(run, deps.baseUrl(), paths.get(run.webhookId)));
+  };
+
+  app.get("/api/runs", async (request) => {
+    const query = listQuery.parse(request.query);
+    if (query.path !== undefined && query.webhook !== undefined) {
+      throw new AppError("usage", "give either path or webhook, not both");
+    }
+    let webhookId = query.webhook;
+    if (query.path !== undefined) {
+      const webhook = await store.findWebhookByPath(query.path);
+      if (!webhook) throw new AppError("not-found", `no webhook for ${query.path}: deploy it with \`nbhook add ${query.path}\``);
+      webhookId = webhook.id;
+    } else if (webhookId !== undefined) {
+      await webhookOr404(deps, webhookId);
+    }
+    return { runs: await withPaths(await store.listRuns({ webhookId, limit: query.limit })) };
+  });
+
+  app.get("/api/runs/:id", async (request) => {
+    const run = await runOr404(deps, idParams.parse(request.params).id);
+    return (await withPaths([run]))[0];
+  });
+
+  app.get("/api/runs/:id/output", async (request, reply) => {
+    const run = await runOr404(deps, idParams.parse(request.params).id);
+    const data = await store.readOutput(run.webhookId, run.outputHisto);
+    if (!data) {
+      const why = run.status === "running" ? "it is still running" : "it was cleared, or the run ended before saving one";
+      throw new AppError("not-found", `run ${run.id} has no output notebook: ${why}`);
+    }
+    return reply.type(IPYNB_CONTENT_TYPE).header(HISTO_HEADER, run.outputHisto).send(data);
+  });
 }

@@ -1,6 +1,190 @@
+/**
+ * Management routes for webhooks (docs/api.md): deploy (`add`), look up (`find`, `currents`),
+ * `delete`, `rotate`. Versions and outputs of a webhook are in webhook-history.ts.
+ */
+import path from "node:path";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { AppError } from "../../errors.js";
+import { validateName } from "../../notebook/parameters/index.js";
+import { parseNotebook } from "../../notebook/read.js";
+import type { Notebook } from "../../notebook/types.js";
+import { kernelChoiceOf, paramLanguageOf } from "../../runs/kernel-choice.js";
+import type { Webhook, WebhookParams } from "../../store/index.js";
+import { versionJson, webhookJson } from "../representations.js";
 import type { ServerDeps } from "../types.js";
+import { webhookOr404 } from "./lookup.js";
+import { registerWebhookHistoryRoutes } from "./webhook-history.js";
 
-export async function registerWebhookRoutes(_app: FastifyInstance, _deps: ServerDeps): Promise<void> {
-  // Routes come in a following commit.
+/** `add` carries the notebook and its dependency files (base64): allow more than a trigger body. */
+const ADD_BODY_LIMIT = 100 * 1024 * 1024;
+
+// A deliberately loose check (something@something, no spaces or list separators): the mail server
+// is the judge of what it can deliver to.
+const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+$/;
+
+const addresses = z
+  .union([z.string(), z.array(z.string())], { error: "must be an email address or a list of email addresses" })
+  .transform((value) => (Array.isArray(value) ? value : value.split(/[,;]/)).map((a) => a.trim()).filter(Boolean))
+  .pipe(z.array(z.string().refine((a) => EMAIL.test(a), { error: (i) => `${JSON.stringify(i.input)} is not an email address` })));
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+const paramsSchema = z
+  .object({
+    notif_up: addresses.optional(),
+    notif_down: addresses.optional(),
+    next_url: z
+      .string({ error: "must be a URL string" })
+      .refine(isHttpUrl, {
+        error: (i) => `must be an absolute http or https URL such as "https://example.com/done" (got ${JSON.stringify(i.input)})`,
+      })
+      .optional(),
+    inline: z.boolean({ error: "must be true or false" }).optional(),
+  })
+  .catchall(z.unknown());
+
+const absolutePath = z
+  .string({ error: "must be the notebook's absolute path" })
+  .refine((p) => path.isAbsolute(p), {
+    error: (i) => `must be an absolute path such as "/home/me/report.ipynb" (got ${JSON.stringify(i.input)})`,
+  })
+  .transform((p) => path.normalize(p));
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+const addBody = z.object({
+  path: absolutePath,
+  notebook: z.union([z.string(), z.record(z.string(), z.unknown())], {
+    error: "must be the notebook: its nbformat JSON as an object, or that JSON text as a string",
+  }),
+  params: paramsSchema.default({}),
+  debug: z.boolean({ error: "must be true or false" }).default(false),
+  timeout_s: z
+    .number({ error: "must be a number of seconds" })
+    .positive({ error: "must be a positive number of seconds" })
+    .max(7 * 24 * 3600, { error: "must be at most a week (604800 s)" })
+    .optional(),
+  files: z
+    .array(
+      z.object({
+        path: z.string().min(1, { error: "must be a relative file path" }),
+        data: z.string().refine((d) => BASE64.test(d), { error: "must be the file's bytes in base64" }),
+      }),
+    )
+    .max(500, { error: "at most 500 files per add" })
+    .default([]),
+});
+
+const listQuery = z.object({
+  path: absolutePath.optional(),
+  include_deleted: z.enum(["true", "false", "1", "0"], { error: "must be true or false" }).optional(),
+});
+
+const idParams = z.object({ id: z.string().min(1) });
+
+/** A dependency path: relative, and staying inside the webhook's files folder once normalized. */
+function dependencyPath(given: string): string {
+  const normalized = path.posix.normalize(given.replaceAll("\\", "/"));
+  if (path.posix.isAbsolute(normalized) || normalized === ".." || normalized.startsWith("../") || normalized === ".") {
+    throw new AppError(
+      "usage",
+      `dependency file path ${JSON.stringify(given)} must be relative to the notebook's folder and stay inside it (e.g. "data/cities.csv")`,
+    );
+  }
+  return normalized;
+}
+
+/** Add-time parameters become variables in every run: refuse names the notebook's language can't have. */
+function checkParamNames(nb: Notebook, params: Record<string, unknown>): void {
+  const kernelLanguage = kernelChoiceOf(nb).language;
+  const language = kernelLanguage ? paramLanguageOf(kernelLanguage) : undefined;
+  if (!language) return;
+  for (const name of Object.keys(params)) validateName(language, name);
+}
+
+/** Drops settings given as empty lists, so a webhook's params show only what was set. */
+function cleanParams(params: z.infer<typeof paramsSchema>): WebhookParams {
+  const out: WebhookParams = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined || (Array.isArray(value) && value.length === 0 && (name === "notif_up" || name === "notif_down"))) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const json = (w: Webhook) => webhookJson(w, deps.baseUrl());
+
+  app.post("/api/webhooks", { bodyLimit: ADD_BODY_LIMIT }, async (request, reply) => {
+    const body = addBody.parse(request.body);
+    const text = typeof body.notebook === "string" ? body.notebook : JSON.stringify(body.notebook, null, 1) + "\n";
+    const notebook = parseNotebook(text, body.path);
+    checkParamNames(notebook, body.params);
+    const files = body.files.map((f) => ({ path: dependencyPath(f.path), data: Buffer.from(f.data, "base64") }));
+
+    const existing = await deps.store.findWebhookByPath(body.path);
+    const saved = await deps.store.upsertWebhook({
+      path: body.path,
+      params: cleanParams(body.params),
+      debug: body.debug,
+      timeoutMs: body.timeout_s === undefined ? deps.config.defaultTimeoutMs : Math.round(body.timeout_s * 1000),
+    });
+    // Files first: the new version may read them as soon as it is live.
+    for (const file of files) await deps.store.writeFile(saved.id, file.path, file.data);
+    const version = await deps.store.addVersion(saved.id, Buffer.from(text, "utf8"));
+    const webhook = await webhookOr404(deps, saved.id);
+    return reply.status(existing ? 200 : 201).send({
+      created: !existing,
+      webhook: json(webhook),
+      version: versionJson(version, webhook.liveHisto),
+      files: files.map((f) => f.path),
+    });
+  });
+
+  app.get("/api/webhooks", async (request) => {
+    const query = listQuery.parse(request.query);
+    const includeDeleted = query.include_deleted === "true" || query.include_deleted === "1";
+    let webhooks: Webhook[];
+    if (query.path !== undefined) {
+      const found = await deps.store.findWebhookByPath(query.path);
+      webhooks = found && (includeDeleted || !found.deletedAt) ? [found] : [];
+    } else {
+      webhooks = await deps.store.listWebhooks({ includeDeleted });
+    }
+    return { webhooks: webhooks.map(json) };
+  });
+
+  app.get("/api/webhooks/:id", async (request) => {
+    const { id } = idParams.parse(request.params);
+    return json(await webhookOr404(deps, id));
+  });
+
+  app.delete("/api/webhooks/:id", async (request) => {
+    const { id } = idParams.parse(request.params);
+    const webhook = await webhookOr404(deps, id);
+    if (!webhook.deletedAt) await deps.store.deleteWebhook(id);
+    return { deleted: true, webhook: json(await webhookOr404(deps, id)) };
+  });
+
+  app.post("/api/webhooks/:id/rotate", async (request) => {
+    const { id } = idParams.parse(request.params);
+    const webhook = await webhookOr404(deps, id);
+    if (webhook.deletedAt) {
+      throw new AppError(
+        "conflict",
+        `the webhook for ${webhook.path} was deleted: deploy it again with \`nbhook add ${webhook.path}\`, then rotate its URL`,
+      );
+    }
+    return json(await deps.store.rotateToken(id));
+  });
+
+  await registerWebhookHistoryRoutes(app, deps);
 }

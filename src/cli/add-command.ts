@@ -1,0 +1,96 @@
+/**
+ * `nbhook add <notebook>`: deploy a notebook as a webhook (Naas's `webhook.add`), or a new version
+ * of it (same URL). Prints the URL on stdout; what happened goes to stderr.
+ */
+import { Command, Option } from "commander";
+import { AppError } from "../errors.js";
+import { inferCliValue } from "../notebook/parameters/index.js";
+import { splitPair } from "./argv.js";
+import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
+import { printJson } from "./table.js";
+
+interface AddFlags extends ServerFlags {
+  notifUp?: string[];
+  notifDown?: string[];
+  nextUrl?: string;
+  inline?: boolean;
+  parameters?: string[];
+  parametersRaw?: string[];
+  debugRuns?: boolean;
+  timeout?: number;
+  file?: string[];
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new AppError("usage", `--timeout takes a positive number of seconds, got "${value}"`);
+  return n;
+}
+
+function pair(word: string, flag: string): [string, string] {
+  try {
+    return splitPair(word, flag);
+  } catch (err) {
+    throw new AppError("usage", (err as Error).message);
+  }
+}
+
+function paramsOf(flags: AddFlags): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const word of flags.parameters ?? []) {
+    const [name, value] = pair(word, "-p");
+    params[name] = inferCliValue(value);
+  }
+  for (const word of flags.parametersRaw ?? []) {
+    const [name, value] = pair(word, "-r");
+    params[name] = value;
+  }
+  if (flags.notifUp?.length) params.notif_up = flags.notifUp;
+  if (flags.notifDown?.length) params.notif_down = flags.notifDown;
+  if (flags.nextUrl !== undefined) params.next_url = flags.nextUrl;
+  if (flags.inline) params.inline = true;
+  return params;
+}
+
+export function addCommand(): Command {
+  return withServerOptions(
+    new Command("add")
+      .description("deploy a notebook as a webhook and print its URL; deploying it again adds a version (same URL)")
+      .argument("<notebook>", "the .ipynb file (its absolute path identifies the webhook)")
+      .option("--notif-up <address>", "email this address after each successful run (repeatable)", collect)
+      .option("--notif-down <address>", "email this address when a run fails (repeatable)", collect)
+      .option("--next-url <url>", "redirect callers to this absolute http(s) URL after the run")
+      .option("--inline", "answer in the browser instead of as a download (no Content-Disposition: attachment)")
+      .option("-p, --parameters <name value>", "a parameter injected into every run; the type is inferred as papermill does", collect)
+      .option("-r, --parameters-raw <name value>", "a parameter injected into every run, kept as a string", collect)
+      .option("--debug-runs", "the server logs each run's parameters, cell progress and errors")
+      .addOption(new Option("--timeout <seconds>", "run time limit (default: the server's, 300 s)").argParser(seconds))
+      .option("--file <path>", "a dependency file deployed beside the notebook, e.g. data it reads (repeatable)", collect)
+      .addHelpText(
+        "after",
+        "\nEach add sets the webhook's settings anew: options left out go back to their defaults.\n" +
+          "A dependency inside the notebook's folder keeps its relative path; others keep their file name.",
+      ),
+  ).action(async (notebook: string, flags: AddFlags) => {
+    const client = await clientFor(flags);
+    const result = await client.add(notebook, {
+      params: paramsOf(flags),
+      debug: flags.debugRuns ?? false,
+      timeoutS: flags.timeout,
+      files: flags.file ?? [],
+    });
+    if (flags.json) {
+      printJson(result);
+      return;
+    }
+    process.stdout.write(result.webhook.url + "\n");
+    const where = absolutePath(notebook);
+    process.stderr.write(
+      result.created
+        ? `nbhook: deployed ${where} (version ${result.version.histo}); call the URL above to run it\n`
+        : `nbhook: new version ${result.version.histo} of ${where} (same URL)\n`,
+    );
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * Writing a notebook fetched from the server (a version, an output) to a local file. An existing
+ * file is never overwritten without --force (Naas refused too); `-` writes to stdout.
+ */
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { NotebookDownload } from "../client/index.js";
+import { AppError } from "../errors.js";
+import { writeFileAtomic } from "../notebook/read.js";
+
+/** `<folder of the notebook>/<stem>.<label>.ipynb`, e.g. `/x/report.20261126101221879662.ipynb`. */
+export function besideNotebook(notebookPath: string, label: string): string {
+  const { dir, name } = path.parse(notebookPath);
+  return path.join(dir, `${name}.${label}.ipynb`);
+}
+
+/** Writes the download; answers where it went ("-" for stdout). */
+export async function saveDownload(download: NotebookDownload, target: string, force: boolean): Promise<string> {
+  if (target === "-") {
+    process.stdout.write(download.text);
+    return target;
+  }
+  const file = path.resolve(target);
+  if (force) {
+    await writeFileAtomic(file, download.text);
+    return file;
+  }
+  try {
+    await writeFile(file, download.text, { flag: "wx" });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") {
+      throw new AppError("usage", `${file} already exists: choose another file with -o FILE, or pass --force to overwrite it`);
+    }
+    if (code === "ENOENT") throw new AppError("usage", `cannot write ${file}: its folder does not exist`);
+    throw err;
+  }
+  return file;
+}

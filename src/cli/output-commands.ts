@@ -1,0 +1,51 @@
+/**
+ * `nbhook get-output` and `clear-output`: the executed notebooks runs left (Naas's
+ * `webhook.get_output`, `clear_output`).
+ */
+import { Command } from "commander";
+import { besideNotebook, saveDownload } from "./notebook-download.js";
+import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
+import { printJson } from "./table.js";
+
+interface GetOutputFlags extends ServerFlags {
+  histo?: string;
+  output?: string;
+  force?: boolean;
+}
+
+export function getOutputCommand(): Command {
+  return withServerOptions(
+    new Command("get-output")
+      .description("download the executed notebook of a run (the newest by default)")
+      .argument("<notebook>")
+      .option("--histo <histo>", "the output to get (its history id)")
+      .option("-o, --output <file>", "where to write it (default <name>.output.<histo>.ipynb beside the notebook; - for stdout)")
+      .option("--force", "overwrite the output file if it exists"),
+  ).action(async (notebook: string, flags: GetOutputFlags) => {
+    const download = await (await clientFor(flags)).getOutput(notebook, { histo: flags.histo });
+    const target = flags.output ?? besideNotebook(absolutePath(notebook), `output.${download.histo}`);
+    const written = await saveDownload(download, target, flags.force ?? false);
+    if (written !== "-") process.stdout.write(flags.json ? JSON.stringify({ histo: download.histo, file: written }) + "\n" : written + "\n");
+  });
+}
+
+export function clearOutputCommand(): Command {
+  return withServerOptions(
+    new Command("clear-output")
+      .description("remove the executed notebooks of runs: one (--histo) or all")
+      .argument("<notebook>")
+      .option("--histo <histo>", "the output to remove (default: all of them)"),
+  ).action(async (notebook: string, flags: ServerFlags & { histo?: string }) => {
+    const deleted = await (await clientFor(flags)).clearOutput(notebook, { histo: flags.histo });
+    if (flags.json) {
+      printJson({ deleted });
+      return;
+    }
+    const where = absolutePath(notebook);
+    process.stdout.write(
+      deleted.length
+        ? `cleared ${deleted.length} output${deleted.length > 1 ? "s" : ""} of ${where}: ${deleted.join(", ")}\n`
+        : `nothing to clear: ${where} has no outputs\n`,
+    );
+  });
+}

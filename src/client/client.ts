@@ -1,0 +1,191 @@
+/**
+ * The TypeScript SDK: every `naas.webhook.*` management call of the guide over the REST API
+ * (docs/api.md). Calls take the notebook's path, resolved to absolute here (as Naas did), and look
+ * the webhook up with `GET /api/webhooks?path=`.
+ *
+ * @example
+ * const client = new NbhookClient({ url: "http://127.0.0.1:5000", token });
+ * const { webhook } = await client.add("report.ipynb", { params: { inline: true } });
+ * await fetch(webhook.url);
+ */
+import path from "node:path";
+import { AppError } from "../errors.js";
+import { readDependencies, readNotebookText, type DependencyFile } from "./deploy-files.js";
+import { NbhookApiError } from "./errors.js";
+import {
+  addResultSchema,
+  deletedSchema,
+  deletedWebhookSchema,
+  outputListSchema,
+  runListSchema,
+  runSchema,
+  versionListSchema,
+  webhookListSchema,
+  webhookSchema,
+  type AddResult,
+  type Output,
+  type Run,
+  type Version,
+  type Webhook,
+} from "./schemas.js";
+import { Transport, type TransportOptions } from "./transport.js";
+
+export type NbhookClientOptions = TransportOptions;
+
+export interface AddOptions {
+  /** The notebook (JSON text or object); default: the file at `path`. */
+  notebook?: string | object;
+  /** `notif_up`, `notif_down` (address or list), `next_url`, `inline`, and any parameter to inject. */
+  params?: Record<string, unknown>;
+  /** Log each run's parameters, cell progress and errors on the server. */
+  debug?: boolean;
+  /** Run time limit in seconds (default: the server's). */
+  timeoutS?: number;
+  /** Dependency files deployed beside the notebook (its runs' working directory). */
+  files?: DependencyFile[];
+}
+
+/** A downloaded notebook (a version, or a run's output) and its history id. */
+export interface NotebookDownload {
+  histo: string;
+  text: string;
+}
+
+export class NbhookClient {
+  private readonly http: Transport;
+
+  constructor(options: NbhookClientOptions) {
+    this.http = new Transport(options);
+  }
+
+  get url(): string {
+    return this.http.baseUrl;
+  }
+
+  /** The webhook deployed from `notebookPath`, or undefined. */
+  async lookup(notebookPath: string, options: { includeDeleted?: boolean } = {}): Promise<Webhook | undefined> {
+    const query = { path: path.resolve(notebookPath), include_deleted: options.includeDeleted || undefined };
+    const { webhooks } = await this.http.json("GET", "/api/webhooks", webhookListSchema, { query });
+    return webhooks[0];
+  }
+
+  /** The webhook deployed from `notebookPath`; throws a 404 NbhookApiError saying how to deploy it. */
+  async webhook(notebookPath: string): Promise<Webhook> {
+    const found = await this.lookup(notebookPath);
+    if (found) return found;
+    const absolute = path.resolve(notebookPath);
+    throw new NbhookApiError(404, "not-found", `no webhook for ${absolute}: deploy it with \`nbhook add ${absolute}\``);
+  }
+
+  async webhookById(id: string): Promise<Webhook> {
+    return this.http.json("GET", `/api/webhooks/${enc(id)}`, webhookSchema);
+  }
+
+  /** Deploys the notebook: a new webhook, or a new version of the existing one (same URL). */
+  async add(notebookPath: string, options: AddOptions = {}): Promise<AddResult> {
+    const absolute = path.resolve(notebookPath);
+    const body = {
+      path: absolute,
+      notebook: options.notebook ?? (await readNotebookText(absolute)),
+      params: options.params ?? {},
+      debug: options.debug ?? false,
+      timeout_s: options.timeoutS,
+      files: await readDependencies(absolute, options.files ?? []),
+    };
+    return this.http.json("POST", "/api/webhooks", addResultSchema, { body });
+  }
+
+  /** The webhook's URL, or undefined when the notebook is not deployed (Naas's `find`). */
+  async find(notebookPath: string): Promise<string | undefined> {
+    return (await this.lookup(notebookPath))?.url;
+  }
+
+  /** Deployed versions, newest (live) first. */
+  async list(notebookPath: string): Promise<Version[]> {
+    const webhook = await this.webhook(notebookPath);
+    return (await this.http.json("GET", `/api/webhooks/${enc(webhook.id)}/versions`, versionListSchema)).versions;
+  }
+
+  /** A deployed version (the live one by default). */
+  async get(notebookPath: string, options: { histo?: string } = {}): Promise<NotebookDownload> {
+    const webhook = await this.webhook(notebookPath);
+    return this.download(`/api/webhooks/${enc(webhook.id)}/versions/${enc(options.histo ?? "latest")}`);
+  }
+
+  /**
+   * Clears one version (`histo`) or every version but the live one (`all`); `force` allows
+   * clearing the live version too. Answers the cleared histos.
+   */
+  async clear(notebookPath: string, options: { histo?: string; all?: boolean; force?: boolean }): Promise<string[]> {
+    if (!options.histo === !options.all) {
+      throw new AppError("usage", "clear needs exactly one of histo (one version) or all (every version but the live one)");
+    }
+    const webhook = await this.webhook(notebookPath);
+    const route = `/api/webhooks/${enc(webhook.id)}/versions${options.histo ? `/${enc(options.histo)}` : ""}`;
+    const query = { force: options.force || undefined };
+    return (await this.http.json("DELETE", route, deletedSchema, { query })).deleted;
+  }
+
+  /** Output notebooks of the webhook's runs, newest first. */
+  async outputs(notebookPath: string): Promise<Output[]> {
+    const webhook = await this.webhook(notebookPath);
+    return (await this.http.json("GET", `/api/webhooks/${enc(webhook.id)}/outputs`, outputListSchema)).outputs;
+  }
+
+  /** A run's executed notebook (the newest by default). */
+  async getOutput(notebookPath: string, options: { histo?: string } = {}): Promise<NotebookDownload> {
+    const webhook = await this.webhook(notebookPath);
+    return this.download(`/api/webhooks/${enc(webhook.id)}/outputs/${enc(options.histo ?? "latest")}`);
+  }
+
+  /** Clears one output (`histo`), or all of them. Answers the cleared histos. */
+  async clearOutput(notebookPath: string, options: { histo?: string } = {}): Promise<string[]> {
+    const webhook = await this.webhook(notebookPath);
+    const route = `/api/webhooks/${enc(webhook.id)}/outputs${options.histo ? `/${enc(options.histo)}` : ""}`;
+    return (await this.http.json("DELETE", route, deletedSchema)).deleted;
+  }
+
+  /** Stops the webhook: its URL answers 404; versions, outputs and runs are kept. */
+  async delete(notebookPath: string): Promise<Webhook> {
+    const webhook = await this.webhook(notebookPath);
+    return (await this.http.json("DELETE", `/api/webhooks/${enc(webhook.id)}`, deletedWebhookSchema)).webhook;
+  }
+
+  /** Deployed webhooks (Naas's `currents`). */
+  async currents(options: { includeDeleted?: boolean } = {}): Promise<Webhook[]> {
+    const query = { include_deleted: options.includeDeleted || undefined };
+    return (await this.http.json("GET", "/api/webhooks", webhookListSchema, { query })).webhooks;
+  }
+
+  /** Gives the webhook a new URL; the old one stops working. */
+  async rotate(notebookPath: string): Promise<Webhook> {
+    const webhook = await this.webhook(notebookPath);
+    return this.http.json("POST", `/api/webhooks/${enc(webhook.id)}/rotate`, webhookSchema);
+  }
+
+  /** Recent runs, newest first: of the notebook at `notebookPath`, of `webhookId`, or of all. */
+  async runs(notebookPath?: string, options: { webhookId?: string; limit?: number } = {}): Promise<Run[]> {
+    const query = {
+      path: notebookPath === undefined ? undefined : path.resolve(notebookPath),
+      webhook: options.webhookId,
+      limit: options.limit,
+    };
+    return (await this.http.json("GET", "/api/runs", runListSchema, { query })).runs;
+  }
+
+  async run(id: string): Promise<Run> {
+    return this.http.json("GET", `/api/runs/${enc(id)}`, runSchema);
+  }
+
+  /** The executed notebook a run left. */
+  async runOutput(id: string): Promise<NotebookDownload> {
+    return this.download(`/api/runs/${enc(id)}/output`);
+  }
+
+  private async download(route: string): Promise<NotebookDownload> {
+    const reply = await this.http.send("GET", route);
+    return { histo: reply.headers.get("nbhook-histo") ?? "", text: reply.text };
+  }
+}
+
+const enc = encodeURIComponent;

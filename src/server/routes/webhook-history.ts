@@ -1,0 +1,130 @@
+/**
+ * What a webhook keeps (docs/api.md): its deployed versions (`list`, `get`, `clear`) and the
+ * output notebooks of its runs (`get_output`, `clear_output`). The live version (the newest, the
+ * one calls run) is never cleared without `force`.
+ */
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { z } from "zod";
+import { AppError } from "../../errors.js";
+import type { Webhook } from "../../store/index.js";
+import { HISTO_HEADER, IPYNB_CONTENT_TYPE, outputJson, versionJson } from "../representations.js";
+import type { ServerDeps } from "../types.js";
+import { webhookOr404 } from "./lookup.js";
+
+const histo = z
+  .string()
+  .regex(/^(\d{20}|latest)$/, { error: (i) => `must be a 20-digit history id such as 20201008101221879662, or "latest" (got ${JSON.stringify(i.input)})` });
+const idParams = z.object({ id: z.string().min(1) });
+const histoParams = z.object({ id: z.string().min(1), histo });
+const forceQuery = z.object({
+  force: z
+    .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+    .optional()
+    .transform((v) => v === "true" || v === "1"),
+});
+
+function sendNotebook(reply: FastifyReply, webhook: Webhook, which: string, data: Buffer): FastifyReply {
+  const stem = webhook.name.replace(/\.ipynb$/i, "");
+  return reply
+    .type(IPYNB_CONTENT_TYPE)
+    .header(HISTO_HEADER, which)
+    .header("content-disposition", `attachment; filename="${stem}.${which}.ipynb"`)
+    .send(data);
+}
+
+function liveOf(webhook: Webhook): string {
+  if (!webhook.liveHisto) {
+    throw new AppError("not-found", `${webhook.path} has no deployed version left: deploy one with \`nbhook add ${webhook.path}\``);
+  }
+  return webhook.liveHisto;
+}
+
+function liveConflict(webhook: Webhook, which: string): AppError {
+  return new AppError(
+    "conflict",
+    `${which} is the live version of ${webhook.path} (the one its URL runs): it is cleared only with force ` +
+      `(\`nbhook clear ${webhook.path} --histo ${which} --force\`, or ?force=true); deploying a newer version first makes it clearable`,
+  );
+}
+
+export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const { store } = deps;
+
+  app.get("/api/webhooks/:id/versions", async (request) => {
+    const webhook = await webhookOr404(deps, idParams.parse(request.params).id);
+    const versions = await store.listVersions(webhook.id);
+    return { versions: versions.map((v) => versionJson(v, webhook.liveHisto)) };
+  });
+
+  app.get("/api/webhooks/:id/versions/:histo", async (request, reply) => {
+    const params = histoParams.parse(request.params);
+    const webhook = await webhookOr404(deps, params.id);
+    const which = params.histo === "latest" ? liveOf(webhook) : params.histo;
+    const data = await store.readVersion(webhook.id, which);
+    if (!data) throw new AppError("not-found", `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``);
+    return sendNotebook(reply, webhook, which, data);
+  });
+
+  app.delete("/api/webhooks/:id/versions/:histo", async (request) => {
+    const params = histoParams.parse(request.params);
+    const { force } = forceQuery.parse(request.query);
+    const webhook = await webhookOr404(deps, params.id);
+    const which = params.histo === "latest" ? liveOf(webhook) : params.histo;
+    if (which === webhook.liveHisto && !force) throw liveConflict(webhook, which);
+    if (!(await store.deleteVersion(webhook.id, which))) {
+      throw new AppError("not-found", `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``);
+    }
+    return { deleted: [which] };
+  });
+
+  app.delete("/api/webhooks/:id/versions", async (request) => {
+    const { force } = forceQuery.parse(request.query);
+    const webhook = await webhookOr404(deps, idParams.parse(request.params).id);
+    const deleted: string[] = [];
+    for (const version of await store.listVersions(webhook.id)) {
+      if (version.histo === webhook.liveHisto && !force) continue;
+      if (await store.deleteVersion(webhook.id, version.histo)) deleted.push(version.histo);
+    }
+    return { deleted };
+  });
+
+  app.get("/api/webhooks/:id/outputs", async (request) => {
+    const webhook = await webhookOr404(deps, idParams.parse(request.params).id);
+    return { outputs: (await store.listOutputs(webhook.id)).map(outputJson) };
+  });
+
+  app.get("/api/webhooks/:id/outputs/:histo", async (request, reply) => {
+    const params = histoParams.parse(request.params);
+    const webhook = await webhookOr404(deps, params.id);
+    let which = params.histo;
+    if (which === "latest") {
+      const newest = (await store.listOutputs(webhook.id))[0];
+      if (!newest) {
+        throw new AppError("not-found", `${webhook.path} has no output yet: call its URL (see \`nbhook find ${webhook.path}\`) to run it`);
+      }
+      which = newest.histo;
+    }
+    const data = await store.readOutput(webhook.id, which);
+    if (!data) throw new AppError("not-found", `no output ${which} of ${webhook.path}: see GET /api/webhooks/${webhook.id}/outputs`);
+    return sendNotebook(reply, webhook, which, data);
+  });
+
+  app.delete("/api/webhooks/:id/outputs/:histo", async (request) => {
+    const params = histoParams.parse(request.params);
+    const webhook = await webhookOr404(deps, params.id);
+    const which = params.histo === "latest" ? (await store.listOutputs(webhook.id))[0]?.histo : params.histo;
+    if (!which || !(await store.deleteOutput(webhook.id, which))) {
+      throw new AppError("not-found", `no output ${params.histo} of ${webhook.path}: see GET /api/webhooks/${webhook.id}/outputs`);
+    }
+    return { deleted: [which] };
+  });
+
+  app.delete("/api/webhooks/:id/outputs", async (request) => {
+    const webhook = await webhookOr404(deps, idParams.parse(request.params).id);
+    const deleted: string[] = [];
+    for (const output of await store.listOutputs(webhook.id)) {
+      if (await store.deleteOutput(webhook.id, output.histo)) deleted.push(output.histo);
+    }
+    return { deleted };
+  });
+}
