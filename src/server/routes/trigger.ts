@@ -1,6 +1,103 @@
-import type { FastifyInstance } from "fastify";
+/**
+ * `GET|POST /notebook/:token`: run the webhook's live version with the request's parameters and
+ * answer what the notebook returned (DESIGN.md, "Webhook URL", "Request → parameters",
+ * "Response"). Other methods: 405. Unknown, rotated or deleted token: 404. Errors before the run
+ * (404, 413, 400, 422) are thrown for http-errors.ts; a run's own outcome (500/504 run JSON) is
+ * shaped by webhook-response.ts.
+ */
+import { rm } from "node:fs/promises";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../../errors.js";
+import { Notifier } from "../../runs/notify.js";
+import {
+  executeWebhookRun,
+  prepareWebhookRun,
+  type PreparedRun,
+  type WebhookRunDeps,
+} from "../../runs/webhook-run.js";
+import { newHisto } from "../../store/index.js";
+import { announcesTooMuch, bodyTooLarge, readRequestInput, registerBodyParsers } from "../request-input.js";
 import type { ServerDeps } from "../types.js";
+import { webhookAnswer } from "../webhook-response.js";
 
-export async function registerTriggerRoutes(_app: FastifyInstance, _deps: ServerDeps): Promise<void> {
-  // Routes come in a following commit.
+const ROUTE = "/notebook/:token";
+
+export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const notifier = new Notifier(deps.config.smtp, app.log);
+  app.addHook("onClose", async () => notifier.close());
+  const maxBodyBytes = deps.config.maxBodyBytes;
+
+  await app.register(async (scope) => {
+    registerBodyParsers(scope, maxBodyBytes);
+
+    scope.route({
+      method: ["GET", "POST"],
+      url: ROUTE,
+      exposeHeadRoute: false,
+      handler: async (request, reply) => trigger(request, reply),
+    });
+    scope.route({
+      method: ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"],
+      url: ROUTE,
+      handler: async (_request, reply) =>
+        reply
+          .status(405)
+          .header("allow", "GET, POST")
+          .send({
+            error: "method-not-allowed",
+            message: "a webhook URL runs its notebook on GET or POST only",
+          }),
+    });
+  });
+
+  async function trigger(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { token } = request.params as { token: string };
+    const webhook = await deps.store.findWebhookByToken(token);
+    if (!webhook) {
+      throw new AppError(
+        "not-found",
+        "no webhook at this URL: its token is unknown, was rotated, or the webhook was deleted",
+      );
+    }
+    if (!webhook.liveHisto) {
+      throw new AppError(
+        "not-found",
+        `the webhook for ${webhook.name} has no deployed version: deploy one with \`nbhook add\``,
+      );
+    }
+    const multipart = request.isMultipart();
+    if (multipart && announcesTooMuch(request, maxBodyBytes)) {
+      reply.header("connection", "close");
+      throw bodyTooLarge(maxBodyBytes);
+    }
+    const runDeps: WebhookRunDeps = {
+      store: deps.store,
+      baseUrl: deps.baseUrl(),
+      logger: request.log,
+      notifier,
+    };
+    let uploads: string | undefined;
+    let prepared: PreparedRun;
+    try {
+      const input = await readRequestInput(request, {
+        maxBodyBytes,
+        uploadsDir: async () => (uploads ??= await deps.store.uploadsDir(webhook.id, newHisto())),
+      });
+      prepared = await prepareWebhookRun(runDeps, webhook, input);
+    } catch (err) {
+      if (uploads) await rm(uploads, { recursive: true, force: true });
+      if (multipart) reply.header("connection", "close"); // the rest of the body may be unread
+      throw err;
+    }
+    const { answer } = await executeWebhookRun(runDeps, prepared, (outcome) =>
+      webhookAnswer({ ...outcome, notebookName: webhook.name, params: webhook.params }),
+    );
+    if (answer.refusedHeaders) {
+      request.log.warn(
+        { webhook: webhook.path, headers: answer.refusedHeaders },
+        "response headers the notebook may not set were dropped",
+      );
+    }
+    return reply.status(answer.status).headers(answer.headers).send(answer.body);
+  }
 }
