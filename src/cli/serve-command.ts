@@ -10,6 +10,7 @@ interface ServeFlags {
   baseUrl?: string;
   maxBody?: number;
   timeout?: number;
+  pool?: number;
   quiet?: boolean;
 }
 
@@ -28,6 +29,9 @@ export function serveCommand(): Command {
     .option("--base-url <url>", "public URL of this server, used in webhook links (env NBHOOK_BASE_URL)")
     .addOption(new Option("--max-body <bytes>", "largest request body on /notebook (default 10 MiB)").argParser(int("--max-body")))
     .addOption(new Option("--timeout <seconds>", "default run time limit of new webhooks (default 300)").argParser(int("--timeout")))
+    .addOption(
+      new Option("--pool <n>", "kernels started ahead of demand per kernelspec (env NBHOOK_POOL; default 2; 0: one kernel start per call)").argParser(int("--pool")),
+    )
     .option("-q, --quiet", "no request log")
     .addHelpText(
       "after",
@@ -42,10 +46,11 @@ export function serveCommand(): Command {
         baseUrl: flags.baseUrl,
         maxBodyBytes: flags.maxBody,
         defaultTimeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
+        poolSize: flags.pool,
       });
       const server = await startServer(config, { logger: flags.quiet ? false : { level: "info" } });
       process.stderr.write(
-        `nbhook: serving on ${server.url} (data in ${config.home})\n` +
+        `nbhook: serving on ${server.url} (data in ${config.home}; ${config.poolSize} kernels kept ready per kernel type)\n` +
           `nbhook: API token in ${apiTokenFile(config.home)}: ${server.deps.apiToken}\n` +
           (config.smtp ? `nbhook: email via ${config.smtp.host}:${config.smtp.port}\n` : "nbhook: email notifications are off (set NBHOOK_SMTP_HOST)\n"),
       );

@@ -6,6 +6,7 @@
 import formbody from "@fastify/formbody";
 import multipart from "@fastify/multipart";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
+import { findKernelSpecs, KernelPool } from "../kernel/index.js";
 import { SqliteStore } from "../store/index.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
 import type { ServerConfig } from "./config.js";
@@ -23,7 +24,8 @@ export async function buildApp(deps: ServerDeps, options: { logger?: boolean | o
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.addHook("onResponse", async (request, reply) => {
-    const url = request.url.replace(/^\/notebook\/[^/?]+/, "/notebook/<token>");
+    // The path only: the query may hold secrets, and /notebook/<token> is one.
+    const url = request.url.split("?")[0]!.replace(/^\/notebook\/[^/]+/, "/notebook/<token>");
     request.log.info({ method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
   });
   app.setErrorHandler(errorHandler);
@@ -64,19 +66,28 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
   const store = new SqliteStore(config.home);
   const apiToken = await loadOrCreateApiToken(config.home);
   let listening = "";
+  const pool = new KernelPool({
+    size: config.poolSize,
+    onError: (err, spec) => app.log.error({ err, kernel: spec.name }, "could not start a pooled kernel"),
+  });
   const deps: ServerDeps = {
     config,
     store,
     apiToken,
+    pool,
     baseUrl: () => (config.baseUrl ?? listening).replace(/\/+$/, ""),
   };
   const app = await buildApp(deps, options);
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    await pool.close();
     await store.close();
     throw err;
   }
+  // Most webhooks are Python notebooks: have their kernels ready before the first call.
+  const python = (await findKernelSpecs()).find((spec) => spec.name === "python3");
+  if (python) pool.warm(python);
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -86,7 +97,8 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     deps,
     url: deps.baseUrl(),
     async close() {
-      await app.close();
+      await app.close(); // waits for requests in flight, and so for their runs
+      await pool.close();
       await store.close();
     },
   };

@@ -27,6 +27,8 @@ export const serverConfigSchema = z.object({
   maxBodyBytes: z.number().int().positive(),
   /** Default run time limit for new webhooks (ms). */
   defaultTimeoutMs: z.number().int().positive(),
+  /** Kernels kept started ahead of demand, per kernelspec (0: one fresh kernel per call). */
+  poolSize: z.number().int().min(0).max(64),
   /** Unset: notifications are logged, not sent. */
   smtp: smtpSchema.optional(),
 });
@@ -61,6 +63,7 @@ export function resolveServerConfig(
     baseUrl: flags.baseUrl ?? env.NBHOOK_BASE_URL ?? undefined,
     maxBodyBytes: flags.maxBodyBytes ?? 10 * 1024 * 1024,
     defaultTimeoutMs: flags.defaultTimeoutMs ?? 300_000,
+    poolSize: flags.poolSize ?? Number(env.NBHOOK_POOL ?? 2),
     smtp: flags.smtp ?? smtpFromEnv(env),
   });
 }

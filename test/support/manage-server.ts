@@ -17,7 +17,8 @@ export interface TestServer extends RunningServer {
 /** Starts a server on `home` (default: a new temporary folder); `port` 0 picks a free one. */
 export async function startTestServer(options: { home?: string; port?: number } = {}): Promise<TestServer> {
   const home = options.home ?? mkdtempSync(path.join(os.tmpdir(), "nbhook-home-"));
-  const config = resolveServerConfig({ host: "127.0.0.1", port: options.port ?? 0, home }, {});
+  // These servers never run a notebook: no kernels started ahead.
+  const config = resolveServerConfig({ host: "127.0.0.1", port: options.port ?? 0, home, poolSize: 0 }, {});
   const server = await startServer(config);
   return Object.assign(server, { home, token: server.deps.apiToken });
 }

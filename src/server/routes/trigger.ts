@@ -8,6 +8,7 @@
 import { rm } from "node:fs/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../errors.js";
+import { executeNotebook } from "../../runs/index.js";
 import { Notifier } from "../../runs/notify.js";
 import {
   executeWebhookRun,
@@ -75,6 +76,7 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDe
       baseUrl: deps.baseUrl(),
       logger: request.log,
       notifier,
+      execute: (notebook, options) => executeNotebook(notebook, { ...options, pool: deps.pool }),
     };
     let uploads: string | undefined;
     let prepared: PreparedRun;
