@@ -19,6 +19,9 @@ interface AddFlags extends ServerFlags {
   debugRuns?: boolean;
   timeout?: number;
   file?: string[];
+  mode?: "isolated" | "setup" | "reuse";
+  maxConcurrency?: number;
+  reuseCalls?: number;
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -27,6 +30,14 @@ function seconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new AppError("usage", `--timeout takes a positive number of seconds, got "${value}"`);
   return n;
+}
+
+function wholeNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new AppError("usage", `${flag} takes a whole number of at least 1, got "${value}"`);
+    return n;
+  };
 }
 
 function pair(word: string, flag: string): [string, string] {
@@ -68,6 +79,25 @@ export function addCommand(): Command {
       .option("--debug-runs", "the server logs each run's parameters, cell progress and errors")
       .addOption(new Option("--timeout <seconds>", "run time limit (default: the server's, 300 s)").argParser(seconds))
       .option("--file <path>", "a dependency file deployed beside the notebook, e.g. data it reads (repeatable)", collect)
+      .addOption(
+        new Option(
+          "--mode <mode>",
+          "how calls get a kernel: isolated (fresh kernel per call), setup (cells tagged `setup` run ahead), " +
+            "reuse (one kernel serves calls in turn: fastest, state can leak between calls)",
+        )
+          .choices(["isolated", "setup", "reuse"])
+          .default("isolated"),
+      )
+      .addOption(
+        new Option("--max-concurrency <n>", "calls of this webhook running at once; more wait in the queue").argParser(
+          wholeNumber("--max-concurrency"),
+        ),
+      )
+      .addOption(
+        new Option("--reuse-calls <n>", "reuse mode: calls one kernel serves before it is replaced (default 100)").argParser(
+          wholeNumber("--reuse-calls"),
+        ),
+      )
       .addHelpText(
         "after",
         "\nEach add sets the webhook's settings anew: options left out go back to their defaults.\n" +
@@ -80,6 +110,9 @@ export function addCommand(): Command {
       debug: flags.debugRuns ?? false,
       timeoutS: flags.timeout,
       files: flags.file ?? [],
+      mode: flags.mode,
+      maxConcurrency: flags.maxConcurrency,
+      reuseCalls: flags.reuseCalls,
     });
     if (flags.json) {
       printJson(result);

@@ -43,6 +43,12 @@ export interface AddOptions {
   timeoutS?: number;
   /** Dependency files deployed beside the notebook (its runs' working directory). */
   files?: DependencyFile[];
+  /** How calls get their kernel: isolated (default), setup, reuse. */
+  mode?: "isolated" | "setup" | "reuse";
+  /** Calls of this webhook running at once (default: only the server's limit). */
+  maxConcurrency?: number;
+  /** In reuse mode, calls one kernel serves before it is replaced (default 100). */
+  reuseCalls?: number;
 }
 
 /** A downloaded notebook (a version, or a run's output) and its history id. */
@@ -90,6 +96,9 @@ export class NbhookClient {
       params: options.params ?? {},
       debug: options.debug ?? false,
       timeout_s: options.timeoutS,
+      mode: options.mode,
+      max_concurrency: options.maxConcurrency,
+      reuse_calls: options.reuseCalls,
       files: await readDependencies(absolute, options.files ?? []),
     };
     return this.http.json("POST", "/api/webhooks", addResultSchema, { body });

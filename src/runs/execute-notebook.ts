@@ -6,15 +6,7 @@
  * parameters) throw.
  */
 import { AppError, coerceError } from "../errors.js";
-import {
-  chooseKernelSpec,
-  contextPreamble,
-  findKernelSpecs,
-  helperPreamble,
-  KernelClient,
-  type KernelPool,
-  type KernelSpec,
-} from "../kernel/index.js";
+import { chooseKernelSpec, findKernelSpecs, type KernelClient, type KernelPool, type KernelSpec } from "../kernel/index.js";
 import { injectParameters } from "../notebook/parameters/index.js";
 import { OutputCollector } from "../notebook/outputs.js";
 import { sourceText } from "../notebook/read.js";
@@ -22,6 +14,7 @@ import { renderNotebookHtml } from "../notebook/render-html.js";
 import { findResponse } from "../notebook/response.js";
 import type { CodeCell, Notebook, NotebookResponse, ParamLanguage, Parameters } from "../notebook/types.js";
 import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
+import { freshKernelLease, type KernelLease, type LeaseFn } from "./kernel-lease.js";
 
 export type RunStatus = "ok" | "error" | "timeout" | "died";
 
@@ -56,6 +49,8 @@ export interface RunOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Take the kernel from this pool instead of starting one; it is shut down after the run all the same. */
   pool?: KernelPool;
+  /** Where the kernel comes from (warm modes); default: freshKernelLease(pool). */
+  lease?: LeaseFn;
 }
 
 export interface RunResult {
@@ -78,39 +73,48 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
 
   const deadline = options.runTimeoutMs ? started + options.runTimeoutMs : Infinity;
   options.onProgress?.({ type: "kernel-starting", kernel: spec.name });
-  const startOptions = {
+  const start = {
     cwd: options.cwd,
     env: options.env,
     startTimeoutMs: Number.isFinite(deadline) ? Math.max(1, deadline - Date.now()) : undefined,
   };
-  const kernel = await (options.pool ? options.pool.take(spec, startOptions) : KernelClient.start(spec, startOptions)).catch((err: unknown) => {
+  const lease = await (options.lease ?? freshKernelLease(options.pool))({ spec, start }).catch((err: unknown) => {
     throw err instanceof AppError && err.code === "timeout" && Number.isFinite(deadline)
       ? new AppError("timeout", `the run timed out while the kernel was starting`, { cause: err })
       : err;
   });
+  const { kernel } = lease;
   options.onProgress?.({ type: "kernel-ready", kernel: spec.name, ms: Date.now() - started });
 
+  let status: RunStatus = "error";
   try {
-    // A pooled kernel was started before this run existed: give it the run's folder and env.
-    const preamble = [options.pool ? contextPreamble(spec, options.cwd, options.env) : undefined, helperPreamble(spec)]
-      .filter(Boolean)
-      .join("\n");
-    if (preamble) {
-      const reply = await kernel.execute(preamble, { silent: true, timeoutMs: 30_000 });
-      if (reply.status !== "ok") {
-        throw new AppError("kernel-launch", `kernel "${spec.name}" could not be prepared for the run (working folder, environment, nbhook helper): ${reply.ename}: ${reply.evalue}`);
-      }
-    }
-    const outcome = await executeCells(kernel, notebook, { ...options, deadline, started });
+    if (lease.skipTag) copySkippedOutputs(notebook, lease);
+    const outcome = await executeCells(kernel, notebook, { ...options, deadline, started, skipTag: lease.skipTag });
     notebook.metadata.language_info ??= kernel.info.language_info as never;
     const response = outcome.status === "ok" ? findResponse(notebook.cells, { baseDir: options.cwd }) : undefined;
     if (response?.kind === "notebook") {
       response.body = Buffer.from(renderNotebookHtml(notebook), "utf8");
     }
+    status = outcome.status;
     return { ...outcome, notebook, response, kernel: spec.name, durationMs: Date.now() - started };
   } finally {
-    await kernel.shutdown();
+    await lease.release(status);
   }
+}
+
+/** Cells that ran when the kernel was prepared (setup mode) show the outputs they had then. */
+function copySkippedOutputs(notebook: Notebook, lease: KernelLease): void {
+  const cells = notebook.cells.filter((c) => c.cell_type === "code" && hasTag(c, lease.skipTag!)) as CodeCell[];
+  cells.forEach((cell, i) => {
+    const done = lease.skippedOutputs?.[i];
+    if (!done) return;
+    cell.outputs = structuredClone(done.outputs);
+    cell.execution_count = done.executionCount;
+  });
+}
+
+function hasTag(cell: { metadata: { tags?: unknown } }, tag: string): boolean {
+  return Array.isArray(cell.metadata.tags) && cell.metadata.tags.includes(tag);
 }
 
 function prepareNotebook(source: Notebook, spec: KernelSpec, parameters: Parameters | undefined): Notebook {
@@ -136,6 +140,8 @@ function prepareNotebook(source: Notebook, spec: KernelSpec, parameters: Paramet
 interface CellLoopOptions extends RunOptions {
   deadline: number;
   started: number;
+  /** Cells with this tag already ran when the kernel was prepared. */
+  skipTag?: string;
 }
 
 async function executeCells(
@@ -146,7 +152,8 @@ async function executeCells(
   const collector = new OutputCollector();
   const codeCells = notebook.cells
     .map((cell, index) => ({ cell, index }))
-    .filter(({ cell }) => cell.cell_type === "code" && sourceText(cell.source).trim() !== "");
+    .filter(({ cell }) => cell.cell_type === "code" && sourceText(cell.source).trim() !== "")
+    .filter(({ cell }) => !options.skipTag || !hasTag(cell, options.skipTag));
   for (const [i, { cell, index }] of codeCells.entries()) {
     const code = cell as CodeCell;
     const ordinal = i + 1;

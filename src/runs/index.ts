@@ -7,3 +7,4 @@ export {
   type RunStatus,
 } from "./execute-notebook.js";
 export { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
+export { freshKernelLease, prepareKernel, type KernelLease, type LeaseFn, type LeaseRequest } from "./kernel-lease.js";

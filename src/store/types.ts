@@ -17,6 +17,22 @@ export interface WebhookParams {
   [name: string]: unknown;
 }
 
+/** How calls get their kernel (issue "warm modes"). */
+export type RunMode = "isolated" | "setup" | "reuse";
+
+/** Per-webhook execution settings. */
+export interface WebhookSettings {
+  /** isolated: a fresh (pooled) kernel per call; setup: `setup`-tagged cells run ahead on a
+   * prepared kernel, discarded after the call; reuse: one prepared kernel serves calls in turn. */
+  mode: RunMode;
+  /** Calls of this webhook running at once; further ones wait in the queue. Null: no own limit. */
+  maxConcurrency: number | null;
+  /** In reuse mode, calls served by one kernel before it is replaced. */
+  reuseCalls: number;
+}
+
+export const DEFAULT_SETTINGS: WebhookSettings = { mode: "isolated", maxConcurrency: null, reuseCalls: 100 };
+
 export interface Webhook {
   id: string;
   /** Where the notebook came from (absolute path on the deploying machine); the lookup key. */
@@ -28,6 +44,7 @@ export interface Webhook {
   debug: boolean;
   /** Run time limit in ms. */
   timeoutMs: number;
+  settings: WebhookSettings;
   createdAt: string;
   updatedAt: string;
   deletedAt: string | null;
@@ -84,6 +101,8 @@ export interface NewWebhook {
   params: WebhookParams;
   debug: boolean;
   timeoutMs: number;
+  /** Defaults: DEFAULT_SETTINGS. */
+  settings?: Partial<WebhookSettings>;
 }
 
 export interface Store {

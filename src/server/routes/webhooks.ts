@@ -72,6 +72,20 @@ const addBody = z.object({
     .positive({ error: "must be a positive number of seconds" })
     .max(7 * 24 * 3600, { error: "must be at most a week (604800 s)" })
     .optional(),
+  mode: z.enum(["isolated", "setup", "reuse"], { error: 'must be "isolated", "setup" or "reuse"' }).default("isolated"),
+  max_concurrency: z
+    .number({ error: "must be a whole number of calls" })
+    .int({ error: "must be a whole number of calls" })
+    .min(1, { error: "must be at least 1" })
+    .max(1000, { error: "must be at most 1000" })
+    .nullable()
+    .default(null),
+  reuse_calls: z
+    .number({ error: "must be a whole number of calls" })
+    .int({ error: "must be a whole number of calls" })
+    .min(1, { error: "must be at least 1" })
+    .max(1_000_000, { error: "must be at most 1000000" })
+    .default(100),
   files: z
     .array(
       z.object({
@@ -136,6 +150,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
       params: cleanParams(body.params),
       debug: body.debug,
       timeoutMs: body.timeout_s === undefined ? deps.config.defaultTimeoutMs : Math.round(body.timeout_s * 1000),
+      settings: { mode: body.mode, maxConcurrency: body.max_concurrency, reuseCalls: body.reuse_calls },
     });
     // Files first: the new version may read them as soon as it is live.
     for (const file of files) await deps.store.writeFile(saved.id, file.path, file.data);

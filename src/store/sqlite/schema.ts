@@ -49,6 +49,7 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (webhook_id, histo)
   );
   `,
+  `ALTER TABLE webhooks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';`,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -10,15 +10,17 @@ import Database from "better-sqlite3";
 import { AppError } from "../../errors.js";
 import { FileLayout } from "../files.js";
 import { newHisto } from "../histo.js";
-import type {
-  NewWebhook,
-  OutputInfo,
-  Run,
-  RunErrorInfo,
-  RunStatus,
-  Store,
-  Webhook,
-  WebhookVersion,
+import {
+  DEFAULT_SETTINGS,
+  type NewWebhook,
+  type OutputInfo,
+  type Run,
+  type RunErrorInfo,
+  type RunStatus,
+  type Store,
+  type Webhook,
+  type WebhookSettings,
+  type WebhookVersion,
 } from "../types.js";
 import { migrate } from "./schema.js";
 
@@ -30,6 +32,7 @@ interface WebhookRow {
   params: string;
   debug: number;
   timeout_ms: number;
+  settings: string;
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
@@ -75,6 +78,7 @@ function toWebhook(row: WebhookRow): Webhook {
     params: JSON.parse(row.params) as Webhook["params"],
     debug: row.debug === 1,
     timeoutMs: row.timeout_ms,
+    settings: { ...DEFAULT_SETTINGS, ...(JSON.parse(row.settings) as Partial<WebhookSettings>) },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     deletedAt: row.deleted_at,
@@ -128,12 +132,13 @@ export class SqliteStore implements Store {
   async upsertWebhook(input: NewWebhook): Promise<Webhook> {
     const existing = this.webhookWhere("w.path = ?", input.path);
     const params = JSON.stringify(input.params);
+    const settings = JSON.stringify({ ...DEFAULT_SETTINGS, ...input.settings });
     if (existing) {
       this.db
         .prepare(
-          "UPDATE webhooks SET params = ?, debug = ?, timeout_ms = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
+          "UPDATE webhooks SET params = ?, debug = ?, timeout_ms = ?, settings = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
         )
-        .run(params, input.debug ? 1 : 0, input.timeoutMs, now(), existing.id);
+        .run(params, input.debug ? 1 : 0, input.timeoutMs, settings, now(), existing.id);
       return this.mustGet(existing.id);
     }
     const id = randomUUID().replaceAll("-", "").slice(0, 16);
@@ -141,10 +146,10 @@ export class SqliteStore implements Store {
     const token = newToken();
     this.db
       .prepare(
-        `INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, input.path, path.basename(input.path), token, sha256(token), params, input.debug ? 1 : 0, input.timeoutMs, stamp, stamp);
+      .run(id, input.path, path.basename(input.path), token, sha256(token), params, input.debug ? 1 : 0, input.timeoutMs, settings, stamp, stamp);
     return this.mustGet(id);
   }
 

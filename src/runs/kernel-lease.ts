@@ -1,0 +1,76 @@
+/**
+ * Where a run's kernel comes from, and what happens to it afterwards. The default lease starts
+ * a kernel (or takes a pooled one) and shuts it down after the run: nothing survives between
+ * calls. Warm modes hand out prepared kernels instead (setup cells already run, or a kernel kept
+ * for the next call) through the same interface.
+ */
+import { AppError } from "../errors.js";
+import {
+  contextPreamble,
+  helperPreamble,
+  KernelClient,
+  type KernelPool,
+  type KernelSpec,
+  type StartOptions,
+} from "../kernel/index.js";
+import type { Output } from "../notebook/types.js";
+import type { RunStatus } from "./execute-notebook.js";
+
+export interface KernelLease {
+  kernel: KernelClient;
+  /**
+   * Code cells carrying this tag already ran on the kernel and are not executed again; their
+   * outputs (in cell order) are copied into the run's notebook from `skippedOutputs`.
+   */
+  skipTag?: string;
+  skippedOutputs?: { outputs: Output[]; executionCount: number | null }[];
+  /** Called once when the run is over. */
+  release(status: RunStatus): Promise<void>;
+}
+
+/** What a run asks of its lease: the kernel's working folder and environment. */
+export interface LeaseRequest {
+  spec: KernelSpec;
+  start: StartOptions;
+}
+
+export type LeaseFn = (request: LeaseRequest) => Promise<KernelLease>;
+
+/**
+ * Makes a running kernel ready for a run: the run's folder and environment when it was started
+ * ahead (pooled), then nbhook's in-kernel helper where a silent import is needed (Deno).
+ */
+export async function prepareKernel(kernel: KernelClient, request: LeaseRequest, prestarted: boolean): Promise<void> {
+  const { spec, start } = request;
+  const preamble = [prestarted ? contextPreamble(spec, start.cwd, start.env) : undefined, helperPreamble(spec)]
+    .filter(Boolean)
+    .join("\n");
+  if (!preamble) return;
+  const reply = await kernel.execute(preamble, { silent: true, timeoutMs: 30_000 });
+  if (reply.status !== "ok") {
+    throw new AppError(
+      "kernel-launch",
+      `kernel "${spec.name}" could not be prepared for the run (working folder, environment, nbhook helper): ` +
+        `${reply.ename}: ${reply.evalue}`,
+    );
+  }
+}
+
+/** A fresh kernel, from `pool` when given, prepared for the run and shut down after it. */
+export function freshKernelLease(pool?: KernelPool): LeaseFn {
+  return async (request) => {
+    const kernel = await (pool ? pool.take(request.spec, request.start) : KernelClient.start(request.spec, request.start));
+    try {
+      await prepareKernel(kernel, request, pool !== undefined);
+    } catch (err) {
+      await kernel.kill();
+      throw err;
+    }
+    return {
+      kernel,
+      release: async () => {
+        await kernel.shutdown();
+      },
+    };
+  };
+}
