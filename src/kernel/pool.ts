@@ -40,6 +40,7 @@ export class KernelPool {
   private readonly pools = new Map<string, SpecPool>();
   private readonly start: (spec: KernelSpec, options: StartOptions) => Promise<KernelClient>;
   private readonly timer: NodeJS.Timeout | undefined;
+  private readonly retiring = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(private readonly options: PoolOptions) {
@@ -75,6 +76,15 @@ export class KernelPool {
     return kernel ?? this.start(spec, startOptions);
   }
 
+  /**
+   * Shuts a used kernel down in the background, so the caller's answer does not wait for the
+   * process to exit (100–300 ms for ipykernel); close() waits for these shutdowns.
+   */
+  retire(kernel: KernelClient): void {
+    const done = kernel.shutdown().finally(() => this.retiring.delete(done));
+    this.retiring.add(done);
+  }
+
   stats(): PoolStats[] {
     return [...this.pools.values()].map((p) => ({
       kernel: p.spec.name,
@@ -89,7 +99,7 @@ export class KernelPool {
     this.closed = true;
     clearInterval(this.timer);
     const idle = [...this.pools.values()].flatMap((p) => p.ready.splice(0));
-    await Promise.all(idle.map((k) => k.shutdown()));
+    await Promise.all([...idle.map((k) => k.shutdown()), ...this.retiring]);
     // Wait for in-flight starts so none outlives the pool.
     for (let i = 0; i < 600 && [...this.pools.values()].some((p) => p.starting > 0); i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -62,6 +62,8 @@ export interface RunResult {
   response?: NotebookResponse;
   kernel: string;
   durationMs: number;
+  /** Where the time went: getting a ready kernel (start or pool, plus preparation), and running the cells. */
+  timings?: { kernelMs: number; cellsMs: number };
 }
 
 /** Executes `source` (not modified) and returns the executed copy with its status. */
@@ -72,6 +74,7 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
   const notebook = prepareNotebook(source, spec, options.parameters);
 
   const deadline = options.runTimeoutMs ? started + options.runTimeoutMs : Infinity;
+  const t0 = performance.now();
   options.onProgress?.({ type: "kernel-starting", kernel: spec.name });
   const start = {
     cwd: options.cwd,
@@ -84,19 +87,29 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
       : err;
   });
   const { kernel } = lease;
+  const kernelMs = performance.now() - t0;
   options.onProgress?.({ type: "kernel-ready", kernel: spec.name, ms: Date.now() - started });
 
   let status: RunStatus = "error";
   try {
     if (lease.skipTag) copySkippedOutputs(notebook, lease);
+    const t1 = performance.now();
     const outcome = await executeCells(kernel, notebook, { ...options, deadline, started, skipTag: lease.skipTag });
+    const cellsMs = performance.now() - t1;
     notebook.metadata.language_info ??= kernel.info.language_info as never;
     const response = outcome.status === "ok" ? findResponse(notebook.cells, { baseDir: options.cwd }) : undefined;
     if (response?.kind === "notebook") {
       response.body = Buffer.from(renderNotebookHtml(notebook), "utf8");
     }
     status = outcome.status;
-    return { ...outcome, notebook, response, kernel: spec.name, durationMs: Date.now() - started };
+    return {
+      ...outcome,
+      notebook,
+      response,
+      kernel: spec.name,
+      durationMs: Date.now() - started,
+      timings: { kernelMs, cellsMs },
+    };
   } finally {
     await lease.release(status);
   }

@@ -69,7 +69,9 @@ export function freshKernelLease(pool?: KernelPool): LeaseFn {
     return {
       kernel,
       release: async () => {
-        await kernel.shutdown();
+        // With a pool the shutdown happens after the answer; without one (the CLI) we wait for it.
+        if (pool) pool.retire(kernel);
+        else await kernel.shutdown();
       },
     };
   };
