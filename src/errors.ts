@@ -12,7 +12,8 @@ export type ErrorCode =
   | "timeout" // a cell or the whole run took too long
   | "protocol" // the kernel sent something we cannot read
   | "not-found" // no such webhook, version, output or run
-  | "conflict"; // the request contradicts the current state (e.g. clearing the live version)
+  | "conflict" // the request contradicts the current state (e.g. clearing the live version)
+  | "busy"; // too many calls at once: try again later (503 with Retry-After)
 
 export class AppError extends Error {
   readonly code: ErrorCode;

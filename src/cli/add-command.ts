@@ -101,7 +101,16 @@ export function addCommand(): Command {
       .addHelpText(
         "after",
         "\nEach add sets the webhook's settings anew: options left out go back to their defaults.\n" +
-          "A dependency inside the notebook's folder keeps its relative path; others keep their file name.",
+          "A dependency inside the notebook's folder keeps its relative path; others keep their file name.\n" +
+          "\nModes (docs/modes.md):\n" +
+          "  isolated  every call runs the whole notebook on a fresh kernel; nothing survives between calls\n" +
+          "  setup     cells tagged `setup` run ahead, once per prepared kernel (alone, in order, before the\n" +
+          "            parameters); each call runs the other cells on a kernel of its own, then discarded.\n" +
+          "            A failing setup cell fails the call (500) and is retried with a backoff\n" +
+          "  reuse     one kernel per version serves calls one at a time and keeps its state between them\n" +
+          "            (globals, even earlier callers' parameters: never for different users' data);\n" +
+          "            replaced after --reuse-calls calls or any failed call\n" +
+          "A new version (or delete) shuts the prepared kernels down; Python and Deno kernels only.",
       ),
   ).action(async (notebook: string, flags: AddFlags) => {
     const client = await clientFor(flags);

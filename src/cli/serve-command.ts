@@ -11,6 +11,8 @@ interface ServeFlags {
   maxBody?: number;
   timeout?: number;
   pool?: number;
+  maxRuns?: number;
+  maxQueue?: number;
   quiet?: boolean;
 }
 
@@ -32,6 +34,12 @@ export function serveCommand(): Command {
     .addOption(
       new Option("--pool <n>", "kernels started ahead of demand per kernelspec (env NBHOOK_POOL; default 2; 0: one kernel start per call)").argParser(int("--pool")),
     )
+    .addOption(
+      new Option("--max-runs <n>", "notebooks running at once; more calls wait in the queue (env NBHOOK_MAX_RUNS; default: CPU cores, at least 2)").argParser(int("--max-runs")),
+    )
+    .addOption(
+      new Option("--max-queue <n>", "calls waiting at once; beyond that 503 with Retry-After (env NBHOOK_MAX_QUEUE; default 64)").argParser(int("--max-queue")),
+    )
     .option("-q, --quiet", "no request log")
     .addHelpText(
       "after",
@@ -47,10 +55,13 @@ export function serveCommand(): Command {
         maxBodyBytes: flags.maxBody,
         defaultTimeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
         poolSize: flags.pool,
+        maxRuns: flags.maxRuns,
+        maxQueue: flags.maxQueue,
       });
       const server = await startServer(config, { logger: flags.quiet ? false : { level: "info" } });
       process.stderr.write(
-        `nbhook: serving on ${server.url} (data in ${config.home}; ${config.poolSize} kernels kept ready per kernel type)\n` +
+        `nbhook: serving on ${server.url} (data in ${config.home}; ${config.poolSize} kernels kept ready per kernel type; ` +
+          `up to ${config.maxRuns} runs at once, ${config.maxQueue} waiting)\n` +
           `nbhook: API token in ${apiTokenFile(config.home)}: ${server.deps.apiToken}\n` +
           (config.smtp ? `nbhook: email via ${config.smtp.host}:${config.smtp.port}\n` : "nbhook: email notifications are off (set NBHOOK_SMTP_HOST)\n"),
       );

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-export const runStatusSchema = z.enum(["running", "ok", "error", "timeout", "died"]);
+export const runStatusSchema = z.enum(["queued", "running", "ok", "error", "timeout", "died", "cancelled"]);
 export type RunStatus = z.infer<typeof runStatusSchema>;
 
 export const webhookSchema = z.looseObject({

@@ -25,7 +25,9 @@ import {
   type RunStatus,
 } from "./execute-notebook.js";
 import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
+import type { LeaseFn } from "./kernel-lease.js";
 import { recipientsFor, type Notifier, type RunLogger } from "./notify.js";
+import { SetupCellError } from "./warm-prepare.js";
 import { buildWebhookParameters, redactParameters, type RequestInput } from "./webhook-parameters.js";
 
 /** What runs a notebook: executeNotebook's signature. */
@@ -42,6 +44,8 @@ export interface WebhookRunDeps {
   /** @default findKernelSpecs */
   findSpecs?: () => Promise<KernelSpec[]>;
   notifier?: Notifier;
+  /** Warm modes: where the call's kernel comes from; undefined (or absent) for a fresh kernel. */
+  leaseFor?: (prepared: PreparedRun) => LeaseFn | undefined;
 }
 
 /** A call ready to run: everything that can be refused (404, 422) has been checked. */
@@ -108,24 +112,40 @@ export async function prepareWebhookRun(
   };
 }
 
+/** What executeWebhookRun may be given besides the call. */
+export interface ExecuteWebhookOptions {
+  /** The call's record, already created (and started) by the caller; default: a new one. */
+  run?: Run;
+  /** Keep the answer in the store for `GET /api/runs/{id}/response` (asynchronous calls). */
+  keepResponse?: boolean;
+}
+
+/** The record of a prepared call (`queued` while it waits for a slot). */
+export function createRunRecord(store: Store, prepared: PreparedRun, queued = false): Promise<Run> {
+  return store.createRun({
+    webhookId: prepared.webhook.id,
+    versionHisto: prepared.versionHisto,
+    parameters: toJsonValue(prepared.redacted) as Record<string, unknown>,
+    queued,
+  });
+}
+
 /**
  * Runs a prepared call and records it. `answer` turns the outcome into the HTTP answer (the
- * server's webhookAnswer): its status is recorded, and the mail goes out once it is decided.
+ * server's webhookAnswer): its status is recorded (with the answer itself when `keepResponse`),
+ * and the mail goes out once it is decided.
  */
-export async function executeWebhookRun<A extends { status: number }>(
+export async function executeWebhookRun<A extends { status: number; headers?: Record<string, string>; body?: Buffer }>(
   deps: WebhookRunDeps,
   prepared: PreparedRun,
   answer: (outcome: RunOutcome) => A,
+  options: ExecuteWebhookOptions = {},
 ): Promise<{ run: Run; outcome: RunOutcome; answer: A }> {
   const { webhook } = prepared;
   const { store } = deps;
   const log = deps.logger;
   const about = { webhook: webhook.path };
-  const run = await store.createRun({
-    webhookId: webhook.id,
-    versionHisto: prepared.versionHisto,
-    parameters: toJsonValue(prepared.redacted) as Record<string, unknown>,
-  });
+  const run = options.run ?? (await createRunRecord(store, prepared));
   const runAbout = { ...about, run: run.id };
   if (webhook.debug) {
     log.info({ ...runAbout, parameters: toJsonValue(prepared.redacted) }, "debug: run parameters");
@@ -153,6 +173,10 @@ export async function executeWebhookRun<A extends { status: number }>(
       durationMs: outcome.durationMs,
       error: errorInfo(outcome.error),
       httpStatus: reply.status,
+      response:
+        options.keepResponse && reply.body
+          ? { status: reply.status, headers: reply.headers ?? {}, body: reply.body }
+          : undefined,
     });
     logOutcome(log, webhook, runAbout, outcome);
     deps.notifier?.send(
@@ -184,7 +208,7 @@ export async function executeWebhookRun<A extends { status: number }>(
 }
 
 /** prepareWebhookRun, then executeWebhookRun. */
-export async function runWebhook<A extends { status: number }>(
+export async function runWebhook<A extends { status: number; headers?: Record<string, string>; body?: Buffer }>(
   deps: WebhookRunDeps,
   webhook: Webhook,
   request: RequestInput,
@@ -210,6 +234,8 @@ async function execute(deps: WebhookRunDeps, prepared: PreparedRun, run: Run): P
     },
     runTimeoutMs: webhook.timeoutMs > 0 ? webhook.timeoutMs : undefined,
   };
+  const lease = deps.leaseFor?.(prepared);
+  if (lease) options.lease = lease;
   if (webhook.debug) {
     options.onProgress = (event) =>
       log.info({ webhook: webhook.path, run: run.id, ...progressFields(event) }, `debug: ${event.type}`);
@@ -217,6 +243,12 @@ async function execute(deps: WebhookRunDeps, prepared: PreparedRun, run: Run): P
   try {
     return await (deps.execute ?? executeNotebook)(prepared.notebook, options);
   } catch (thrown) {
+    if (thrown instanceof SetupCellError) {
+      // Warm modes: a `setup` cell failed while the kernel was prepared; the saved notebook shows it.
+      const error = thrown.runError();
+      const notebook = thrown.annotate(prepared.notebook);
+      return { status: "error", notebook, error, kernel: prepared.spec.name, durationMs: Date.now() - started };
+    }
     const err = coerceError(thrown);
     const code = err instanceof AppError ? err.code : undefined;
     const status: RunStatus = code === "timeout" ? "timeout" : code === "kernel-died" ? "died" : "error";

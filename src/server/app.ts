@@ -7,6 +7,8 @@ import formbody from "@fastify/formbody";
 import multipart from "@fastify/multipart";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { findKernelSpecs, KernelPool } from "../kernel/index.js";
+import { Admission } from "../runs/admission.js";
+import { WarmKernels } from "../runs/warm-kernels.js";
 import { SqliteStore } from "../store/index.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
 import type { ServerConfig } from "./config.js";
@@ -14,6 +16,7 @@ import { errorHandler } from "./http-errors.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerTriggerRoutes } from "./routes/trigger.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
+import { isRunPollAuthorized } from "./run-auth.js";
 import type { ServerDeps } from "./types.js";
 
 export async function buildApp(deps: ServerDeps, options: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
@@ -28,13 +31,27 @@ export async function buildApp(deps: ServerDeps, options: { logger?: boolean | o
     const url = request.url.split("?")[0]!.replace(/^\/notebook\/[^/]+/, "/notebook/<token>");
     request.log.info({ method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
   });
+  // Answers sent while the server closes (runs that were going, queued calls refused) end their
+  // connection: close() would otherwise wait out the keep-alive timeout of each.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) reply.header("connection", "close");
+  });
   app.setErrorHandler(errorHandler);
   await app.register(formbody, { bodyLimit: deps.config.maxBodyBytes });
   await app.register(multipart, { limits: { fileSize: deps.config.maxBodyBytes, files: 20, fields: 200 } });
 
   app.addHook("onRequest", async (request, reply) => {
     if (!request.url.startsWith("/api/") && request.url !== "/api") return;
-    if (!isAuthorized(request.headers.authorization, deps.apiToken)) {
+    // GET /api/runs/{id}[/response] also take the run's webhook token: callers that only have the
+    // webhook URL poll their asynchronous calls (docs/api.md, "Asynchronous calls").
+    if (
+      !isAuthorized(request.headers.authorization, deps.apiToken) &&
+      !(await isRunPollAuthorized(request, deps.store))
+    ) {
       await reply
         .status(401)
         .header("WWW-Authenticate", 'Bearer realm="nbhook"')
@@ -70,17 +87,21 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     size: config.poolSize,
     onError: (err, spec) => app.log.error({ err, kernel: spec.name }, "could not start a pooled kernel"),
   });
+  const warm = new WarmKernels({ pool, log: (level, fields, msg) => app.log[level](fields, msg) });
   const deps: ServerDeps = {
     config,
     store,
     apiToken,
     pool,
+    warm,
+    admission: new Admission({ maxRuns: config.maxRuns, maxQueue: config.maxQueue }),
     baseUrl: () => (config.baseUrl ?? listening).replace(/\/+$/, ""),
   };
   const app = await buildApp(deps, options);
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    await warm.close();
     await pool.close();
     await store.close();
     throw err;
@@ -98,6 +119,7 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     url: deps.baseUrl(),
     async close() {
       await app.close(); // waits for requests in flight, and so for their runs
+      await warm.close(); // before the pool: its kernels came from there
       await pool.close();
       await store.close();
     },

@@ -29,10 +29,19 @@ export const serverConfigSchema = z.object({
   defaultTimeoutMs: z.number().int().positive(),
   /** Kernels kept started ahead of demand, per kernelspec (0: one fresh kernel per call). */
   poolSize: z.number().int().min(0).max(64),
+  /** Notebooks running at once in the server; further calls wait in the queue. */
+  maxRuns: z.number().int().min(1).max(1024),
+  /** Calls waiting for a free slot at once; beyond that, 503 with Retry-After (0: no queue). */
+  maxQueue: z.number().int().min(0).max(100_000),
   /** Unset: notifications are logged, not sent. */
   smtp: smtpSchema.optional(),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
+
+/** `--max-runs` default: one run per CPU core, at least 2. */
+export function defaultMaxRuns(): number {
+  return Math.max(2, os.availableParallelism());
+}
 
 export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.NBHOOK_HOME || path.join(os.homedir(), ".nbhook");
@@ -64,6 +73,8 @@ export function resolveServerConfig(
     maxBodyBytes: flags.maxBodyBytes ?? 10 * 1024 * 1024,
     defaultTimeoutMs: flags.defaultTimeoutMs ?? 300_000,
     poolSize: flags.poolSize ?? Number(env.NBHOOK_POOL ?? 2),
+    maxRuns: flags.maxRuns ?? (env.NBHOOK_MAX_RUNS ? Number(env.NBHOOK_MAX_RUNS) : defaultMaxRuns()),
+    maxQueue: flags.maxQueue ?? Number(env.NBHOOK_MAX_QUEUE ?? 64),
     smtp: flags.smtp ?? smtpFromEnv(env),
   });
 }

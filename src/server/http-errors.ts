@@ -17,6 +17,7 @@ const STATUS: Record<ErrorCode, number> = {
   protocol: 500,
   "not-found": 404,
   conflict: 409,
+  busy: 503,
 };
 
 export function statusOf(err: AppError): number {

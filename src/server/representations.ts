@@ -51,6 +51,7 @@ export function runJson(r: Run, baseUrl: string, path?: string) {
     version_histo: r.versionHisto,
     output_histo: r.outputHisto,
     status: r.status,
+    queued_at: r.queuedAt,
     started_at: r.startedAt,
     duration_ms: r.durationMs,
     error: r.error && {
@@ -63,5 +64,6 @@ export function runJson(r: Run, baseUrl: string, path?: string) {
     http_status: r.httpStatus,
     url: `${baseUrl}/api/runs/${r.id}`,
     output_url: `${baseUrl}/api/runs/${r.id}/output`,
+    response_url: `${baseUrl}/api/runs/${r.id}/response`,
   };
 }

@@ -4,6 +4,7 @@
  *   webhooks/<id>/outputs/<histo>.ipynb    executed notebooks of runs
  *   webhooks/<id>/files/…                  dependencies; the kernel's working directory
  *   webhooks/<id>/uploads/<histo>/…        files posted to one run
+ *   webhooks/<id>/responses/<run id>       the answer body of a run that kept it (async calls)
  * Every write goes to a temporary name and is renamed.
  */
 import { mkdir, readFile, rm } from "node:fs/promises";
@@ -32,6 +33,10 @@ export class FileLayout {
 
   uploadsDir(webhookId: string, histo: string): string {
     return path.join(this.webhookDir(webhookId), "uploads", histo);
+  }
+
+  responseFile(webhookId: string, runId: string): string {
+    return path.join(this.webhookDir(webhookId), "responses", runId);
   }
 
   /** A path under the files folder; refuses anything that would land outside it. */

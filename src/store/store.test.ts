@@ -105,6 +105,40 @@ describe("SqliteStore", () => {
     await reopened.close();
   });
 
+  it("records a queued run's start, and keeps a run's answer (body in a file) across a restart", async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), "nbhook-store-"));
+    const store = freshStore(home);
+    const w = await store.upsertWebhook(hook);
+    const v = await store.addVersion(w.id, nb(1));
+    const queued = await store.createRun({ webhookId: w.id, versionHisto: v.histo, parameters: {}, queued: true });
+    expect(queued).toMatchObject({ status: "queued", queuedAt: queued.startedAt, hasResponse: false });
+    await new Promise((r) => setTimeout(r, 5));
+    const started = await store.startRun(queued.id);
+    expect(started.status).toBe("running");
+    expect(started.startedAt > queued.startedAt).toBe(true);
+    expect(started.queuedAt).toBe(queued.queuedAt);
+    const body = Buffer.from([0, 1, 2, 255]);
+    const headers = { "content-type": "application/octet-stream", "x-kind": "bytes" };
+    const finished = await store.finishRun(queued.id, {
+      status: "ok",
+      durationMs: 3,
+      error: null,
+      httpStatus: 201,
+      response: { status: 201, headers, body },
+    });
+    expect(finished.hasResponse).toBe(true);
+    const plain = await store.createRun({ webhookId: w.id, versionHisto: v.histo, parameters: {} });
+    expect(plain.queuedAt).toBeNull();
+    await store.finishRun(plain.id, { status: "ok", durationMs: 1, error: null, httpStatus: 200 });
+    await store.close();
+
+    const reopened = new SqliteStore(home);
+    expect(await reopened.readResponse(queued.id)).toEqual({ status: 201, headers, body });
+    expect(await reopened.readResponse(plain.id)).toBeUndefined();
+    expect(readdirSync(path.join(home, "webhooks", w.id, "responses"))).toEqual([queued.id]);
+    await reopened.close();
+  });
+
   it("keeps dependency files inside the webhook's folder", async () => {
     const store = freshStore();
     const w = await store.upsertWebhook(hook);

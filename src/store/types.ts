@@ -62,7 +62,21 @@ export interface WebhookVersion {
   sha256: string;
 }
 
-export type RunStatus = "running" | "ok" | "error" | "timeout" | "died";
+/**
+ * `queued`: accepted, waiting for a free slot (server `--max-runs`, webhook `max_concurrency`);
+ * `cancelled`: left the queue without running (caller gone, queue wait over, server stopping).
+ */
+export type RunStatus = "queued" | "running" | "ok" | "error" | "timeout" | "died" | "cancelled";
+
+/** A run's status once it is over. */
+export type FinishedRunStatus = Exclude<RunStatus, "queued" | "running">;
+
+/** The HTTP answer of a call, kept for `GET /api/runs/{id}/response`. */
+export interface StoredResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
 
 export interface RunErrorInfo {
   ename: string;
@@ -79,6 +93,9 @@ export interface Run {
   /** Id of the output notebook (`outputs/<histo>.ipynb`). */
   outputHisto: string;
   status: RunStatus;
+  /** When the call was queued, or null when it started at once. */
+  queuedAt: string | null;
+  /** When it started running (for a queued run: when it was queued, until it starts). */
   startedAt: string;
   durationMs: number | null;
   error: RunErrorInfo | null;
@@ -86,6 +103,8 @@ export interface Run {
   parameters: Record<string, unknown>;
   /** HTTP status answered, once known. */
   httpStatus: number | null;
+  /** Whether the answer was kept (calls made with `Prefer: respond-async` or `wait`). */
+  hasResponse: boolean;
 }
 
 export interface OutputInfo {
@@ -129,11 +148,28 @@ export interface Store {
   /** A fresh folder for one run's uploaded files. */
   uploadsDir(webhookId: string, runHisto: string): Promise<string>;
 
-  createRun(input: { webhookId: string; versionHisto: string; parameters: Record<string, unknown> }): Promise<Run>;
+  /** A run record, `running` (or `queued` with `queued: true`). */
+  createRun(input: {
+    webhookId: string;
+    versionHisto: string;
+    parameters: Record<string, unknown>;
+    queued?: boolean;
+  }): Promise<Run>;
+  /** A queued run starts: status `running`, `startedAt` now. */
+  startRun(id: string): Promise<Run>;
+  /** Closes the record; with `response`, the answer is kept (its body in a file) before the status changes. */
   finishRun(
     id: string,
-    result: { status: Exclude<RunStatus, "running">; durationMs: number; error: RunErrorInfo | null; httpStatus: number },
+    result: {
+      status: FinishedRunStatus;
+      durationMs: number;
+      error: RunErrorInfo | null;
+      httpStatus: number;
+      response?: StoredResponse;
+    },
   ): Promise<Run>;
+  /** The kept answer of a finished run, if it kept one. */
+  readResponse(id: string): Promise<StoredResponse | undefined>;
   getRun(id: string): Promise<Run | undefined>;
   listRuns(options: { webhookId?: string; limit?: number }): Promise<Run[]>;
 

@@ -1,6 +1,7 @@
 /**
- * Run history (docs/api.md): the runs of one webhook (by path or id) or of all, one run, and the
- * executed notebook a run left.
+ * Run history (docs/api.md): the runs of one webhook (by path or id) or of all, one run, the
+ * executed notebook a run left, and the kept answer of an asynchronous call. One run and its answer
+ * also take the run's webhook token (run-auth.ts).
  */
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -63,9 +64,30 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     const run = await runOr404(deps, idParams.parse(request.params).id);
     const data = await store.readOutput(run.webhookId, run.outputHisto);
     if (!data) {
-      const why = run.status === "running" ? "it is still running" : "it was cleared, or the run ended before saving one";
+      const why =
+        run.status === "running" || run.status === "queued"
+          ? `it is still ${run.status}`
+          : "it was cleared, or the run ended before saving one";
       throw new AppError("not-found", `run ${run.id} has no output notebook: ${why}`);
     }
     return reply.type(IPYNB_CONTENT_TYPE).header(HISTO_HEADER, run.outputHisto).send(data);
+  });
+
+  // The answer the call would have had synchronously: same status, headers and bytes (a 302 for
+  // next_url). 409 with Retry-After while the run is queued or running.
+  app.get("/api/runs/:id/response", async (request, reply) => {
+    const run = await runOr404(deps, idParams.parse(request.params).id);
+    if (run.status === "queued" || run.status === "running") {
+      reply.header("retry-after", "1");
+      throw new AppError("conflict", `run ${run.id} is still ${run.status}: ask again once GET /api/runs/${run.id} shows it finished`);
+    }
+    const answer = await store.readResponse(run.id);
+    if (!answer) {
+      throw new AppError(
+        "not-found",
+        `run ${run.id} kept no answer: only calls made with \`Prefer: respond-async\` or \`Prefer: wait=N\` keep theirs`,
+      );
+    }
+    return reply.status(answer.status).headers(answer.headers).send(answer.body);
   });
 }

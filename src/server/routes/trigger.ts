@@ -3,29 +3,32 @@
  * answer what the notebook returned (DESIGN.md, "Webhook URL", "Request → parameters",
  * "Response"). Other methods: 405. Unknown, rotated or deleted token: 404. Errors before the run
  * (404, 413, 400, 422) are thrown for http-errors.ts; a run's own outcome (500/504 run JSON) is
- * shaped by webhook-response.ts.
+ * shaped by webhook-response.ts. Run limits, the queue (503 busy when full) and `Prefer:
+ * respond-async` / `wait=N` (202 with the run to poll) are admitted-call.ts's.
  */
 import { rm } from "node:fs/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../errors.js";
 import { executeNotebook } from "../../runs/index.js";
 import { Notifier } from "../../runs/notify.js";
-import {
-  executeWebhookRun,
-  prepareWebhookRun,
-  type PreparedRun,
-  type WebhookRunDeps,
-} from "../../runs/webhook-run.js";
+import { prepareWebhookRun, type PreparedRun, type WebhookRunDeps } from "../../runs/webhook-run.js";
 import { newHisto } from "../../store/index.js";
+import { answerCall } from "../admitted-call.js";
 import { announcesTooMuch, bodyTooLarge, readRequestInput, registerBodyParsers } from "../request-input.js";
 import type { ServerDeps } from "../types.js";
-import { webhookAnswer } from "../webhook-response.js";
 
 const ROUTE = "/notebook/:token";
 
 export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const notifier = new Notifier(deps.config.smtp, app.log);
   app.addHook("onClose", async () => notifier.close());
+  // Closing: queued calls get 503 before the server waits for requests in flight; then (onClose
+  // hooks run last-added first) the runs still going, background ones too, end before the mailer.
+  const jobs = new Set<Promise<unknown>>();
+  app.addHook("preClose", async () => deps.admission.close());
+  app.addHook("onClose", async () => {
+    await Promise.allSettled([...jobs]);
+  });
   const maxBodyBytes = deps.config.maxBodyBytes;
 
   await app.register(async (scope) => {
@@ -77,6 +80,7 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDe
       logger: request.log,
       notifier,
       execute: (notebook, options) => executeNotebook(notebook, { ...options, pool: deps.pool }),
+      leaseFor: (prepared) => deps.warm.leaseFor(prepared),
     };
     let uploads: string | undefined;
     let prepared: PreparedRun;
@@ -91,15 +95,17 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDe
       if (multipart) reply.header("connection", "close"); // the rest of the body may be unread
       throw err;
     }
-    const { answer } = await executeWebhookRun(runDeps, prepared, (outcome) =>
-      webhookAnswer({ ...outcome, notebookName: webhook.name, params: webhook.params }),
-    );
-    if (answer.refusedHeaders) {
-      request.log.warn(
-        { webhook: webhook.path, headers: answer.refusedHeaders },
-        "response headers the notebook may not set were dropped",
-      );
-    }
-    return reply.status(answer.status).headers(answer.headers).send(answer.body);
+    // Admission, the run record, Prefer (respond-async, wait=N) and the answer: admitted-call.ts.
+    return answerCall({
+      deps,
+      runDeps,
+      prepared,
+      request,
+      reply,
+      jobs,
+      discard: async () => {
+        if (uploads) await rm(uploads, { recursive: true, force: true });
+      },
+    });
   }
 }

@@ -155,6 +155,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     // Files first: the new version may read them as soon as it is live.
     for (const file of files) await deps.store.writeFile(saved.id, file.path, file.data);
     const version = await deps.store.addVersion(saved.id, Buffer.from(text, "utf8"));
+    deps.warm.invalidate(saved.id); // prepared kernels of the previous version are retired
     const webhook = await webhookOr404(deps, saved.id);
     return reply.status(existing ? 200 : 201).send({
       created: !existing,
@@ -186,6 +187,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     const { id } = idParams.parse(request.params);
     const webhook = await webhookOr404(deps, id);
     if (!webhook.deletedAt) await deps.store.deleteWebhook(id);
+    deps.warm.invalidate(id);
     return { deleted: true, webhook: json(await webhookOr404(deps, id)) };
   });
 

@@ -50,6 +50,11 @@ const MIGRATIONS: string[] = [
   );
   `,
   `ALTER TABLE webhooks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';`,
+  // Queued runs, and kept answers (headers as JSON; the body in webhooks/<id>/responses/<run id>).
+  `
+  ALTER TABLE runs ADD COLUMN queued_at TEXT;
+  ALTER TABLE runs ADD COLUMN response_headers TEXT;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

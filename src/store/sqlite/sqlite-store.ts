@@ -15,9 +15,11 @@ import {
   type NewWebhook,
   type OutputInfo,
   type Run,
+  type FinishedRunStatus,
   type RunErrorInfo,
   type RunStatus,
   type Store,
+  type StoredResponse,
   type Webhook,
   type WebhookSettings,
   type WebhookVersion,
@@ -47,11 +49,13 @@ interface RunRow {
   version_histo: string;
   output_histo: string;
   status: RunStatus;
+  queued_at: string | null;
   started_at: string;
   duration_ms: number | null;
   error: string | null;
   parameters: string;
   http_status: number | null;
+  response_headers: string | null;
 }
 
 const WEBHOOK_SELECT = `
@@ -95,11 +99,13 @@ function toRun(row: RunRow): Run {
     versionHisto: row.version_histo,
     outputHisto: row.output_histo,
     status: row.status,
+    queuedAt: row.queued_at,
     startedAt: row.started_at,
     durationMs: row.duration_ms,
     error: row.error ? (JSON.parse(row.error) as RunErrorInfo) : null,
     parameters: JSON.parse(row.parameters) as Record<string, unknown>,
     httpStatus: row.http_status,
+    hasResponse: row.response_headers !== null,
   };
 }
 
@@ -240,27 +246,83 @@ export class SqliteStore implements Store {
     return this.files.ensureDir(this.files.uploadsDir(webhookId, runHisto));
   }
 
-  async createRun(input: { webhookId: string; versionHisto: string; parameters: Record<string, unknown> }): Promise<Run> {
+  async createRun(input: {
+    webhookId: string;
+    versionHisto: string;
+    parameters: Record<string, unknown>;
+    queued?: boolean;
+  }): Promise<Run> {
     const id = randomUUID();
+    const stamp = now();
     this.db
       .prepare(
-        `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, started_at, parameters)
-         VALUES (?, ?, ?, ?, 'running', ?, ?)`,
+        `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, queued_at, started_at, parameters)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, input.webhookId, input.versionHisto, newHisto(), now(), JSON.stringify(input.parameters));
+      .run(
+        id,
+        input.webhookId,
+        input.versionHisto,
+        newHisto(),
+        input.queued ? "queued" : "running",
+        input.queued ? stamp : null,
+        stamp,
+        JSON.stringify(input.parameters),
+      );
     return (await this.getRun(id))!;
+  }
+
+  async startRun(id: string): Promise<Run> {
+    this.db.prepare("UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'").run(now(), id);
+    const run = await this.getRun(id);
+    if (!run) throw new AppError("not-found", `no run with id ${id}`);
+    return run;
   }
 
   async finishRun(
     id: string,
-    result: { status: Exclude<RunStatus, "running">; durationMs: number; error: RunErrorInfo | null; httpStatus: number },
+    result: {
+      status: FinishedRunStatus;
+      durationMs: number;
+      error: RunErrorInfo | null;
+      httpStatus: number;
+      response?: StoredResponse;
+    },
   ): Promise<Run> {
+    let headers: string | null = null;
+    if (result.response) {
+      // The body first (atomically), then the row: a run never claims an answer it has not got.
+      const row = this.db.prepare("SELECT webhook_id FROM runs WHERE id = ?").get(id) as { webhook_id: string } | undefined;
+      if (!row) throw new AppError("not-found", `no run with id ${id}`);
+      await this.files.write(this.files.responseFile(row.webhook_id, id), result.response.body);
+      headers = JSON.stringify({ status: result.response.status, headers: result.response.headers });
+    }
     this.db
-      .prepare("UPDATE runs SET status = ?, duration_ms = ?, error = ?, http_status = ? WHERE id = ?")
-      .run(result.status, Math.round(result.durationMs), result.error ? JSON.stringify(result.error) : null, result.httpStatus, id);
+      .prepare(
+        "UPDATE runs SET status = ?, duration_ms = ?, error = ?, http_status = ?, response_headers = coalesce(?, response_headers) WHERE id = ?",
+      )
+      .run(
+        result.status,
+        Math.round(result.durationMs),
+        result.error ? JSON.stringify(result.error) : null,
+        result.httpStatus,
+        headers,
+        id,
+      );
     const run = await this.getRun(id);
     if (!run) throw new AppError("not-found", `no run with id ${id}`);
     return run;
+  }
+
+  async readResponse(id: string): Promise<StoredResponse | undefined> {
+    const row = this.db.prepare("SELECT webhook_id, response_headers FROM runs WHERE id = ?").get(id) as
+      | { webhook_id: string; response_headers: string | null }
+      | undefined;
+    if (!row?.response_headers) return undefined;
+    const body = await this.files.read(this.files.responseFile(row.webhook_id, id));
+    if (!body) return undefined;
+    const head = JSON.parse(row.response_headers) as { status: number; headers: Record<string, string> };
+    return { status: head.status, headers: head.headers, body };
   }
 
   async getRun(id: string): Promise<Run | undefined> {

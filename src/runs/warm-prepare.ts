@@ -1,0 +1,187 @@
+/**
+ * Preparing a kernel for one webhook version (warm modes, docs/modes.md): a kernel from the pool,
+ * moved into the webhook's files folder with nbhook's helper loaded, then the code cells tagged
+ * `setup` run in order with their outputs recorded, so that calls skip them and still show them.
+ * And the step every call takes on a prepared kernel: its own environment (NBHOOK_RUN, …).
+ */
+import { AppError, coerceError } from "../errors.js";
+import { contextPreamble, type KernelClient, type KernelPool, type KernelSpec } from "../kernel/index.js";
+import { OutputCollector } from "../notebook/outputs.js";
+import { sourceText } from "../notebook/read.js";
+import type { CodeCell, Notebook, Output } from "../notebook/types.js";
+import type { RunError } from "./execute-notebook.js";
+import { prepareKernel } from "./kernel-lease.js";
+
+/** Cells with this tag run once per prepared kernel, not once per call. */
+export const SETUP_TAG = "setup";
+
+/** Outputs of the `setup` cells, one entry per tagged code cell in cell order (KernelLease.skippedOutputs). */
+export type SetupOutputs = { outputs: Output[]; executionCount: number | null }[];
+
+export interface WarmKernel {
+  kernel: KernelClient;
+  setupOutputs: SetupOutputs;
+  /** Calls served so far (reuse mode). */
+  calls: number;
+}
+
+/** What a kernel is prepared for: one webhook version. */
+export interface WarmTarget {
+  spec: KernelSpec;
+  notebook: Notebook;
+  /** The webhook's files folder. */
+  cwd: string | undefined;
+  /** Environment without per-call values (setupEnvOf). */
+  env: Record<string, string>;
+  /** Limit for all setup cells together (the webhook's run time limit); 0 for none. */
+  timeoutMs: number;
+}
+
+/** A `setup` cell failed (or the kernel died or timed out in one): the calls waiting for it fail with this. */
+export class SetupCellError extends Error {
+  constructor(
+    readonly ename: string,
+    readonly evalue: string,
+    readonly traceback: string[],
+    /** Index of the failing cell in the deployed notebook. */
+    readonly cellIndex: number,
+    /** Outputs of the setup cells that ran, the failing one included. */
+    readonly setupOutputs: SetupOutputs,
+  ) {
+    super(evalue);
+    this.name = ename;
+  }
+
+  runError(): RunError {
+    return { ename: this.ename, evalue: this.evalue, traceback: this.traceback, cellIndex: this.cellIndex };
+  }
+
+  /** The deployed notebook with the setup cells' outputs (what the failed call saves). */
+  annotate(source: Notebook): Notebook {
+    const notebook = structuredClone(source);
+    let i = 0;
+    for (const cell of notebook.cells) {
+      if (cell.cell_type !== "code") continue;
+      cell.outputs = [];
+      cell.execution_count = null;
+      if (!hasTag(cell, SETUP_TAG)) continue;
+      const done = this.setupOutputs[i++];
+      if (done) {
+        cell.outputs = structuredClone(done.outputs);
+        cell.execution_count = done.executionCount;
+      }
+    }
+    return notebook;
+  }
+}
+
+export function hasTag(cell: { metadata: { tags?: unknown } }, tag: string): boolean {
+  return Array.isArray(cell.metadata.tags) && cell.metadata.tags.includes(tag);
+}
+
+export function hasSetupCells(notebook: Notebook): boolean {
+  return notebook.cells.some((c) => c.cell_type === "code" && hasTag(c, SETUP_TAG));
+}
+
+/**
+ * The environment of a call without what belongs to that call alone: NBHOOK_RUN keeps the
+ * webhook's path, url and id (so `naas.webhook.add()` in a setup cell still knows it runs on the
+ * server) and loses `run_id`, gaining `"setup": true`.
+ */
+export function setupEnvOf(env: Record<string, string> = {}): Record<string, string> {
+  const out = { ...env };
+  try {
+    const run: unknown = JSON.parse(env.NBHOOK_RUN ?? "");
+    if (run && typeof run === "object" && !Array.isArray(run)) {
+      const rest: Record<string, unknown> = { ...run };
+      delete rest.run_id;
+      out.NBHOOK_RUN = JSON.stringify({ ...rest, setup: true });
+    }
+  } catch {
+    delete out.NBHOOK_RUN;
+  }
+  return out;
+}
+
+/** A kernel from `pool` for `target`, its setup cells run. Throws SetupCellError when one fails. */
+export async function prepareWarmKernel(pool: KernelPool, target: WarmTarget): Promise<WarmKernel> {
+  const start = { cwd: target.cwd, env: target.env };
+  const kernel = await pool.take(target.spec, start);
+  try {
+    await prepareKernel(kernel, { spec: target.spec, start }, true);
+    const setupOutputs = await runSetupCells(kernel, target.notebook, target.timeoutMs);
+    return { kernel, setupOutputs, calls: 0 };
+  } catch (err) {
+    await kernel.kill();
+    throw err;
+  }
+}
+
+async function runSetupCells(
+  kernel: KernelClient,
+  notebook: Notebook,
+  timeoutMs: number,
+): Promise<SetupOutputs> {
+  const collector = new OutputCollector(); // display ids are shared across the setup cells
+  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+  const done: SetupOutputs = [];
+  for (const [index, cell] of notebook.cells.entries()) {
+    if (cell.cell_type !== "code" || !hasTag(cell, SETUP_TAG)) continue;
+    const record: SetupOutputs[number] = { outputs: [], executionCount: null };
+    done.push(record);
+    const code = sourceText((cell as CodeCell).source);
+    if (!code.trim()) continue;
+    const sink = collector.forCell(record.outputs);
+    try {
+      const reply = await kernel.execute(code, {
+        onIopub: (msg) => sink.handle(msg.header.msg_type, msg.content),
+        timeoutMs: Number.isFinite(deadline) ? Math.max(1, deadline - Date.now()) : undefined,
+      });
+      record.executionCount = reply.execution_count ?? null;
+      if (reply.status !== "ok") {
+        const shown = record.outputs.find((o) => o.output_type === "error") as
+          { ename: string; evalue: string; traceback: string[] } | undefined;
+        throw new SetupCellError(
+          shown?.ename ?? reply.ename ?? "ExecutionAborted",
+          shown?.evalue ?? reply.evalue ?? "",
+          shown?.traceback ?? reply.traceback ?? [],
+          index,
+          done,
+        );
+      }
+    } catch (thrown) {
+      if (thrown instanceof SetupCellError) throw thrown;
+      const err = coerceError(thrown);
+      const code_ = err instanceof AppError ? err.code : undefined;
+      const ename = code_ === "timeout" ? "TimeoutError" : code_ === "kernel-died" ? "KernelDied" : "Error";
+      const evalue = `setup cell ${index + 1}: ${err.message}`;
+      record.outputs.push({ output_type: "error", ename, evalue, traceback: [] } as Output);
+      throw new SetupCellError(ename, evalue, [], index, done);
+    }
+  }
+  return done;
+}
+
+/** Moves a prepared kernel into one call's working folder and environment. */
+export async function applyCallContext(
+  kernel: KernelClient,
+  spec: KernelSpec,
+  cwd: string | undefined,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<void> {
+  const code = contextPreamble(spec, cwd, env);
+  if (!code) return;
+  const reply = await kernel.execute(code, { silent: true, timeoutMs: Math.max(1, timeoutMs) });
+  if (reply.status !== "ok") {
+    throw new AppError(
+      "kernel-launch",
+      `the prepared kernel "${spec.name}" could not be given the call's folder and environment: ${reply.ename}: ${reply.evalue}`,
+    );
+  }
+}
+
+/** Whether nbhook can give a running kernel of `spec` a call's environment (Python, Deno). */
+export function canApplyContext(spec: KernelSpec): boolean {
+  return contextPreamble(spec, undefined, {}) !== undefined;
+}
