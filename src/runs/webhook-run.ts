@@ -68,6 +68,8 @@ export interface RunOutcome {
   durationMs: number;
   error?: RunError;
   response?: NotebookResponse;
+  /** Kernel-side time: getting and preparing a kernel, and running the cells (ms). */
+  timings?: { kernelMs: number; cellsMs: number };
 }
 
 /**
@@ -162,7 +164,12 @@ export async function executeWebhookRun<A extends { status: number; headers?: Re
       .catch((err: unknown) => {
         log.error({ ...runAbout, err: coerceError(err).message }, "could not save the output notebook");
       });
-    const outcome: RunOutcome = { runId: run.id, status: result.status, durationMs: result.durationMs };
+    const outcome: RunOutcome = {
+      runId: run.id,
+      status: result.status,
+      durationMs: result.durationMs,
+      timings: result.timings,
+    };
     if (result.error) {
       outcome.error = { ...result.error, traceback: result.error.traceback.map((l) => stripAnsi(l)) };
     }

@@ -55,7 +55,9 @@ export async function answerCall(ctx: CallContext): Promise<FastifyReply> {
   try {
     ticket = deps.admission.enter({
       key: webhook.id,
-      limit: webhook.settings.maxConcurrency,
+      // A reuse-mode webhook has one kernel serving calls in turn: more than one of its calls
+      // holding a run slot would only keep other webhooks waiting.
+      limit: webhook.settings.mode === "reuse" ? 1 : webhook.settings.maxConcurrency,
       maxWaitMs: webhook.timeoutMs,
     });
   } catch (err) {

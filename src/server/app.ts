@@ -81,6 +81,8 @@ export interface RunningServer {
 /** Opens the store in `config.home`, creates the API token if needed, and listens. */
 export async function startServer(config: ServerConfig, options: { logger?: boolean | object } = {}): Promise<RunningServer> {
   const store = new SqliteStore(config.home);
+  // One server per home (the database is ours alone): what was in flight when it last stopped is over.
+  const interrupted = await store.closeInterruptedRuns();
   const apiToken = await loadOrCreateApiToken(config.home);
   let listening = "";
   const pool = new KernelPool({
@@ -98,6 +100,7 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     baseUrl: () => (config.baseUrl ?? listening).replace(/\/+$/, ""),
   };
   const app = await buildApp(deps, options);
+  if (interrupted > 0) app.log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {

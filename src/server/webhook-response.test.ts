@@ -29,6 +29,12 @@ describe("webhookAnswer", () => {
     expect(bodyOf(answer)).toEqual({ id: "run-1", status: "ok", time: 1.234 });
   });
 
+  it("tells where the time went in Server-Timing when the run reports it", () => {
+    const answer = webhookAnswer({ ...base, timings: { kernelMs: 3.14, cellsMs: 12.5 } });
+    expect(answer.headers["server-timing"]).toBe("kernel;dur=3.1, cells;dur=12.5, run;dur=1234");
+    expect(webhookAnswer(base).headers["server-timing"]).toBeUndefined();
+  });
+
   it("answers failures as JSON: 500 error, 500 died, 504 timeout, traceback without ANSI", () => {
     const error = {
       ename: "ValueError",

@@ -32,6 +32,7 @@ export interface AnswerInput {
   durationMs: number;
   error?: RunError;
   response?: NotebookResponse;
+  timings?: { kernelMs: number; cellsMs: number };
   /** The notebook's file name (`report.ipynb`), for the download name. */
   notebookName: string;
   /** The webhook's add-time params (`inline`, `next_url`). */
@@ -69,6 +70,11 @@ export function webhookAnswer(input: AnswerInput): TriggerAnswer {
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
   };
+  if (input.timings) {
+    // Where the time went, for callers and the benchmark: the kernel's part, the rest is ours.
+    const { kernelMs, cellsMs } = input.timings;
+    base["server-timing"] = `kernel;dur=${kernelMs.toFixed(1)}, cells;dur=${cellsMs.toFixed(1)}, run;dur=${input.durationMs}`;
+  }
   if (input.status !== "ok") {
     const error = input.error ?? { ename: "Error", evalue: "the run failed", traceback: [] };
     return json(ERROR_STATUS[input.status], base, {

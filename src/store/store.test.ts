@@ -139,6 +139,19 @@ describe("SqliteStore", () => {
     await reopened.close();
   });
 
+  it("closes runs a stopped server left queued or running, so pollers get an answer", async () => {
+    const store = freshStore();
+    const w = await store.upsertWebhook(hook);
+    const v = await store.addVersion(w.id, nb(1));
+    const stuck = await store.createRun({ webhookId: w.id, versionHisto: v.histo, parameters: {} });
+    const done = await store.createRun({ webhookId: w.id, versionHisto: v.histo, parameters: {} });
+    await store.finishRun(done.id, { status: "ok", durationMs: 5, error: null, httpStatus: 200 });
+    expect(await store.closeInterruptedRuns()).toBe(1);
+    expect(await store.getRun(stuck.id)).toMatchObject({ status: "died", httpStatus: 500, error: { ename: "ServerStopped" } });
+    expect((await store.getRun(done.id))?.status).toBe("ok");
+    await store.close();
+  });
+
   it("keeps dependency files inside the webhook's folder", async () => {
     const store = freshStore();
     const w = await store.upsertWebhook(hook);

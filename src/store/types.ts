@@ -158,6 +158,11 @@ export interface Store {
   /** A queued run starts: status `running`, `startedAt` now. */
   startRun(id: string): Promise<Run>;
   /** Closes the record; with `response`, the answer is kept (its body in a file) before the status changes. */
+  /**
+   * Runs left `queued` or `running` by a server that stopped without finishing them (a crash, a
+   * kill) are closed as `died`, so pollers get an answer; returns how many.
+   */
+  closeInterruptedRuns(): Promise<number>;
   finishRun(
     id: string,
     result: {

@@ -279,6 +279,17 @@ export class SqliteStore implements Store {
     return run;
   }
 
+  async closeInterruptedRuns(): Promise<number> {
+    const error = JSON.stringify({
+      ename: "ServerStopped",
+      evalue: "the server stopped before this run finished (crash or kill); call the webhook again",
+    });
+    const info = this.db
+      .prepare("UPDATE runs SET status = 'died', error = ?, http_status = 500 WHERE status IN ('queued', 'running')")
+      .run(error);
+    return info.changes;
+  }
+
   async finishRun(
     id: string,
     result: {
