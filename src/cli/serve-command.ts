@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { stopForkServers } from "../kernel/index.js";
 import { apiTokenFile } from "../server/api-token.js";
 import { startServer } from "../server/app.js";
 import { resolveServerConfig } from "../server/config.js";
@@ -70,7 +71,10 @@ export function serveCommand(): Command {
         if (stopping) return;
         stopping = true;
         process.stderr.write(`nbhook: ${signal}: stopping\n`);
-        server.close().then(
+        server
+          .close()
+          .then(() => stopForkServers())
+          .then(
           () => process.exit(0),
           (err: unknown) => {
             process.stderr.write(`nbhook: error while stopping: ${String(err)}\n`);

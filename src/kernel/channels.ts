@@ -10,6 +10,13 @@ import { endpoint, type ConnectionInfo } from "./launch.js";
 import type { Channel, Header, Message } from "./messages.js";
 import type { WireCodec } from "./wire.js";
 
+/**
+ * We connect before the kernel has bound its endpoints (an ipc socket file that does not exist
+ * yet): libzmq then retries every `reconnectInterval`, 100 ms by default, which would add up to
+ * 100 ms to a forked kernel's ~80 ms start. A failed ipc/tcp connect to localhost costs microseconds.
+ */
+const SOCKET_OPTIONS = { linger: 0, reconnectInterval: 10 };
+
 export type MessageHandler = (channel: Channel, msg: Message) => void;
 
 export class KernelChannels {
@@ -28,10 +35,10 @@ export class KernelChannels {
   ) {
     // stdin must share the shell socket's routing id, or input_request is never routed to us.
     const routingId = `nbhook-${randomBytes(6).toString("hex")}`;
-    this.shell = new zmq.Dealer({ linger: 0, routingId });
-    this.stdin = new zmq.Dealer({ linger: 0, routingId });
-    this.control = new zmq.Dealer({ linger: 0 });
-    this.iopub = new zmq.Subscriber({ linger: 0 });
+    this.shell = new zmq.Dealer({ ...SOCKET_OPTIONS, routingId });
+    this.stdin = new zmq.Dealer({ ...SOCKET_OPTIONS, routingId });
+    this.control = new zmq.Dealer(SOCKET_OPTIONS);
+    this.iopub = new zmq.Subscriber(SOCKET_OPTIONS);
     this.iopub.subscribe();
     this.shell.connect(endpoint(info, "shell"));
     this.stdin.connect(endpoint(info, "stdin"));
@@ -79,7 +86,7 @@ export class KernelChannels {
   /** One heartbeat round trip; resolves false when no echo comes within `timeoutMs`. */
   async ping(timeoutMs = 1000): Promise<boolean> {
     if (this.closed) return false;
-    const req = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+    const req = new zmq.Request({ ...SOCKET_OPTIONS, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
     try {
       req.connect(this.hbEndpoint);
       const payload = randomBytes(8);

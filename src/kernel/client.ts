@@ -10,7 +10,7 @@ import { AppError, coerceError } from "../errors.js";
 import { KernelChannels } from "./channels.js";
 import type { KernelSpec } from "./kernelspec.js";
 import { isDenoKernel } from "./in-kernel-helpers.js";
-import { launchKernel, type LaunchedKernel, type LaunchOptions } from "./launch.js";
+import { launchKernel, type KernelExit, type LaunchedKernel, type LaunchOptions } from "./launch.js";
 import {
   executeReplySchema,
   kernelInfoReplySchema,
@@ -38,10 +38,7 @@ export interface ExecuteOptions {
   storeHistory?: boolean;
 }
 
-export interface KernelExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { KernelExit } from "./launch.js";
 
 interface PendingRequest {
   reply?: Message;
@@ -58,6 +55,8 @@ export class KernelClient {
   /** Output handlers of finished executes that may still receive late iopub messages. */
   private readonly lingering = new Map<string, (msg: Message) => void>();
   private iopubSeen = false;
+  /** Set while the handshake waits for the first iopub message. */
+  private iopubWaiter: (() => void) | undefined;
   private exitInfo: KernelExit | undefined;
   readonly exited: Promise<KernelExit>;
   /** Whether outputs may trail the idle status (see iopubBarrier). */
@@ -73,27 +72,13 @@ export class KernelClient {
     private readonly channels: KernelChannels,
   ) {
     this.lateIopub = isDenoKernel(spec);
-    this.exited = new Promise((resolve) => {
-      launched.process.once("exit", (code, signal) => {
-        // Give stderr a moment to drain so the error can quote the kernel's last words.
-        const done = () => {
-          if (this.exitInfo) return;
-          this.exitInfo = { code, signal };
-          this.failAll(this.deathError());
-          this.channels.close();
-          const exit = this.exitInfo;
-          void this.launched.cleanup().finally(() => resolve(exit));
-        };
-        if (launched.process.stderr?.readableEnded) done();
-        else {
-          const timer = setTimeout(done, 200);
-          timer.unref();
-          launched.process.once("close", () => {
-            clearTimeout(timer);
-            done();
-          });
-        }
-      });
+    this.exited = launched.exited.then(async (exit) => {
+      this.exitInfo = exit;
+      this.failAll(this.deathError());
+      this.channels.close();
+      this.iopubWaiter?.();
+      await this.launched.cleanup().catch(() => {});
+      return exit;
     });
   }
 
@@ -134,7 +119,12 @@ export class KernelClient {
   }
 
   get pid(): number | undefined {
-    return this.launched.process.pid;
+    return this.launched.pid;
+  }
+
+  /** How the kernel process was started: spawned, or forked by the fork server. */
+  get startedBy(): "spawn" | "fork" {
+    return this.launched.startedBy;
   }
 
   get isAlive(): boolean {
@@ -149,8 +139,17 @@ export class KernelClient {
     this.info = kernelInfoReplySchema.parse(first.content);
     while (!this.iopubSeen) {
       if (remaining() <= 0) throw this.startTimeout(timeoutMs);
+      if (!this.isAlive) throw this.deathError();
       await this.channels.send("shell", this.channels.newHeader("kernel_info_request"), {});
-      await sleep(50);
+      // Wake on the first iopub message rather than at the end of a fixed pause.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.iopubWaiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.iopubWaiter = undefined;
     }
   }
 
@@ -182,7 +181,10 @@ export class KernelClient {
   }
 
   private dispatch(channel: Channel, msg: Message): void {
-    if (channel === "iopub") this.iopubSeen = true;
+    if (channel === "iopub") {
+      this.iopubSeen = true;
+      this.iopubWaiter?.();
+    }
     const parentId = msg.parent_header.msg_id;
     const req = parentId ? this.pending.get(parentId) : undefined;
     if (!req) {
@@ -322,7 +324,7 @@ export class KernelClient {
     if (this.spec.interruptMode === "message") {
       await this.request("control", "interrupt_request", {}, 5000);
     } else {
-      this.launched.process.kill("SIGINT");
+      this.launched.kill("SIGINT");
     }
   }
 
@@ -343,7 +345,7 @@ export class KernelClient {
 
   /** SIGKILL, then wait for the exit to be seen. */
   async kill(): Promise<KernelExit> {
-    if (this.isAlive) this.launched.process.kill("SIGKILL");
+    if (this.isAlive) this.launched.kill("SIGKILL");
     return this.exited;
   }
 }

@@ -40,7 +40,7 @@ async function pollUntilDone(id: string, token: string): Promise<Record<string, 
 }
 
 /** Headers that differ between two answers of the same notebook whatever it does. */
-const PER_ANSWER = new Set(["date", "connection", "keep-alive", "x-nbhook-run-id"]);
+const PER_ANSWER = new Set(["date", "connection", "keep-alive", "x-nbhook-run-id", "server-timing"]);
 const stableHeaders = (answer: Answer) =>
   Object.fromEntries([...answer.headers.entries()].filter(([name]) => !PER_ANSWER.has(name)));
 

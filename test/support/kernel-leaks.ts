@@ -2,20 +2,39 @@
  * Stray-process checks for tests that start kernels. Each test file gives its kernels a private
  * TMPDIR (their connection files live there), so leftover processes of this file can be found by
  * that folder in their command line, whatever other test files run at the same time.
+ *
+ * Forked kernels carry the command line of their fork server, which names the same folder (it is
+ * started with the kernels' temp root as an argument). The fork servers of this process are the
+ * only processes allowed to mention the folder while kernels are checked; they are then stopped,
+ * and nothing at all may mention it afterwards.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, expect } from "vitest";
+import { forkServerPids, stopForkServers } from "../../src/kernel/forkserver.js";
 
-function processesMentioning(text: string): string[] {
+function processesMentioning(text: string, except: number[] = []): string[] {
   try {
     const out = execFileSync("pgrep", ["-af", text], { encoding: "utf8" });
-    return out.split("\n").filter((line) => line.trim() && !line.includes("pgrep"));
+    return out.split("\n").filter((line) => {
+      const pid = Number(line.trim().split(" ")[0]);
+      return line.trim() && !line.includes("pgrep") && !except.includes(pid);
+    });
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
+}
+
+/** Polls briefly: kernels get up to a second to exit after shutdown. */
+async function settled(list: () => string[]): Promise<string[]> {
+  let strays = list();
+  for (let i = 0; i < 20 && strays.length; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    strays = list();
+  }
+  return strays;
 }
 
 /**
@@ -26,14 +45,12 @@ export function guardKernelLeaks(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "nbhook-test-"));
   process.env.TMPDIR = dir;
   afterAll(async () => {
-    // Kernels get up to a second to exit after shutdown; poll briefly before calling it a leak.
-    let strays = processesMentioning(dir);
-    for (let i = 0; i < 20 && strays.length; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      strays = processesMentioning(dir);
-    }
+    const kernels = await settled(() => processesMentioning(dir, forkServerPids()));
+    await stopForkServers();
+    const servers = await settled(() => processesMentioning(dir));
     rmSync(dir, { recursive: true, force: true });
-    expect(strays, "kernel processes left running by this test file").toEqual([]);
+    expect(kernels, "kernel processes left running by this test file").toEqual([]);
+    expect(servers, "kernel fork servers left running by this test file").toEqual([]);
   });
   return dir;
 }

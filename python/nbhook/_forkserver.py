@@ -1,0 +1,324 @@
+"""Fork server ("zygote") for ipykernel: nbhook starts one per kernelspec and asks it for kernels.
+
+Started by Node as ``<kernelspec python> .../nbhook/_forkserver.py <module> <kernel temp root>``
+(run by path, so the ``nbhook`` package is not imported). It imports what an ipykernel process
+imports anyway, then forks one child per request; each child becomes exactly what
+``python -m <module> -f <connection file>`` would have become, minus ~400 ms of imports.
+
+Nothing here may start a thread, create a zmq Context or an event loop before forking: the
+imports are checked (one thread, no zmq Context instance), and the server refuses to serve if
+that ever stops being true.
+
+Protocol, one JSON object per line. Node -> server (stdin)::
+
+    {"id": 1, "args": ["-f", "/tmp/nbhook-k-x/connection.json"], "cwd": "/nb", "env": {...},
+     "log": "/tmp/nbhook-k-x/kernel.log", "orig_argv": [...]}
+
+Server -> Node (the stdout it was started with)::
+
+    {"ready": true, "pid": 123, "python": "3.11.2", "ipykernel": "6.17.0"}   once, first
+    {"refused": "why"}                                                           instead of ready
+    {"id": 1, "pid": 456}  or  {"id": 1, "error": "why"}                         one per request
+    {"exit": 456, "code": 0, "signal": null}                                     when a child ends
+
+A child's stdout and stderr go to its ``log`` file; its stdin is /dev/null. Children die with the
+server (PR_SET_PDEATHSIG), and the server kills the ones left when its stdin closes (Node is gone),
+so no kernel outlives the process that asked for it.
+
+Stdlib and ipykernel only; keep it runnable on Python 3.8+.
+"""
+
+import gc
+import json
+import os
+import select
+import signal
+import sys
+import traceback
+
+PR_SET_PDEATHSIG = 1
+# Major versions whose imports were checked to be fork-safe and whose forked kernels were compared
+# with spawned ones (module-level reads of the environment, threads, zmq contexts).
+TESTED_IPYKERNEL_MAJORS = ("6",)
+
+
+def _preimport(module):
+    """Imports what a kernel process imports while starting (measured on ipykernel 6.17)."""
+    import importlib
+
+    importlib.import_module("ipykernel")
+    for name in (
+        "ipykernel.kernelapp",
+        "ipykernel.ipkernel",
+        "ipykernel.zmqshell",
+        "ipykernel.heartbeat",
+        "ipykernel.iostream",
+        "ipykernel.parentpoller",
+        "IPython.core.completerlib",
+        "faulthandler",
+        "ctypes",
+        "runpy",
+        "types",
+    ):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # another ipykernel version; the child imports what it needs
+    # The launcher module itself is run fresh in each child (as __main__), like `python -m` does;
+    # only check it exists.
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ImportError("No module named %s" % module)
+
+
+def _fork_unsafe_state():
+    """Why forking now would be unsafe, or None."""
+    import threading
+
+    if threading.active_count() != 1:
+        return "threads exist after the imports: %s" % [t.name for t in threading.enumerate()]
+    try:
+        tasks = os.listdir("/proc/self/task")
+        if len(tasks) != 1:
+            return "native threads exist after the imports (%d)" % len(tasks)
+    except OSError:
+        pass
+    zmq = sys.modules.get("zmq")
+    if zmq is not None and getattr(zmq.Context, "_instance", None) is not None:
+        return "a zmq Context exists after the imports"
+    return None
+
+
+class _Child(Exception):
+    """Unwinds the server's frames in a freshly forked child, carrying its request."""
+
+    def __init__(self, request):
+        Exception.__init__(self)
+        self.request = request
+
+
+def _send(fd, obj):
+    data = (json.dumps(obj) + "\n").encode("utf-8")
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _set_pdeathsig():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:
+        pass  # not Linux, or no libc: the kernel's own parent poller still applies
+
+
+def _become_child(request, server_pid, fds_to_close, import_env):
+    """In the forked child: the process setup `spawn` would have done. Never returns on failure."""
+    try:
+        signal.set_wakeup_fd(-1)
+        for fd in fds_to_close:
+            os.close(fd)
+        # Handlers as a fresh interpreter has them: Python's own SIGINT handler, defaults elsewhere
+        # (SIGPIPE stays ignored, as Python sets it at startup).
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _set_pdeathsig()
+        if os.getppid() != server_pid:
+            os._exit(1)  # the server died between fork and prctl
+
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(null)
+        os.close(log)
+
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        # What the imports did to the environment (e.g. ipykernel sets PYDEVD_USE_FRAME_EVAL)
+        # happens after the environment is given in a spawned kernel too: redo it on top.
+        for name, value in import_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        import time
+
+        time.tzset()
+        import tempfile
+
+        tempfile.tempdir = None
+        psutil = sys.modules.get("psutil")
+        if psutil is not None:
+            psutil.cpu_percent(interval=None)  # restart its "since last call" from now
+
+        # `python -m`: sys.path[0] is the working directory, argv[0] becomes the module's file.
+        sys.path.insert(0, os.getcwd())
+        sys.argv = ["-m"] + list(request["args"])
+        if hasattr(sys, "orig_argv") and request.get("orig_argv"):
+            sys.orig_argv = list(request["orig_argv"])
+    except BaseException:
+        try:
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(127)
+
+
+def _exit_report(pid, status):
+    if os.WIFSIGNALED(status):
+        num = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(num).name
+        except ValueError:
+            name = "SIG%d" % num
+        return {"exit": pid, "code": None, "signal": name}
+    return {"exit": pid, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "signal": None}
+
+
+def _serve(out, import_env):
+    """The request loop. Returns when stdin closes; raises _Child in each forked child."""
+    server_pid = os.getpid()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.set_wakeup_fd(wake_w)
+    children = set()
+    poller = select.poll()
+    poller.register(0, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    buf = b""
+    try:
+        while True:
+            eof = False
+            for fd, _events in poller.poll():
+                if fd == wake_r:
+                    try:
+                        while os.read(wake_r, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
+                data = os.read(0, 1 << 16)
+                if not data:
+                    eof = True
+                    continue
+                buf += data
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    request = None
+                    try:
+                        request = json.loads(line)
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                        pid = os.fork()
+                    except Exception as err:
+                        _send(out, {"id": (request or {}).get("id"), "error": "%s: %s" % (type(err).__name__, err)})
+                        continue
+                    if pid == 0:
+                        _become_child(request, server_pid, (out, wake_r, wake_w), import_env)
+                        raise _Child(request)
+                    children.add(pid)
+                    _send(out, {"id": request.get("id"), "pid": pid})
+            while children:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                children.discard(pid)
+                _send(out, _exit_report(pid, status))
+            if eof:
+                return
+    finally:
+        if os.getpid() == server_pid:
+            # Node is gone (or stops us): no kernel may outlive the server.
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            for pid in children:
+                try:
+                    _, status = os.waitpid(pid, 0)
+                    _send(out, _exit_report(pid, status))
+                except OSError:
+                    pass  # reaped already, or nobody reads our reports any more
+
+
+def main():
+    module = sys.argv[1] if len(sys.argv) > 1 else "ipykernel_launcher"
+    # The protocol gets its own descriptor; stray prints of imported code go to stderr instead.
+    out = os.dup(1)
+    os.dup2(2, 1)
+    # Our own folder must not shadow anything the kernel imports (we are run by path).
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and sys.path[0] in (here, ""):
+        del sys.path[0]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is Node's to handle
+    env_before = dict(os.environ)
+    try:
+        _preimport(module)
+    except BaseException as err:
+        _send(out, {"refused": "cannot import the kernel: %s: %s" % (type(err).__name__, err)})
+        return 1
+    import ipykernel
+
+    version = getattr(ipykernel, "__version__", "?")
+    if version.split(".")[0] not in TESTED_IPYKERNEL_MAJORS:
+        _send(out, {"refused": "ipykernel %s is not a version the fork server was checked with" % version})
+        return 1
+    import_env = {k: v for k, v in os.environ.items() if env_before.get(k) != v}
+    import_env.update({k: None for k in env_before if k not in os.environ})
+    unsafe = _fork_unsafe_state()
+    if unsafe:
+        _send(out, {"refused": unsafe})
+        return 1
+    # What is imported now stays shared with the children: keep the collector off those pages.
+    gc.collect()
+    gc.freeze()
+    _send(
+        out,
+        {
+            "ready": True,
+            "pid": os.getpid(),
+            "python": sys.version.split()[0],
+            "ipykernel": version,
+        },
+    )
+    try:
+        _serve(out, import_env)
+        return 0
+    except _Child as child:
+        request = child.request
+    except OSError:
+        return 1  # Node closed our stdout
+    # A forked child: run the kernel outside any exception handler (nothing may chain to _Child).
+    return _run_kernel(module, request)
+
+
+def _run_kernel(module, request):
+    """In a child: run the kernel module as `python -m` runs it, in a fresh __main__."""
+    import runpy
+    import types
+
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    run_as_main = getattr(runpy, "_run_module_as_main", None)
+    if run_as_main is not None:
+        run_as_main(module, alter_argv=True)
+    else:  # pragma: no cover - every CPython 3 has it
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

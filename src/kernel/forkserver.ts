@@ -1,0 +1,293 @@
+/**
+ * Fork servers ("zygotes") for ipykernel: one Python process per kernelspec that has done the
+ * ~400 ms of imports of a kernel start once, and forks a child per launch that becomes the kernel
+ * (python/nbhook/_forkserver.py; one JSON object per line each way).
+ *
+ * Only kernelspecs whose argv is exactly `<python> -m ipykernel_launcher -f {connection_file}` are
+ * forked. A server starts with the environment its kernels get minus what is per launch (IPYTHONDIR,
+ * the caller's extra env), as imported modules read some variables once (ipykernel's JPY_PARENT_PID
+ * default): when that base changes, a new server replaces the old one, which exits after its last
+ * kernel. Any failure (cannot start, crash, no or bad reply) makes the launch spawn normally, with
+ * one warning; NBHOOK_FORKSERVER=0 disables forking.
+ *
+ * Kernels are children of their server, which reaps them and reports each exit (code or signal).
+ * They die with it (PR_SET_PDEATHSIG), and it kills those left when its stdin closes (Node exited),
+ * so none is orphaned. A server keeps Node's event loop alive only while it has a launch or a kernel
+ * in flight, as a spawned kernel process would.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { KernelSpec } from "./kernelspec.js";
+import type { KernelExit } from "./launch.js";
+
+export const FORKSERVER_SCRIPT = fileURLToPath(
+  new URL("../../python/nbhook/_forkserver.py", import.meta.url),
+);
+
+/** `note` is set when the exit was inferred: the fork server died first. */
+export type ProcessExit = KernelExit & { note?: string };
+
+export interface ForkRequest {
+  argv: string[]; // the kernelspec's, `{connection_file}` substituted
+  cwd: string;
+  env: Record<string, string>; // the kernel's whole environment
+  baseEnv: Record<string, string>; // the fork server's: `env` minus what is per launch
+  log: string; // file for the kernel's stdout and stderr
+  tmpRoot: string; // the kernels' temp folder: on the server's command line, for leak checks
+}
+
+export interface ForkedProcess {
+  pid: number;
+  exited: Promise<ProcessExit>;
+}
+
+/** Variables a Python process reads while starting: a launch that changes them is spawned instead. */
+const STARTUP_ENV = /^(PYTHON\w*|LC_\w+|LANG|LANGUAGE|HOME|USER|JPY_\w+|PYDEVD_\w+)$/;
+const READY_TIMEOUT_MS = 30_000;
+const REPLY_TIMEOUT_MS = 10_000;
+const RETRY_BROKEN_MS = 60_000;
+const CHURN_WINDOW_MS = 60_000;
+const CHURN_MAX_STARTS = 10;
+
+/** The module a kernelspec runs, when it is exactly the ipykernel launcher; undefined otherwise. */
+export function forkableModule(spec: KernelSpec): string | undefined {
+  const [python, m, module, f, conn] = spec.argv;
+  const exact = spec.argv.length === 5 && m === "-m" && module === "ipykernel_launcher" && f === "-f";
+  return python && exact && conn === "{connection_file}" ? module : undefined;
+}
+
+class ForkServer {
+  readonly proc: ChildProcess;
+  readonly ready: Promise<boolean>;
+  dead = false;
+  diedAt = 0;
+  wasReady = false;
+  private markReady!: (ok: boolean) => void;
+  /** Launches waiting for the server to be ready. */
+  private waiting = 0;
+  private nextId = 1;
+  private readonly replies = new Map<number, (forked: ForkedProcess | undefined) => void>();
+  private readonly kernels = new Map<number, (exit: ProcessExit) => void>();
+  private stderrTail = "";
+  private retiring = false;
+
+  constructor(
+    readonly key: string,
+    python: string,
+    module: string,
+    env: Record<string, string>,
+    tmpRoot: string,
+  ) {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+    this.proc = spawn(python, [FORKSERVER_SCRIPT, module, tmpRoot], { cwd: "/", env, stdio: "pipe" });
+    this.proc.on("error", (err) => this.die(`could not be started: ${err.message}`));
+    this.proc.on("exit", (code, sig) => this.die(sig ? `was killed by ${sig}` : `exited with code ${code}`));
+    this.proc.stdin!.on("error", () => {}); // EPIPE once it died; "exit" reports that
+    this.proc.stderr!.on("data", (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(-2000);
+    });
+    createInterface({ input: this.proc.stdout! }).on("line", (line) => this.onLine(line));
+    this.updateRef();
+  }
+
+  get pid(): number | undefined {
+    return this.dead ? undefined : this.proc.pid;
+  }
+
+  private onLine(line: string): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return this.fail(`wrote unexpected output: ${line.slice(0, 200)}`);
+    }
+    const reply = typeof msg.id === "number" ? this.replies.get(msg.id) : undefined;
+    if (msg.ready === true) {
+      this.wasReady = true;
+      this.markReady(true);
+    } else if (typeof msg.refused === "string") {
+      this.fail(`refused to serve: ${msg.refused}`);
+    } else if (typeof msg.exit === "number") {
+      const report = this.kernels.get(msg.exit);
+      this.kernels.delete(msg.exit);
+      report?.({ code: msg.code as number | null, signal: msg.signal as NodeJS.Signals | null });
+      this.closeIfRetiredAndIdle();
+    } else if (reply) {
+      this.replies.delete(msg.id as number);
+      const pid = msg.pid;
+      if (typeof pid !== "number" || pid <= 0) {
+        this.warnOnce(`could not fork a kernel (${String(msg.error)})`);
+        return reply(undefined);
+      }
+      // Registered now, before any later line (its exit) is read.
+      reply({ pid, exited: new Promise((resolve) => this.kernels.set(pid, resolve)) });
+    } else {
+      this.fail(`sent an unexpected reply: ${line.slice(0, 200)}`);
+    }
+    this.updateRef();
+  }
+
+  /** A kernel from this server, or undefined when it cannot give one (the caller spawns instead). */
+  async fork(request: ForkRequest): Promise<ForkedProcess | undefined> {
+    if (!this.wasReady) {
+      this.waiting++;
+      this.updateRef();
+      const ready = await Promise.race([this.ready, delay(READY_TIMEOUT_MS, "timeout" as const)]);
+      this.waiting--;
+      if (ready === "timeout") this.fail(`was not ready after ${READY_TIMEOUT_MS / 1000} s`);
+    }
+    if (this.dead) return this.closeIfRetiredAndIdle();
+    const id = this.nextId++;
+    const forked = await new Promise<ForkedProcess | undefined>((resolve) => {
+      this.replies.set(id, resolve);
+      const { argv, cwd, env, log } = request;
+      this.proc.stdin!.write(
+        `${JSON.stringify({ id, args: argv.slice(3), orig_argv: argv, cwd, env, log })}\n`,
+      );
+      this.updateRef();
+      void delay(REPLY_TIMEOUT_MS).then(() => {
+        // No answer: the server is wedged. Killing it also kills a child it may have forked.
+        if (this.replies.has(id)) this.fail(`did not answer a launch within ${REPLY_TIMEOUT_MS / 1000} s`);
+      });
+    });
+    void forked?.exited.then(() => this.updateRef());
+    this.closeIfRetiredAndIdle();
+    return forked;
+  }
+
+  /** Stops serving: kills the process, and with it its kernels; launches spawn from now on. */
+  private fail(reason: string): void {
+    this.warnOnce(reason);
+    if (!this.dead) this.proc.kill("SIGKILL");
+    this.die(reason);
+  }
+
+  private warnOnce(reason: string): void {
+    if (warned.has(this.key)) return;
+    warned.add(this.key);
+    const tail = this.stderrTail.trim().split("\n").slice(-10).join("\n");
+    const message = `the kernel fork server ${reason}; falling back to spawning kernels${tail ? `\n${tail}` : ""}`;
+    process.emitWarning(message, { code: "NBHOOK_FORKSERVER" });
+  }
+
+  private die(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.diedAt = Date.now();
+    retired.delete(this);
+    if (!this.retiring) this.warnOnce(reason);
+    this.markReady(false);
+    for (const reply of this.replies.values()) reply(undefined);
+    this.replies.clear();
+    // Its kernels die with it (PR_SET_PDEATHSIG); make sure, and report what happened to them.
+    for (const [pid, report] of this.kernels) {
+      if (isForkedKernel(pid)) process.kill(pid, "SIGKILL");
+      report({ code: null, signal: "SIGKILL", note: `the kernel fork server ${reason}` });
+    }
+    this.kernels.clear();
+    this.updateRef();
+  }
+
+  /** Lets the server exit once its kernels have (at once when it has none). */
+  retire(): void {
+    retired.add(this);
+    this.retiring = true;
+    this.closeIfRetiredAndIdle();
+  }
+
+  private closeIfRetiredAndIdle(): undefined {
+    if (this.retiring && !this.dead && !this.busy) void this.close();
+    return undefined;
+  }
+
+  /** Closes its stdin: it kills the kernels it still has and exits. Resolves once it has. */
+  close(): Promise<void> {
+    this.retiring = true;
+    const gone = this.dead
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.proc.once("exit", resolve));
+    this.proc.stdin!.end();
+    return gone.then(() => {});
+  }
+
+  private get busy(): boolean {
+    return this.waiting + this.replies.size + this.kernels.size > 0;
+  }
+
+  /** Keeps Node alive only while a launch or a kernel is in flight, as a spawned kernel would. */
+  private updateRef(): void {
+    // The pipes are net.Sockets, which can be unref'd like the process handle.
+    type Handle = { ref(): void; unref(): void };
+    const handles = [this.proc, this.proc.stdout, this.proc.stderr, this.proc.stdin] as unknown as Handle[];
+    const ref = !this.dead && this.busy;
+    handles.forEach((h, i) => (ref && i < 3 ? h.ref() : h.unref()));
+  }
+}
+
+const servers = new Map<string, ForkServer>();
+const retired = new Set<ForkServer>();
+const warned = new Set<string>();
+const recentStarts: number[] = [];
+
+/**
+ * Forks a kernel for `spec` from its fork server (started on first use, restarted when it died),
+ * or returns undefined when the launch must be spawned normally.
+ */
+export async function forkKernel(spec: KernelSpec, request: ForkRequest): Promise<ForkedProcess | undefined> {
+  const module = forkableModule(spec);
+  if (!module || process.env.NBHOOK_FORKSERVER === "0") return undefined;
+  for (const [name, value] of Object.entries(request.env)) {
+    if (STARTUP_ENV.test(name) && request.baseEnv[name] !== value) return undefined;
+  }
+  const python = request.argv[0]!;
+  const key = JSON.stringify([python, module, request.tmpRoot, Object.entries(request.baseEnv).sort()]);
+  let server = servers.get(spec.name);
+  if (server && server.key !== key) {
+    server.retire(); // it goes once its kernels have
+    server = undefined;
+  }
+  if (server?.dead) {
+    // One that served and then died (crashed, killed) is replaced at once; one that never
+    // worked (refused, cannot start) is retried only after a while.
+    if (!server.wasReady && Date.now() - server.diedAt < RETRY_BROKEN_MS) return undefined;
+    server = undefined;
+  }
+  if (!server) {
+    // A process whose environment keeps changing would start a server per launch: spawn instead.
+    const now = Date.now();
+    while (recentStarts.length && recentStarts[0]! < now - CHURN_WINDOW_MS) recentStarts.shift();
+    if (recentStarts.length >= CHURN_MAX_STARTS) return undefined;
+    recentStarts.push(now);
+    server = new ForkServer(key, python, module, request.baseEnv, request.tmpRoot);
+    servers.set(spec.name, server);
+  }
+  return server.fork(request);
+}
+
+/** Pids of the fork servers this process runs (for leak checks). */
+export function forkServerPids(): number[] {
+  return [...servers.values(), ...retired].flatMap((s) => (s.pid === undefined ? [] : [s.pid]));
+}
+
+/** Stops every fork server (their kernels are killed) and waits until they have exited. */
+export async function stopForkServers(): Promise<void> {
+  const all = [...servers.values(), ...retired];
+  servers.clear();
+  retired.clear();
+  await Promise.all(all.map((s) => s.close()));
+}
+
+/** Whether `pid` is still one of our forked kernels (they keep the server's command line). */
+function isForkedKernel(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(FORKSERVER_SCRIPT);
+  } catch {
+    return false;
+  }
+}
+
+function delay<T>(ms: number, value?: T): Promise<T | undefined> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+}
