@@ -1,6 +1,7 @@
 export { KernelClient, type ExecuteOptions, type KernelExit, type StartOptions } from "./client.js";
 export {
   bundledDenoBinary,
+  cachedKernelSpecs,
   chooseKernelSpec,
   findKernelSpecs,
   jupyterDataPaths,

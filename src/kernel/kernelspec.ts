@@ -115,6 +115,24 @@ export async function findKernelSpecs(env: NodeJS.ProcessEnv = process.env): Pro
   return [...byName.values()];
 }
 
+let cached: { at: number; specs: Promise<KernelSpec[]> } | undefined;
+
+/**
+ * findKernelSpecs() for servers: the folders are scanned at most once per `maxAgeMs`, so a call
+ * does not pay a directory scan, and a newly installed kernel still shows up within seconds.
+ */
+export function cachedKernelSpecs(maxAgeMs = 10_000): Promise<KernelSpec[]> {
+  const now = Date.now();
+  if (!cached || now - cached.at > maxAgeMs) {
+    const specs = findKernelSpecs();
+    cached = { at: now, specs };
+    specs.catch(() => {
+      cached = undefined;
+    });
+  }
+  return cached.specs;
+}
+
 export interface KernelChoice {
   /** `--kernel NAME`, overriding the notebook. */
   override?: string;

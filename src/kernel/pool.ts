@@ -8,6 +8,7 @@
  */
 import { coerceError } from "../errors.js";
 import { KernelClient, type StartOptions } from "./client.js";
+import { warmupCode } from "./in-kernel-helpers.js";
 import type { KernelSpec } from "./kernelspec.js";
 
 export interface PoolOptions {
@@ -36,6 +37,17 @@ export interface PoolStats {
   pids: number[];
 }
 
+/** Starts a kernel and runs its warm-up (see warmupCode); a failing warm-up leaves it usable as is. */
+async function startWarm(spec: KernelSpec, options: StartOptions): Promise<KernelClient> {
+  const kernel = await KernelClient.start(spec, options);
+  const code = warmupCode(spec);
+  if (code) await kernel.execute(code, { silent: true, timeoutMs: 30_000 }).catch(() => undefined);
+  return kernel;
+}
+
+/** How long a refill waits while the pool still has a ready kernel (see take()). */
+const REFILL_DELAY_MS = 150;
+
 export class KernelPool {
   private readonly pools = new Map<string, SpecPool>();
   private readonly start: (spec: KernelSpec, options: StartOptions) => Promise<KernelClient>;
@@ -44,7 +56,7 @@ export class KernelPool {
   private closed = false;
 
   constructor(private readonly options: PoolOptions) {
-    this.start = options.start ?? ((spec, opts) => KernelClient.start(spec, opts));
+    this.start = options.start ?? startWarm;
     if (options.size > 0) {
       this.timer = setInterval(() => void this.checkHealth(), options.healthIntervalMs ?? 5000);
       this.timer.unref();
@@ -72,7 +84,12 @@ export class KernelPool {
     while ((kernel = pool.ready.shift())) {
       if (kernel.isAlive) break;
     }
-    this.refill(pool);
+    if (pool.ready.length === 0) this.refill(pool);
+    else {
+      // Another kernel is ready: start the replacement a little later, so that its start (CPU
+      // bound) does not compete with the call that just took this kernel on a small machine.
+      setTimeout(() => this.refill(pool), REFILL_DELAY_MS).unref();
+    }
     return kernel ?? this.start(spec, startOptions);
   }
 

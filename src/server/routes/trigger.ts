@@ -9,6 +9,7 @@
 import { rm } from "node:fs/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../errors.js";
+import { cachedKernelSpecs } from "../../kernel/index.js";
 import { executeNotebook } from "../../runs/index.js";
 import { Notifier } from "../../runs/notify.js";
 import { prepareWebhookRun, type PreparedRun, type WebhookRunDeps } from "../../runs/webhook-run.js";
@@ -81,6 +82,7 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDe
       notifier,
       execute: (notebook, options) => executeNotebook(notebook, { ...options, pool: deps.pool }),
       leaseFor: (prepared) => deps.warm.leaseFor(prepared),
+      findSpecs: () => cachedKernelSpecs(),
     };
     let uploads: string | undefined;
     let prepared: PreparedRun;
