@@ -84,6 +84,16 @@ const childPids = (pid) => {
     return [];
   }
 };
+const argsOf = (pid) => {
+  try {
+    return execFileSync("ps", ["-o", "args=", "-p", String(pid)], { encoding: "utf8" });
+  } catch {
+    return "";
+  }
+};
+/** Kernel processes under the server: its children, and the children of its fork server. */
+const kernelPids = (pid) =>
+  childPids(pid).flatMap((child) => (argsOf(child).includes("_forkserver") ? childPids(child) : [child]));
 
 async function startServer(config) {
   const home = path.join(work, `home-${config.key}`);
@@ -145,7 +155,7 @@ async function measure(config) {
     }
     await new Promise((r) => setTimeout(r, 2000)); // idle: pool refilled
     const serverRss = rssMiB(server.child.pid);
-    const kernels = childPids(server.child.pid).map(rssMiB).filter(Number.isFinite);
+    const kernels = kernelPids(server.child.pid).map(rssMiB).filter(Number.isFinite);
     const load = await autocannon({ url: `${server.hook}?n=1`, connections: 8, duration: SECONDS, timeout: 60 });
     return {
       config,

@@ -23,6 +23,8 @@ export interface WarmKernel {
   setupOutputs: SetupOutputs;
   /** Calls served so far (reuse mode). */
   calls: number;
+  /** The folder and environment last given to the kernel (JSON), so a reused kernel is not given them again. */
+  context?: string;
 }
 
 /** What a kernel is prepared for: one webhook version. */

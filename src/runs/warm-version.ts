@@ -88,7 +88,11 @@ export class WarmVersion {
     try {
       warm = await this.take(deadline);
       const left = Math.min(30_000, deadline - Date.now());
-      await applyCallContext(warm.kernel, request.spec, request.start.cwd, request.start.env ?? {}, left);
+      const context = JSON.stringify([request.start.cwd, request.start.env ?? {}]);
+      if (warm.context !== context) {
+        await applyCallContext(warm.kernel, request.spec, request.start.cwd, request.start.env ?? {}, left);
+        warm.context = context;
+      }
     } catch (err) {
       if (warm) this.giveBack(warm, "error");
       else if (this.mode === "reuse") this.passTurn();

@@ -236,7 +236,8 @@ async function execute(deps: WebhookRunDeps, prepared: PreparedRun, run: Run): P
     specs: prepared.specs,
     cwd: await deps.store.filesDir(webhook.id),
     env: {
-      NBHOOK_RUN: JSON.stringify({ path: webhook.path, url, run_id: run.id, webhook_id: webhook.id }),
+      // Nothing per call in here: a reused kernel then keeps the same environment from call to call.
+      NBHOOK_RUN: JSON.stringify({ path: webhook.path, url, webhook_id: webhook.id }),
       NBHOOK_WEBHOOK_URL: url,
     },
     runTimeoutMs: webhook.timeoutMs > 0 ? webhook.timeoutMs : undefined,

@@ -114,7 +114,8 @@ describe("setup mode", () => {
     for (const a of answers) {
       expect(a.setup_pid).toBe(a.pid); // its setup ran on that very kernel, before the call
       expect(a.seen).toBe(false); // the previous call's global is not there
-      expect((a.run as { run_id: string }).run_id).toBe(a.runId); // the call's own environment
+      expect(a.run).toMatchObject({ webhook_id: hook.id }); // the call's environment…
+      expect(a.run).not.toHaveProperty("setup"); // …not the setup one
       expect(a.setup_run).toMatchObject({ webhook_id: hook.id, setup: true });
       expect(a.setup_run).not.toHaveProperty("run_id");
     }
