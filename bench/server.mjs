@@ -10,7 +10,7 @@
 //   - memory: server RSS and RSS per idle pooled kernel.
 // Ratios are against pool 0 (a cold kernel per call, the Naas way), and pool 0 against
 // `jupyter nbconvert --execute` run per call, all measured in this run (the machines are noisy).
-// Usage: npm run bench [-- --calls 40 --seconds 10 --only pool2,reuse]
+// Usage: npm run bench [-- --calls 40 --seconds 10 --only pool2,reuse --notebook trivial|realistic]
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     calls: { type: "string", default: "40" },
     seconds: { type: "string", default: "10" },
     only: { type: "string" },
+    notebook: { type: "string", default: "trivial" },
   },
 });
 const CALLS = Math.min(Number(values.calls), 500);
@@ -42,8 +43,9 @@ const CONFIGS = [
   { key: "reuse", name: "reuse mode", pool: 2, mode: "reuse", calls: CALLS * 5 },
 ].filter((c) => !values.only || values.only.split(",").includes(c.key));
 
-// The notebook: heavy-ish imports tagged `setup` (ignored in isolated mode), a parameters cell,
-// and the answer.
+// The notebooks. trivial: the helper's import tagged `setup` (ignored in isolated mode) and the
+// answer, called without parameters. realistic: the same plus a parameters cell, called with
+// `?n=…` (so a call also runs the defaults and the injected cell).
 const cell = (source, tags) => ({
   cell_type: "code",
   id: Math.random().toString(16).slice(2, 10),
@@ -56,12 +58,16 @@ const notebook = {
   nbformat: 4,
   nbformat_minor: 5,
   metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
-  cells: [
-    cell("import json\nfrom nbhook import webhook", ["setup"]),
-    cell("n = 0", ["parameters"]),
-    cell("webhook.respond_json({'ok': True, 'n': n})"),
-  ],
+  cells:
+    values.notebook === "realistic"
+      ? [
+          cell("import json\nfrom nbhook import webhook", ["setup"]),
+          cell("n = 0", ["parameters"]),
+          cell("webhook.respond_json({'ok': True, 'n': n})"),
+        ]
+      : [cell("from nbhook import webhook", ["setup"]), cell("webhook.respond_json({'ok': True})")],
 };
+const query = (n) => (values.notebook === "realistic" ? `?n=${n}` : "");
 const nbFile = path.join(work, "trivial.ipynb");
 writeFileSync(nbFile, JSON.stringify(notebook));
 
@@ -124,7 +130,7 @@ async function startServer(config) {
 
 async function call(hook, n) {
   const t0 = performance.now();
-  const res = await fetch(`${hook}?n=${n}`, { signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(`${hook}${query(n)}`, { signal: AbortSignal.timeout(60_000) });
   const body = await res.text();
   const total = performance.now() - t0;
   const timing = res.headers.get("server-timing") ?? "";
@@ -156,7 +162,7 @@ async function measure(config) {
     await new Promise((r) => setTimeout(r, 2000)); // idle: pool refilled
     const serverRss = rssMiB(server.child.pid);
     const kernels = kernelPids(server.child.pid).map(rssMiB).filter(Number.isFinite);
-    const load = await autocannon({ url: `${server.hook}?n=1`, connections: 8, duration: SECONDS, timeout: 60 });
+    const load = await autocannon({ url: `${server.hook}${query(1)}`, connections: 8, duration: SECONDS, timeout: 60 });
     return {
       config,
       p50: pct(latencies, 50),
@@ -206,7 +212,7 @@ for (const config of CONFIGS) {
 const nbconvert = nbconvertMedian();
 const base = results.find((r) => r.config.key === "pool0");
 
-console.log(`\n## nbhook server benchmark (${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)})\n`);
+console.log(`\n## nbhook server benchmark, ${values.notebook} notebook (${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)})\n`);
 console.log(`One client: ${CALLS} sequential calls (20 for pool 0; ${CALLS * 5} for reuse). Eight clients: autocannon, ${SECONDS} s.\n`);
 console.log(`Paced: the same client waiting ${PACE_MS} ms between calls (30 calls).\n`);
 console.log("| configuration | p50 ms | p95 ms | p99 ms | p50 vs pool 0 | paced p50 / p95 ms | overhead p50 ms | calls/s (8 clients) | vs pool 0 | failed / 5xx | server RSS MiB | RSS per idle kernel MiB |");
