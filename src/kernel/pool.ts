@@ -137,10 +137,12 @@ export class KernelPool {
       pool.starting++;
       const backoff = Math.min(30_000, pool.failures ? 500 * 2 ** pool.failures : 0);
       void new Promise((resolve) => setTimeout(resolve, backoff).unref())
-        .then(() => this.start(pool.spec, {}))
+        // Closed during the backoff: start nothing (close() waits for `starting` to drop).
+        .then(() => (this.closed ? undefined : this.start(pool.spec, {})))
         .then(
           async (kernel) => {
             pool.starting--;
+            if (!kernel) return;
             pool.failures = 0;
             if (this.closed) await kernel.shutdown();
             else {

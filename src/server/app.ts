@@ -28,7 +28,10 @@ export async function buildApp(deps: ServerDeps, options: { logger?: boolean | o
   });
   app.addHook("onResponse", async (request, reply) => {
     // The path only: the query may hold secrets, and /notebook/<token> is one.
-    const url = request.url.split("?")[0]!.replace(/^\/notebook\/[^/]+/, "/notebook/<token>");
+    // By the matched route, not the raw URL: a percent-encoded path (/%6Eotebook/…) routes the same.
+    const url = request.routeOptions.url?.startsWith("/notebook/")
+      ? "/notebook/<token>"
+      : request.url.split("?")[0]!.replace(/^\/notebook\/[^/]+/, "/notebook/<token>");
     request.log.info({ method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
   });
   // Answers sent while the server closes (runs that were going, queued calls refused) end their
@@ -45,7 +48,9 @@ export async function buildApp(deps: ServerDeps, options: { logger?: boolean | o
   await app.register(multipart, { limits: { fileSize: deps.config.maxBodyBytes, files: 20, fields: 200 } });
 
   app.addHook("onRequest", async (request, reply) => {
-    if (!request.url.startsWith("/api/") && request.url !== "/api") return;
+    // The matched route decides, not the raw URL: /%61pi/webhooks routes to /api/webhooks.
+    const route = request.routeOptions.url ?? request.url;
+    if (!route.startsWith("/api/") && route !== "/api") return;
     // GET /api/runs/{id}[/response] also take the run's webhook token: callers that only have the
     // webhook URL poll their asynchronous calls (docs/api.md, "Asynchronous calls").
     if (

@@ -70,6 +70,9 @@ describe("authentication", () => {
       expect(reply.json.message).toMatch(/api-token/);
     }
     expect((await api("GET", "/api/webhooks", undefined, "wrong")).status).toBe(401);
+    // The router decodes percent-escapes: an encoded path reaches the same routes, and needs the token too.
+    expect((await api("GET", "/%61pi/webhooks", undefined, null)).status).toBe(401);
+    expect((await api("GET", "/%61pi/runs/x", undefined, null)).status).toBe(401);
     await expectApiError(new NbhookClient({ url: server.url, token: "wrong" }).currents(), 401, /NBHOOK_TOKEN/);
   });
 });
