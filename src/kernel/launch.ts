@@ -101,6 +101,11 @@ function baseEnv(spec: KernelSpec): Record<string, string> {
   // A developer's venv/pyenv activation must not leak into Debian's python.
   delete env.PYTHONHOME;
   delete env.VIRTUAL_ENV;
+  // nbhook's own secrets are not the notebooks' business (a notebook printing its environment
+  // would save them in its output).
+  for (const name of Object.keys(env)) {
+    if (name === "NBHOOK_TOKEN" || name.startsWith("NBHOOK_SMTP_")) delete env[name];
+  }
   Object.assign(env, spec.env);
   Object.assign(env, helperEnv(spec));
   env.JPY_PARENT_PID = String(process.pid); // ipykernel exits if we die

@@ -88,16 +88,14 @@ export function hasSetupCells(notebook: Notebook): boolean {
 /**
  * The environment of a call without what belongs to that call alone: NBHOOK_RUN keeps the
  * webhook's path, url and id (so `naas.webhook.add()` in a setup cell still knows it runs on the
- * server) and loses `run_id`, gaining `"setup": true`.
+ * server), gaining `"setup": true`.
  */
 export function setupEnvOf(env: Record<string, string> = {}): Record<string, string> {
   const out = { ...env };
   try {
     const run: unknown = JSON.parse(env.NBHOOK_RUN ?? "");
     if (run && typeof run === "object" && !Array.isArray(run)) {
-      const rest: Record<string, unknown> = { ...run };
-      delete rest.run_id;
-      out.NBHOOK_RUN = JSON.stringify({ ...rest, setup: true });
+      out.NBHOOK_RUN = JSON.stringify({ ...run, setup: true });
     }
   } catch {
     delete out.NBHOOK_RUN;

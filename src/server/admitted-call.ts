@@ -33,6 +33,7 @@ export interface CallContext {
   /** Runs not over yet; the server awaits them on close. */
   jobs: Set<Promise<unknown>>;
   /** Removes what the call left behind (uploaded files) when it never runs. */
+  /** Removes what the call brought (uploaded files): when it will not run, and after it ran. */
   discard(): Promise<void>;
 }
 
@@ -130,6 +131,8 @@ async function runWhenAdmitted(ctx: CallContext, ticket: Ticket, run: Run, keepR
     return answer;
   } finally {
     slot.release();
+    // Uploaded files were the run's input; the answer (even one made of them) is in memory now.
+    await ctx.discard().catch((err: unknown) => ctx.request.log.warn({ err }, "could not remove a run's uploaded files"));
   }
 }
 

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 /**
  * What a webhook call passes to the notebook, over real HTTP with a real ipykernel: the query
  * string, JSON, form and multipart bodies (uploaded files as paths), coercion to the defaults'
@@ -175,6 +176,8 @@ describe("request → parameters", () => {
     expect(answer.path).toMatch(
       new RegExp(`^${home}/webhooks/${webhook.id}/uploads/\\d{20}/evil name\\.bin$`),
     );
+    // The run's input is removed once it has run.
+    expect(existsSync(answer.path as string)).toBe(false);
   });
 
   it("gives the Naas names params, body and headers, with secret headers redacted even in the kernel", async () => {

@@ -4,7 +4,7 @@
  * after its row, so a crash leaves at worst an orphan file, never a row without its notebook.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { AppError } from "../../errors.js";
@@ -115,7 +115,16 @@ export class SqliteStore implements Store {
 
   constructor(readonly home: string) {
     mkdirSync(home, { recursive: true, mode: 0o700 });
-    this.db = new Database(path.join(home, "nbhook.db"));
+    const dbFile = path.join(home, "nbhook.db");
+    this.db = new Database(dbFile);
+    // It holds every webhook token: readable by the server's user only, whatever the folder allows.
+    for (const file of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) {
+      try {
+        chmodSync(file, 0o600);
+      } catch {
+        // -wal/-shm appear with the first write; SQLite gives them the database file's mode.
+      }
+    }
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");
