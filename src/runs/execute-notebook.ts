@@ -7,7 +7,7 @@
  */
 import { AppError, coerceError } from "../errors.js";
 import { chooseKernelSpec, findKernelSpecs, type KernelClient, type KernelPool, type KernelSpec } from "../kernel/index.js";
-import { injectParameters } from "../notebook/parameters/index.js";
+import { hasTag, injectParameters } from "../notebook/parameters/index.js";
 import { OutputCollector } from "../notebook/outputs.js";
 import { sourceText } from "../notebook/read.js";
 import { renderNotebookHtml } from "../notebook/render-html.js";
@@ -126,9 +126,6 @@ function copySkippedOutputs(notebook: Notebook, lease: KernelLease): void {
   });
 }
 
-function hasTag(cell: { metadata: { tags?: unknown } }, tag: string): boolean {
-  return Array.isArray(cell.metadata.tags) && cell.metadata.tags.includes(tag);
-}
 
 function prepareNotebook(source: Notebook, spec: KernelSpec, parameters: Parameters | undefined): Notebook {
   const copy = structuredClone(source);

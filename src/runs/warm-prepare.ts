@@ -7,6 +7,7 @@
 import { AppError, coerceError } from "../errors.js";
 import { contextPreamble, type KernelClient, type KernelPool, type KernelSpec } from "../kernel/index.js";
 import { OutputCollector } from "../notebook/outputs.js";
+import { hasTag } from "../notebook/parameters/index.js";
 import { sourceText } from "../notebook/read.js";
 import type { CodeCell, Notebook, Output } from "../notebook/types.js";
 import type { RunError } from "./execute-notebook.js";
@@ -77,9 +78,6 @@ export class SetupCellError extends Error {
   }
 }
 
-export function hasTag(cell: { metadata: { tags?: unknown } }, tag: string): boolean {
-  return Array.isArray(cell.metadata.tags) && cell.metadata.tags.includes(tag);
-}
 
 export function hasSetupCells(notebook: Notebook): boolean {
   return notebook.cells.some((c) => c.cell_type === "code" && hasTag(c, SETUP_TAG));
