@@ -155,6 +155,21 @@ export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}
   }
 }
 
+const SETPRIV = "/usr/bin/setpriv";
+
+/**
+ * Makes the kernel die with us even when we are SIGKILLed: util-linux's setpriv sets the parent
+ * death signal and execs the kernel (same pid). ipykernel also watches JPY_PARENT_PID, but Deno's
+ * kernel ignores it. Without setpriv, or for a program that does not exist (so that spawn's own
+ * error names it), the argv is used as it is.
+ */
+function withParentDeathSignal(argv: string[]): string[] {
+  const program = argv[0] ?? "";
+  if (process.platform !== "linux" || !existsSync(SETPRIV)) return argv;
+  if (path.isAbsolute(program) && !existsSync(program)) return argv;
+  return [SETPRIV, "--pdeathsig", "KILL", "--", ...argv];
+}
+
 type KernelProcess = Pick<LaunchedKernel, "pid" | "startedBy" | "exited" | "kill" | "outputTail"> & {
   /** Wraps the folder removal with what must happen before it. */
   cleanup(removeDir: () => Promise<void>): () => Promise<void>;
@@ -166,7 +181,8 @@ async function spawnedProcess(
   cwd: string,
   env: Record<string, string>,
 ): Promise<KernelProcess> {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const command = withParentDeathSignal(argv);
+  const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   let tail = "";
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString("utf8")).slice(-TAIL_BYTES);
