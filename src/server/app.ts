@@ -6,11 +6,13 @@
 import formbody from "@fastify/formbody";
 import multipart from "@fastify/multipart";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
+import { AppError } from "../errors.js";
 import { findKernelSpecs, KernelPool } from "../kernel/index.js";
 import { Admission } from "../runs/admission.js";
 import { WarmKernels } from "../runs/warm-kernels.js";
 import { SqliteStore } from "../store/index.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
+import { lockHome } from "./home-lock.js";
 import type { ServerConfig } from "./config.js";
 import { errorHandler } from "./http-errors.js";
 import { registerRunRoutes } from "./routes/runs.js";
@@ -85,8 +87,9 @@ export interface RunningServer {
 
 /** Opens the store in `config.home`, creates the API token if needed, and listens. */
 export async function startServer(config: ServerConfig, options: { logger?: boolean | object } = {}): Promise<RunningServer> {
+  const unlock = lockHome(config.home);
   const store = new SqliteStore(config.home);
-  // One server per home (the database is ours alone): what was in flight when it last stopped is over.
+  // One server per home (the lock): what was in flight when it last stopped is over.
   const interrupted = await store.closeInterruptedRuns();
   const apiToken = await loadOrCreateApiToken(config.home);
   let listening = "";
@@ -112,6 +115,17 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     await warm.close();
     await pool.close();
     await store.close();
+    unlock();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES") {
+      throw new AppError(
+        "usage",
+        code === "EADDRINUSE"
+          ? `${config.host}:${config.port} is already in use (another nbhook serve?): choose another with --port`
+          : `not allowed to listen on ${config.host}:${config.port}: choose a port above 1023 with --port`,
+        { cause: err },
+      );
+    }
     throw err;
   }
   // Most webhooks are Python notebooks: have their kernels ready before the first call.
@@ -130,6 +144,7 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
       await warm.close(); // before the pool: its kernels came from there
       await pool.close();
       await store.close();
+      unlock();
     },
   };
 }
