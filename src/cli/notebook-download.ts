@@ -37,3 +37,19 @@ export async function saveDownload(download: NotebookDownload, target: string, f
   }
   return file;
 }
+
+/**
+ * `get` and `get-output`: saves the download (default `<stem>.<label>.ipynb` beside the notebook)
+ * and prints where it went, unless it went to stdout.
+ */
+export async function saveAndReport(
+  download: NotebookDownload,
+  notebookPath: string,
+  label: string,
+  flags: { output?: string; force?: boolean; json?: boolean },
+): Promise<void> {
+  const target = flags.output ?? besideNotebook(path.resolve(notebookPath), label);
+  const written = await saveDownload(download, target, flags.force ?? false);
+  if (written === "-") return;
+  process.stdout.write(flags.json ? JSON.stringify({ histo: download.histo, file: written }) + "\n" : written + "\n");
+}

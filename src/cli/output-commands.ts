@@ -3,7 +3,7 @@
  * `webhook.get_output`, `clear_output`).
  */
 import { Command } from "commander";
-import { besideNotebook, saveDownload } from "./notebook-download.js";
+import { saveAndReport } from "./notebook-download.js";
 import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
 import { printJson } from "./table.js";
 
@@ -23,9 +23,7 @@ export function getOutputCommand(): Command {
       .option("--force", "overwrite the output file if it exists"),
   ).action(async (notebook: string, flags: GetOutputFlags) => {
     const download = await (await clientFor(flags)).getOutput(notebook, { histo: flags.histo });
-    const target = flags.output ?? besideNotebook(absolutePath(notebook), `output.${download.histo}`);
-    const written = await saveDownload(download, target, flags.force ?? false);
-    if (written !== "-") process.stdout.write(flags.json ? JSON.stringify({ histo: download.histo, file: written }) + "\n" : written + "\n");
+    await saveAndReport(download, notebook, `output.${download.histo}`, flags);
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import { Command } from "commander";
 import { AppError } from "../errors.js";
-import { besideNotebook, saveDownload } from "./notebook-download.js";
+import { saveAndReport } from "./notebook-download.js";
 import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
 import { formatDate, formatSize, printJson, printTable } from "./table.js";
 
@@ -44,9 +44,7 @@ export function getCommand(): Command {
       .option("--force", "overwrite the output file if it exists"),
   ).action(async (notebook: string, flags: GetFlags) => {
     const download = await (await clientFor(flags)).get(notebook, { histo: flags.histo });
-    const target = flags.output ?? besideNotebook(absolutePath(notebook), download.histo);
-    const written = await saveDownload(download, target, flags.force ?? false);
-    if (written !== "-") process.stdout.write(flags.json ? JSON.stringify({ histo: download.histo, file: written }) + "\n" : written + "\n");
+    await saveAndReport(download, notebook, download.histo, flags);
   });
 }
 

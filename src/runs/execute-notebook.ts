@@ -192,11 +192,11 @@ async function executeCells(
       }
     } catch (thrown) {
       const err = coerceError(thrown);
-      const code_ = err instanceof AppError ? err.code : undefined;
-      status = code_ === "timeout" ? "timeout" : code_ === "kernel-died" ? "died" : "error";
+      const failure = classifyFailure(err);
+      status = failure.status;
       const runOver = status === "timeout" && timeoutMs === remaining;
       error = {
-        ename: status === "timeout" ? "TimeoutError" : status === "died" ? "KernelDied" : "Error",
+        ename: failure.ename,
         evalue: runOver ? `the run timed out after ${formatMs(options.runTimeoutMs ?? 0)}` : err.message,
         traceback: [],
         cellIndex: index,
@@ -220,6 +220,19 @@ async function executeCells(
     if (status !== "ok") return { status, error };
   }
   return { status: "ok" };
+}
+
+/**
+ * What a thrown error (not a cell's own exception) means for a run: a timeout, a dead kernel, or
+ * another failure, and the error name shown for it. The one mapping runs, warm kernels and
+ * webhook runs share.
+ */
+export function classifyFailure(err: Error): { status: Exclude<RunStatus, "ok">; ename: string } {
+  const code = err instanceof AppError ? err.code : undefined;
+  if (code === "timeout") return { status: "timeout", ename: "TimeoutError" };
+  if (code === "kernel-died") return { status: "died", ename: "KernelDied" };
+  const ename = code ? `${code.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase())}Error` : err.name;
+  return { status: "error", ename };
 }
 
 function errorFromReply(

@@ -10,7 +10,7 @@ import { OutputCollector } from "../notebook/outputs.js";
 import { hasTag } from "../notebook/parameters/index.js";
 import { sourceText } from "../notebook/read.js";
 import type { CodeCell, Notebook, Output } from "../notebook/types.js";
-import type { RunError } from "./execute-notebook.js";
+import { classifyFailure, type RunError } from "./execute-notebook.js";
 import { prepareKernel } from "./kernel-lease.js";
 
 /** Cells with this tag run once per prepared kernel, not once per call. */
@@ -150,8 +150,7 @@ async function runSetupCells(
     } catch (thrown) {
       if (thrown instanceof SetupCellError) throw thrown;
       const err = coerceError(thrown);
-      const code_ = err instanceof AppError ? err.code : undefined;
-      const ename = code_ === "timeout" ? "TimeoutError" : code_ === "kernel-died" ? "KernelDied" : "Error";
+      const { ename } = classifyFailure(err);
       const evalue = `setup cell ${index + 1}: ${err.message}`;
       record.outputs.push({ output_type: "error", ename, evalue, traceback: [] } as Output);
       throw new SetupCellError(ename, evalue, [], index, done);

@@ -17,6 +17,7 @@ import { stripAnsi } from "../notebook/ansi.js";
 import type { Notebook, NotebookResponse, ParamLanguage, Parameters } from "../notebook/types.js";
 import type { Run, RunErrorInfo, Store, Webhook } from "../store/index.js";
 import {
+  classifyFailure,
   executeNotebook,
   type ProgressEvent,
   type RunError,
@@ -258,16 +259,7 @@ async function execute(deps: WebhookRunDeps, prepared: PreparedRun, run: Run): P
       return { status: "error", notebook, error, kernel: prepared.spec.name, durationMs: Date.now() - started };
     }
     const err = coerceError(thrown);
-    const code = err instanceof AppError ? err.code : undefined;
-    const status: RunStatus = code === "timeout" ? "timeout" : code === "kernel-died" ? "died" : "error";
-    const ename =
-      status === "timeout"
-        ? "TimeoutError"
-        : status === "died"
-          ? "KernelDied"
-          : code
-            ? pascal(code) + "Error"
-            : err.name;
+    const { status, ename } = classifyFailure(err);
     return {
       status,
       notebook: prepared.notebook,
@@ -315,8 +307,4 @@ function progressFields(event: ProgressEvent): Record<string, unknown> {
   const fields: Record<string, unknown> = { ...event };
   delete fields.type;
   return fields;
-}
-
-function pascal(code: string): string {
-  return code.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase());
 }

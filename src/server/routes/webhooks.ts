@@ -15,6 +15,7 @@ import { versionJson, webhookJson } from "../representations.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
 import { registerWebhookHistoryRoutes } from "./webhook-history.js";
+import { redirectTarget } from "../webhook-response.js";
 
 /** `add` carries the notebook and its dependency files (base64): allow more than a trigger body. */
 const ADD_BODY_LIMIT = 100 * 1024 * 1024;
@@ -28,22 +29,13 @@ const addresses = z
   .transform((value) => (Array.isArray(value) ? value : value.split(/[,;]/)).map((a) => a.trim()).filter(Boolean))
   .pipe(z.array(z.string().refine((a) => EMAIL.test(a), { error: (i) => `${JSON.stringify(i.input)} is not an email address` })));
 
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
-  }
-}
-
 const paramsSchema = z
   .object({
     notif_up: addresses.optional(),
     notif_down: addresses.optional(),
     next_url: z
       .string({ error: "must be a URL string" })
-      .refine(isHttpUrl, {
+      .refine((text) => redirectTarget(text) !== undefined, {
         error: (i) => `must be an absolute http or https URL such as "https://example.com/done" (got ${JSON.stringify(i.input)})`,
       })
       .optional(),
