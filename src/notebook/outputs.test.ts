@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { OutputCollector } from "./outputs.js";
 import type { Output } from "./types.js";
 
+const msg = (msg_type: string, content: Record<string, unknown>) => ({ header: { msg_type }, content });
+
 function cell(collector = new OutputCollector()) {
   const outputs: Output[] = [];
   return { outputs, sink: collector.forCell(outputs), collector };
@@ -10,10 +12,10 @@ function cell(collector = new OutputCollector()) {
 describe("OutputCollector", () => {
   it("merges consecutive stream text of the same name only", () => {
     const { outputs, sink } = cell();
-    sink.handle("stream", { name: "stdout", text: "a" });
-    sink.handle("stream", { name: "stdout", text: "b\n" });
-    sink.handle("stream", { name: "stderr", text: "e" });
-    sink.handle("stream", { name: "stdout", text: "c" });
+    sink.handle(msg("stream", { name: "stdout", text: "a" }));
+    sink.handle(msg("stream", { name: "stdout", text: "b\n" }));
+    sink.handle(msg("stream", { name: "stderr", text: "e" }));
+    sink.handle(msg("stream", { name: "stdout", text: "c" }));
     expect(outputs).toEqual([
       { output_type: "stream", name: "stdout", text: "ab\n" },
       { output_type: "stream", name: "stderr", text: "e" },
@@ -23,7 +25,7 @@ describe("OutputCollector", () => {
 
   it("keeps execute_result with its count and drops transient fields", () => {
     const { outputs, sink } = cell();
-    sink.handle("execute_result", { data: { "text/plain": "2" }, metadata: {}, execution_count: 4, transient: {} });
+    sink.handle(msg("execute_result", { data: { "text/plain": "2" }, metadata: {}, execution_count: 4, transient: {} }));
     expect(outputs).toEqual([{ output_type: "execute_result", data: { "text/plain": "2" }, metadata: {}, execution_count: 4 }]);
   });
 
@@ -32,9 +34,9 @@ describe("OutputCollector", () => {
     const first = cell(collector);
     const second = cell(collector);
     const shown = { data: { "text/plain": "0%" }, metadata: {}, transient: { display_id: "bar" } };
-    first.sink.handle("display_data", shown);
-    second.sink.handle("display_data", shown);
-    second.sink.handle("update_display_data", { data: { "text/plain": "100%" }, metadata: { x: 1 }, transient: { display_id: "bar" } });
+    first.sink.handle(msg("display_data", shown));
+    second.sink.handle(msg("display_data", shown));
+    second.sink.handle(msg("update_display_data", { data: { "text/plain": "100%" }, metadata: { x: 1 }, transient: { display_id: "bar" } }));
     for (const { outputs } of [first, second]) {
       expect(outputs).toEqual([{ output_type: "display_data", data: { "text/plain": "100%" }, metadata: { x: 1 } }]);
     }
@@ -42,27 +44,27 @@ describe("OutputCollector", () => {
 
   it("clears at once, or before the next output with wait=True", () => {
     const { outputs, sink } = cell();
-    sink.handle("stream", { name: "stdout", text: "old" });
-    sink.handle("clear_output", { wait: false });
+    sink.handle(msg("stream", { name: "stdout", text: "old" }));
+    sink.handle(msg("clear_output", { wait: false }));
     expect(outputs).toEqual([]);
-    sink.handle("stream", { name: "stdout", text: "1" });
-    sink.handle("clear_output", { wait: true });
+    sink.handle(msg("stream", { name: "stdout", text: "1" }));
+    sink.handle(msg("clear_output", { wait: true }));
     expect(outputs).toHaveLength(1);
-    sink.handle("stream", { name: "stdout", text: "2" });
+    sink.handle(msg("stream", { name: "stdout", text: "2" }));
     expect(outputs).toEqual([{ output_type: "stream", name: "stdout", text: "2" }]);
   });
 
   it("forgets displays it cleared, so later updates do not resurrect them", () => {
     const { outputs, sink } = cell();
-    sink.handle("display_data", { data: { "text/plain": "a" }, metadata: {}, transient: { display_id: "d" } });
-    sink.handle("clear_output", { wait: false });
-    sink.handle("update_display_data", { data: { "text/plain": "b" }, metadata: {}, transient: { display_id: "d" } });
+    sink.handle(msg("display_data", { data: { "text/plain": "a" }, metadata: {}, transient: { display_id: "d" } }));
+    sink.handle(msg("clear_output", { wait: false }));
+    sink.handle(msg("update_display_data", { data: { "text/plain": "b" }, metadata: {}, transient: { display_id: "d" } }));
     expect(outputs).toEqual([]);
   });
 
   it("records errors with their traceback", () => {
     const { outputs, sink } = cell();
-    sink.handle("error", { ename: "E", evalue: "v", traceback: ["t1", "t2"] });
+    sink.handle(msg("error", { ename: "E", evalue: "v", traceback: ["t1", "t2"] }));
     expect(outputs).toEqual([{ output_type: "error", ename: "E", evalue: "v", traceback: ["t1", "t2"] }]);
   });
 });

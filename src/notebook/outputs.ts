@@ -20,8 +20,16 @@ export class OutputCollector {
   }
 }
 
+/** What the sink reads of an iopub message (kernel/messages.ts gives it typed). */
+export interface IopubOutput {
+  header: { msg_type: string };
+  content: Record<string, unknown>;
+}
+
 export class CellOutputSink {
   private clearPending = false;
+  /** The execution count of the cell's last execute_result, if it had one. */
+  executionCount: number | null = null;
 
   constructor(
     readonly outputs: Output[],
@@ -29,8 +37,9 @@ export class CellOutputSink {
   ) {}
 
   /** Applies one iopub message; messages that are not outputs are ignored. */
-  handle(msgType: string, content: Record<string, unknown>): void {
-    switch (msgType) {
+  handle(msg: IopubOutput): void {
+    const content = msg.content;
+    switch (msg.header.msg_type) {
       case "stream":
         return this.stream(String(content.name ?? "stdout"), String(content.text ?? ""));
       case "display_data":
@@ -39,6 +48,7 @@ export class CellOutputSink {
           displayId(content),
         );
       case "execute_result":
+        if (typeof content.execution_count === "number") this.executionCount = content.execution_count;
         return this.add(
           {
             output_type: "execute_result",

@@ -177,20 +177,16 @@ async function executeCells(
     let error: RunError | undefined;
     try {
       const reply = await kernel.execute(sourceText(code.source), {
-        onIopub: (msg) => {
-          if (msg.header.msg_type === "execute_result" && typeof msg.content.execution_count === "number") {
-            code.execution_count = msg.content.execution_count;
-          }
-          sink.handle(msg.header.msg_type, msg.content);
-        },
+        onIopub: (msg) => sink.handle(msg),
         timeoutMs: Number.isFinite(timeoutMs) ? Math.max(1, timeoutMs) : undefined,
       });
-      code.execution_count = reply.execution_count ?? code.execution_count;
+      code.execution_count = reply.execution_count ?? sink.executionCount ?? code.execution_count;
       if (reply.status !== "ok") {
         status = "error";
         error = errorFromReply(reply, code, index);
       }
     } catch (thrown) {
+      code.execution_count = sink.executionCount ?? code.execution_count;
       const err = coerceError(thrown);
       const failure = classifyFailure(err);
       status = failure.status;

@@ -132,7 +132,7 @@ async function runSetupCells(
     const sink = collector.forCell(record.outputs);
     try {
       const reply = await kernel.execute(code, {
-        onIopub: (msg) => sink.handle(msg.header.msg_type, msg.content),
+        onIopub: (msg) => sink.handle(msg),
         timeoutMs: Number.isFinite(deadline) ? Math.max(1, deadline - Date.now()) : undefined,
       });
       record.executionCount = reply.execution_count ?? null;

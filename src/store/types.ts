@@ -6,6 +6,9 @@
  * Words: a *histo* is a version or output id in Naas's format `%Y%m%d%H%M%S%f` (20 digits,
  * sortable, unique per webhook). The *live* version of a webhook is its newest one.
  */
+import type { FinishedRunStatus, RunStatus } from "../run-status.js";
+
+export type { FinishedRunStatus, RunStatus } from "../run-status.js";
 
 /** Settings given at `add` (Naas's add-time `params`), plus any user parameters. */
 export interface WebhookParams {
@@ -62,14 +65,6 @@ export interface WebhookVersion {
   sha256: string;
 }
 
-/**
- * `queued`: accepted, waiting for a free slot (server `--max-runs`, webhook `max_concurrency`);
- * `cancelled`: left the queue without running (caller gone, queue wait over, server stopping).
- */
-export type RunStatus = "queued" | "running" | "ok" | "error" | "timeout" | "died" | "cancelled";
-
-/** A run's status once it is over. */
-export type FinishedRunStatus = Exclude<RunStatus, "queued" | "running">;
 
 /** The HTTP answer of a call, kept for `GET /api/runs/{id}/response`. */
 export interface StoredResponse {
