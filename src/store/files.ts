@@ -44,7 +44,10 @@ export class FileLayout {
     const base = this.filesDir(webhookId);
     const target = path.resolve(base, relativePath);
     if (path.isAbsolute(relativePath) || !target.startsWith(base + path.sep)) {
-      throw new AppError("usage", `dependency path "${relativePath}" must be relative and stay inside the webhook's folder`);
+      throw new AppError(
+        "usage",
+        `dependency path "${relativePath}" must be relative and stay inside the webhook's folder`,
+      );
     }
     return target;
   }
@@ -58,7 +61,7 @@ export class FileLayout {
     try {
       return await readFile(file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      if (err instanceof Error && "code" in err && err.code === "ENOENT") return undefined;
       throw err;
     }
   }

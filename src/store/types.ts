@@ -65,7 +65,6 @@ export interface WebhookVersion {
   sha256: string;
 }
 
-
 /** The HTTP answer of a call, kept for `GET /api/runs/{id}/response`. */
 export interface StoredResponse {
   status: number;
@@ -119,45 +118,64 @@ export interface NewWebhook {
   settings?: Partial<WebhookSettings>;
 }
 
+/**
+ * What every store implementation does; `store.conformance.ts` is the behaviour each must pass.
+ * Writes naming a webhook or run that does not exist throw `AppError("not-found")`; reads answer
+ * undefined, false or an empty list (`filesDir` and `uploadsDir` do not check).
+ */
 export interface Store {
-  /** Creates the webhook, or updates settings of the one at that path (reviving a deleted one, same token). */
+  /**
+   * Creates the webhook (fresh id and token), or updates the one at that path: same id and token,
+   * new params, debug, timeout and settings (keys not given take DEFAULT_SETTINGS), and a deleted
+   * one is revived.
+   */
   upsertWebhook(input: NewWebhook): Promise<Webhook>;
+  /** Deleted webhooks too. */
   getWebhook(id: string): Promise<Webhook | undefined>;
+  /** Deleted webhooks too. */
   findWebhookByPath(path: string): Promise<Webhook | undefined>;
   /** Constant-time comparison of the token; deleted webhooks are not found. */
   findWebhookByToken(token: string): Promise<Webhook | undefined>;
+  /** Ordered by path; deleted webhooks only with `includeDeleted`. */
   listWebhooks(options?: { includeDeleted?: boolean }): Promise<Webhook[]>;
+  /** A new token; the old one stops working at once. */
   rotateToken(id: string): Promise<Webhook>;
   /** Soft delete: the row and its history stay; the token stops working. */
   deleteWebhook(id: string): Promise<void>;
 
+  /** Keeps a new version under a fresh histo, greater than every earlier one: it becomes live. */
   addVersion(webhookId: string, notebook: Buffer): Promise<WebhookVersion>;
+  /** Newest first. */
   listVersions(webhookId: string): Promise<WebhookVersion[]>;
+  /** The notebook's bytes as given, or undefined for an unknown webhook or histo. */
   readVersion(webhookId: string, histo: string): Promise<Buffer | undefined>;
+  /** False when there was no such version. The newest remaining one becomes live. */
   deleteVersion(webhookId: string, histo: string): Promise<boolean>;
 
-  /** Writes a dependency file under the webhook's files folder (the kernel's working directory). */
+  /**
+   * Writes a dependency file under the webhook's files folder (the kernel's working directory);
+   * a path that is absolute or leaves that folder is `AppError("usage")`.
+   */
   writeFile(webhookId: string, relativePath: string, data: Buffer): Promise<void>;
-  /** The kernel working directory of a webhook (created if missing). */
+  /** The kernel working directory of a webhook, a local folder (created if missing). */
   filesDir(webhookId: string): Promise<string>;
-  /** A fresh folder for one run's uploaded files. */
+  /** A local folder for one run's uploaded files, its own for each `runHisto` (created if missing). */
   uploadsDir(webhookId: string, runHisto: string): Promise<string>;
 
-  /** A run record, `running` (or `queued` with `queued: true`). */
+  /** A run record, `running` (or `queued` with `queued: true`), with a fresh output histo. */
   createRun(input: {
     webhookId: string;
     versionHisto: string;
     parameters: Record<string, unknown>;
     queued?: boolean;
   }): Promise<Run>;
-  /** A queued run starts: status `running`, `startedAt` now. */
+  /** A queued run starts: status `running`, `startedAt` now. A run that is not queued is left as it is. */
   startRun(id: string): Promise<Run>;
-  /** Closes the record; with `response`, the answer is kept (its body in a file) before the status changes. */
   /**
-   * Runs left `queued` or `running` by a server that stopped without finishing them (a crash, a
-   * kill) are closed as `died`, so pollers get an answer; returns how many.
+   * Closes the record (`durationMs` rounded to a whole ms). With `response`, the answer is kept
+   * (its body stored first) before the status changes, so a finished run never lacks the answer
+   * it claims.
    */
-  closeInterruptedRuns(): Promise<number>;
   finishRun(
     id: string,
     result: {
@@ -168,14 +186,28 @@ export interface Store {
       response?: StoredResponse;
     },
   ): Promise<Run>;
-  /** The kept answer of a finished run, if it kept one. */
+  /**
+   * Runs left `queued` or `running` by a server that stopped without finishing them (a crash, a
+   * kill) are closed as `died` (HTTP status 500, error `ServerStopped`), so pollers get an
+   * answer; returns how many.
+   */
+  closeInterruptedRuns(): Promise<number>;
+  /** The kept answer of a finished run, byte for byte; undefined for a run that kept none or an unknown run. */
   readResponse(id: string): Promise<StoredResponse | undefined>;
   getRun(id: string): Promise<Run | undefined>;
+  /**
+   * Newest first (by `startedAt`, then by creation), all webhooks' or one's; `limit` defaults to
+   * 50 and is clamped to 1..1000.
+   */
   listRuns(options: { webhookId?: string; limit?: number }): Promise<Run[]>;
 
+  /** Keeps a run's executed notebook (replacing one kept under the same histo). */
   writeOutput(webhookId: string, histo: string, notebook: string, runId?: string): Promise<void>;
+  /** Undefined for an unknown webhook or histo. */
   readOutput(webhookId: string, histo: string): Promise<Buffer | undefined>;
+  /** Newest first; `size` in bytes (UTF-8). */
   listOutputs(webhookId: string): Promise<OutputInfo[]>;
+  /** False when there was no such output. */
   deleteOutput(webhookId: string, histo: string): Promise<boolean>;
 
   close(): Promise<void>;

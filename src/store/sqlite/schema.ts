@@ -3,8 +3,9 @@
  * `PRAGMA user_version`. Add a new entry to change the schema; never edit an applied one.
  */
 import type Database from "better-sqlite3";
+import { z } from "zod";
 
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE webhooks (
     id TEXT PRIMARY KEY,
@@ -57,14 +58,22 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/** The schema version this nbhook writes (`PRAGMA user_version` once migrated). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Applies the migrations the database lacks, each in its own transaction with its version bump. */
 export function migrate(db: Database.Database): void {
-  const current = db.pragma("user_version", { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
+  const current = z
+    .number()
+    .int()
+    .nonnegative()
+    .parse(db.pragma("user_version", { simple: true }));
+  if (current > SCHEMA_VERSION) {
     throw new Error(
-      `the database was written by a newer nbhook (schema ${current}, this one knows ${MIGRATIONS.length}); upgrade nbhook`,
+      `${db.name} was written by a newer nbhook (schema ${current}; this one knows ${SCHEMA_VERSION}): upgrade nbhook to open it`,
     );
   }
-  for (let version = current; version < MIGRATIONS.length; version++) {
+  for (let version = current; version < SCHEMA_VERSION; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version]!);
       db.pragma(`user_version = ${version + 1}`);

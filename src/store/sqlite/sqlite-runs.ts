@@ -1,0 +1,141 @@
+/**
+ * @module The run records of the embedded store (the `runs` table) and their kept answers, whose
+ * bodies are files (`webhooks/<id>/responses/<run id>`). SqliteStore delegates its run methods here.
+ */
+import { randomUUID } from "node:crypto";
+import type Database from "better-sqlite3";
+import { AppError } from "../../errors.js";
+import type { FileLayout } from "../files.js";
+import { newHisto } from "../histo.js";
+import { responseHeadSchema, runErrorSchema, runParametersSchema, toJsonText } from "../schemas.js";
+import type { Run, RunErrorInfo, Store, StoredResponse } from "../types.js";
+import { inTransaction } from "./database.js";
+import { now, parseRow, runOwnerRowSchema, runResponseRowSchema, runRowSchema, toRun } from "./rows.js";
+
+/**
+ * The newest run is the one started last; runs started in the same millisecond go by creation
+ * order (output histos are strictly increasing). For a query over `runs r`.
+ */
+export const NEWEST_RUN_FIRST = "ORDER BY r.started_at DESC, r.output_histo DESC";
+
+const INTERRUPTED_ERROR: RunErrorInfo = {
+  ename: "ServerStopped",
+  evalue: "the server stopped before this run finished (crash or kill); call the webhook again",
+};
+
+const noRun = (id: string) => new AppError("not-found", `no run with id ${id}`);
+
+/** `listRuns`' limit: 50 when not given, else a whole number within 1..1000. */
+function runLimit(limit: number | undefined): number {
+  if (limit === undefined || Number.isNaN(limit)) return 50;
+  return Math.min(Math.max(Math.floor(limit), 1), 1000);
+}
+
+export class SqliteRuns {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly files: FileLayout,
+  ) {}
+
+  get(id: string): Run | undefined {
+    const raw = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id);
+    return raw === undefined ? undefined : toRun(parseRow(runRowSchema, "runs", raw));
+  }
+
+  private mustGet(id: string): Run {
+    const run = this.get(id);
+    if (!run) throw noRun(id);
+    return run;
+  }
+
+  create(input: Parameters<Store["createRun"]>[0]): Run {
+    const id = randomUUID();
+    const stamp = now();
+    const parameters = toJsonText(runParametersSchema, input.parameters, "the run's parameters");
+    return inTransaction(this.db, () => {
+      if (this.db.prepare("SELECT 1 FROM webhooks WHERE id = ?").get(input.webhookId) === undefined) {
+        throw new AppError("not-found", `no webhook with id ${input.webhookId}`);
+      }
+      this.db
+        .prepare(
+          `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, queued_at, started_at, parameters)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          input.webhookId,
+          input.versionHisto,
+          newHisto(),
+          input.queued ? "queued" : "running",
+          input.queued ? stamp : null,
+          stamp,
+          parameters,
+        );
+      return this.mustGet(id);
+    });
+  }
+
+  start(id: string): Run {
+    return inTransaction(this.db, () => {
+      this.db
+        .prepare("UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'")
+        .run(now(), id);
+      return this.mustGet(id);
+    });
+  }
+
+  closeInterrupted(): number {
+    const error = toJsonText(runErrorSchema, INTERRUPTED_ERROR, "the run's error");
+    const info = this.db
+      .prepare(
+        "UPDATE runs SET status = 'died', error = ?, http_status = 500 WHERE status IN ('queued', 'running')",
+      )
+      .run(error);
+    return info.changes;
+  }
+
+  async finish(id: string, result: Parameters<Store["finishRun"]>[1]): Promise<Run> {
+    const error = result.error && toJsonText(runErrorSchema, result.error, "the run's error");
+    let head: string | null = null;
+    if (result.response) {
+      const { status, headers, body } = result.response;
+      head = toJsonText(responseHeadSchema, { status, headers }, "the run's answer");
+      // The body first (atomically), then the row: a run never claims an answer it has not got.
+      const raw = this.db.prepare("SELECT id, webhook_id FROM runs WHERE id = ?").get(id);
+      if (raw === undefined) throw noRun(id);
+      const owner = parseRow(runOwnerRowSchema, "runs", raw);
+      await this.files.write(this.files.responseFile(owner.webhook_id, id), body);
+    }
+    return inTransaction(this.db, () => {
+      this.db
+        .prepare(
+          `UPDATE runs SET status = ?, duration_ms = ?, error = ?, http_status = ?,
+             response_headers = coalesce(?, response_headers)
+           WHERE id = ?`,
+        )
+        .run(result.status, Math.round(result.durationMs), error, result.httpStatus, head, id);
+      return this.mustGet(id);
+    });
+  }
+
+  async readResponse(id: string): Promise<StoredResponse | undefined> {
+    const raw = this.db.prepare("SELECT id, webhook_id, response_headers FROM runs WHERE id = ?").get(id);
+    if (raw === undefined) return undefined;
+    const row = parseRow(runResponseRowSchema, "runs", raw);
+    if (!row.response_headers) return undefined;
+    const body = await this.files.read(this.files.responseFile(row.webhook_id, id));
+    if (!body) return undefined;
+    return { status: row.response_headers.status, headers: row.response_headers.headers, body };
+  }
+
+  list(options: Parameters<Store["listRuns"]>[0]): Run[] {
+    const limit = runLimit(options.limit);
+    const rows =
+      options.webhookId === undefined
+        ? this.db.prepare(`SELECT * FROM runs r ${NEWEST_RUN_FIRST} LIMIT ?`).all(limit)
+        : this.db
+            .prepare(`SELECT * FROM runs r WHERE r.webhook_id = ? ${NEWEST_RUN_FIRST} LIMIT ?`)
+            .all(options.webhookId, limit);
+    return rows.map((raw) => toRun(parseRow(runRowSchema, "runs", raw)));
+  }
+}
