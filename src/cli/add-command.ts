@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import { AppError } from "../errors.js";
 import { inferCliValue } from "../notebook/parameters/index.js";
 import { splitPair } from "./argv.js";
+import { secondsFlag, wholeNumberFlag } from "./flag-values.js";
 import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
 import { printJson } from "./table.js";
 
@@ -25,20 +26,6 @@ interface AddFlags extends ServerFlags {
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new AppError("usage", `--timeout takes a positive number of seconds, got "${value}"`);
-  return n;
-}
-
-function wholeNumber(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new AppError("usage", `${flag} takes a whole number of at least 1, got "${value}"`);
-    return n;
-  };
-}
 
 function pair(word: string, flag: string): [string, string] {
   try {
@@ -68,17 +55,38 @@ function paramsOf(flags: AddFlags): Record<string, unknown> {
 export function addCommand(): Command {
   return withServerOptions(
     new Command("add")
-      .description("deploy a notebook as a webhook and print its URL; deploying it again adds a version (same URL)")
+      .description(
+        "deploy a notebook as a webhook and print its URL; deploying it again adds a version (same URL)",
+      )
       .argument("<notebook>", "the .ipynb file (its absolute path identifies the webhook)")
       .option("--notif-up <address>", "email this address after each successful run (repeatable)", collect)
       .option("--notif-down <address>", "email this address when a run fails (repeatable)", collect)
       .option("--next-url <url>", "redirect callers to this absolute http(s) URL after the run")
-      .option("--inline", "answer in the browser instead of as a download (no Content-Disposition: attachment)")
-      .option("-p, --parameters <name value>", "a parameter injected into every run; the type is inferred as papermill does", collect)
-      .option("-r, --parameters-raw <name value>", "a parameter injected into every run, kept as a string", collect)
+      .option(
+        "--inline",
+        "answer in the browser instead of as a download (no Content-Disposition: attachment)",
+      )
+      .option(
+        "-p, --parameters <name value>",
+        "a parameter injected into every run; the type is inferred as papermill does",
+        collect,
+      )
+      .option(
+        "-r, --parameters-raw <name value>",
+        "a parameter injected into every run, kept as a string",
+        collect,
+      )
       .option("--debug-runs", "the server logs each run's parameters, cell progress and errors")
-      .addOption(new Option("--timeout <seconds>", "run time limit (default: the server's, 300 s)").argParser(seconds))
-      .option("--file <path>", "a dependency file deployed beside the notebook, e.g. data it reads (repeatable)", collect)
+      .addOption(
+        new Option("--timeout <seconds>", "run time limit (default: the server's, 300 s)").argParser(
+          secondsFlag("--timeout"),
+        ),
+      )
+      .option(
+        "--file <path>",
+        "a dependency file deployed beside the notebook, e.g. data it reads (repeatable)",
+        collect,
+      )
       .addOption(
         new Option(
           "--mode <mode>",
@@ -89,14 +97,16 @@ export function addCommand(): Command {
           .default("isolated"),
       )
       .addOption(
-        new Option("--max-concurrency <n>", "calls of this webhook running at once; more wait in the queue").argParser(
-          wholeNumber("--max-concurrency"),
-        ),
+        new Option(
+          "--max-concurrency <n>",
+          "calls of this webhook running at once; more wait in the queue",
+        ).argParser(wholeNumberFlag("--max-concurrency", 1)),
       )
       .addOption(
-        new Option("--reuse-calls <n>", "reuse mode: calls one kernel serves before it is replaced (default 100)").argParser(
-          wholeNumber("--reuse-calls"),
-        ),
+        new Option(
+          "--reuse-calls <n>",
+          "reuse mode: calls one kernel serves before it is replaced (default 100)",
+        ).argParser(wholeNumberFlag("--reuse-calls", 1)),
       )
       .addHelpText(
         "after",

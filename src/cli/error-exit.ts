@@ -1,8 +1,14 @@
 /**
- * How an error ends the `nbhook` process: the exit code for each kind of failure, and whether its
- * message is meant for the user (no stack trace) or is a bug.
+ * How an error ends the `nbhook` process: the exit code for each kind of failure, whether its
+ * message is meant for the user (no stack trace) or is a bug, and that message.
  */
-import { NbhookApiError, NbhookClientError, NbhookConnectionError, NbhookResponseError } from "../client/index.js";
+import { z } from "zod";
+import {
+  NbhookApiError,
+  NbhookClientError,
+  NbhookConnectionError,
+  NbhookResponseError,
+} from "../client/index.js";
 import { AppError } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
 
@@ -18,5 +24,29 @@ export function exitCodeOf(err: unknown): number | undefined {
     if (err.code === "timeout") return EXIT.timeout;
     return err.code === "not-found" ? EXIT.notFound : EXIT.usage;
   }
+  // A value that did not fit a schema (a setting, a file, what a program answered): usage, like
+  // any other bad input, described field by field.
+  if (err instanceof z.core.$ZodError) return EXIT.usage;
   return undefined;
+}
+
+/** The one-line message for an error exitCodeOf knows. */
+export function userMessageOf(err: unknown): string {
+  if (err instanceof z.core.$ZodError) return describeZodError(err);
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * One line, field by field, not zod's JSON: `invalid values: version: Invalid input: expected
+ * string, received number; cells[2].source: …`.
+ */
+export function describeZodError(err: z.core.$ZodError): string {
+  const fields = err.issues.map((issue) => `${fieldPath(issue.path) || "value"}: ${issue.message}`);
+  return `invalid ${fields.length === 1 ? "value" : "values"}: ${fields.join("; ")}`;
+}
+
+function fieldPath(path: PropertyKey[]): string {
+  return path
+    .map((key, i) => (typeof key === "number" ? `[${key}]` : `${i > 0 ? "." : ""}${String(key)}`))
+    .join("");
 }

@@ -6,7 +6,8 @@
 import { Command, CommanderError } from "commander";
 import { addCommand } from "./add-command.js";
 import { foldPairFlags } from "./argv.js";
-import { exitCodeOf } from "./error-exit.js";
+import { dropOutputToClosedPipes } from "./closed-pipe.js";
+import { exitCodeOf, userMessageOf } from "./error-exit.js";
 import { EXIT } from "./exit-codes.js";
 import { kernelsCommand } from "./kernels-command.js";
 import { clearOutputCommand, getOutputCommand } from "./output-commands.js";
@@ -16,6 +17,8 @@ import { runsCommand } from "./runs-command.js";
 import { serveCommand } from "./serve-command.js";
 import { clearCommand, getCommand, listCommand } from "./version-commands.js";
 import { currentsCommand, deleteCommand, findCommand, rotateCommand } from "./webhook-commands.js";
+
+dropOutputToClosedPipes();
 
 const program = new Command("nbhook")
   .description("Run Jupyter notebooks as HTTP APIs, on real Jupyter kernels.")
@@ -51,7 +54,7 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
   } else if (code !== undefined) {
-    process.stderr.write(`nbhook: ${(err as Error).message}\n`);
+    process.stderr.write(`nbhook: ${userMessageOf(err)}\n`);
     process.exitCode = code;
   } else {
     process.stderr.write(`nbhook: unexpected error: ${(err as Error).stack ?? err}\n`);

@@ -4,14 +4,19 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Command, Option } from "commander";
-import { AppError } from "../errors.js";
 import { stripAnsi } from "../notebook/ansi.js";
-import { inferCliValue, parseYamlParameters, readParametersFile, setOwn } from "../notebook/parameters/index.js";
+import {
+  inferCliValue,
+  parseYamlParameters,
+  readParametersFile,
+  setOwn,
+} from "../notebook/parameters/index.js";
 import { readNotebook, writeFileAtomic, writeNotebook } from "../notebook/read.js";
 import type { Parameters } from "../notebook/types.js";
 import { executeNotebook, type ProgressEvent, type RunResult } from "../runs/index.js";
 import { splitPair } from "./argv.js";
 import { EXIT } from "./exit-codes.js";
+import { secondsFlag } from "./flag-values.js";
 
 interface RunFlags {
   parameters?: string[];
@@ -29,26 +34,44 @@ interface RunFlags {
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
-const seconds = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new AppError("usage", `${flag} takes a number of seconds, got "${value}"`);
-  return n;
-};
 
 export function runCommand(): Command {
   return new Command("run")
-    .description("execute a notebook on its Jupyter kernel with parameters injected, and save the executed copy")
+    .description(
+      "execute a notebook on its Jupyter kernel with parameters injected, and save the executed copy",
+    )
     .argument("<notebook>", "the .ipynb file to run")
-    .option("-p, --parameters <name value>", "set a parameter; the value's type is inferred as papermill does (int, float, True/False, None, else str)", collect)
+    .option(
+      "-p, --parameters <name value>",
+      "set a parameter; the value's type is inferred as papermill does (int, float, True/False, None, else str)",
+      collect,
+    )
     .option("-r, --parameters-raw <name value>", "set a parameter to a string, as given", collect)
     .option("-f, --parameters-file <file>", "read parameters from a JSON or YAML file (repeatable)", collect)
     .option("-y, --parameters-yaml <yaml>", "read parameters from a YAML/JSON string (repeatable)", collect)
-    .option("-o, --output <file>", "where to write the executed notebook (default: <name>.out.ipynb beside the input)")
-    .option("-k, --kernel <name>", "use this kernel instead of the one the notebook names (see `nbhook kernels`)")
-    .addOption(new Option("--timeout <seconds>", "time limit for the whole run, kernel start included").argParser(seconds("--timeout")))
-    .addOption(new Option("--cell-timeout <seconds>", "time limit for each cell").argParser(seconds("--cell-timeout")))
+    .option(
+      "-o, --output <file>",
+      "where to write the executed notebook (default: <name>.out.ipynb beside the input)",
+    )
+    .option(
+      "-k, --kernel <name>",
+      "use this kernel instead of the one the notebook names (see `nbhook kernels`)",
+    )
+    .addOption(
+      new Option("--timeout <seconds>", "time limit for the whole run, kernel start included").argParser(
+        secondsFlag("--timeout", { zeroMeans: "no limit" }),
+      ),
+    )
+    .addOption(
+      new Option("--cell-timeout <seconds>", "time limit for each cell").argParser(
+        secondsFlag("--cell-timeout", { zeroMeans: "no limit" }),
+      ),
+    )
     .option("--cwd <dir>", "working directory of the kernel (default: the notebook's folder)")
-    .option("--response-out <file>", "write the body the notebook returned (respond_*) to this file and print its content type")
+    .option(
+      "--response-out <file>",
+      "write the body the notebook returned (respond_*) to this file and print its content type",
+    )
     .option("-q, --quiet", "no progress on stderr")
     .option("--json", "print a JSON summary of the run on stdout")
     .addHelpText(
@@ -101,7 +124,9 @@ async function runNotebookFile(input: string, flags: RunFlags): Promise<number> 
         output,
         kernel: result.kernel,
         duration_ms: result.durationMs,
-        error: result.error ? { ...result.error, traceback: result.error.traceback.map(stripAnsi) } : undefined,
+        error: result.error
+          ? { ...result.error, traceback: result.error.traceback.map(stripAnsi) }
+          : undefined,
         response: contentType ? { content_type: contentType, file: flags.responseOut } : undefined,
       }) + "\n",
     );
@@ -123,7 +148,11 @@ async function writeResponse(file: string, result: RunResult): Promise<string> {
     return result.response.contentType;
   }
   // No respond_* call: the server's default reply (DESIGN.md, "Response").
-  const body = { id: randomUUID(), status: result.status === "ok" ? "ok" : "error", time: result.durationMs / 1000 };
+  const body = {
+    id: randomUUID(),
+    status: result.status === "ok" ? "ok" : "error",
+    time: result.durationMs / 1000,
+  };
   await writeFileAtomic(file, JSON.stringify(body));
   return "application/json";
 }
@@ -149,7 +178,8 @@ function reportOutcome(result: RunResult, output: string): void {
   }
   const err = result.error;
   const cell = err?.cellIndex !== undefined ? result.notebook.cells[err.cellIndex] : undefined;
-  const count = cell?.cell_type === "code" && cell.execution_count != null ? ` (In [${cell.execution_count}])` : "";
+  const count =
+    cell?.cell_type === "code" && cell.execution_count != null ? ` (In [${cell.execution_count}])` : "";
   const where = err?.cellIndex !== undefined ? ` in cell ${err.cellIndex + 1} of the notebook${count}` : "";
   const trace = err?.traceback.length ? `\n${err.traceback.map(stripAnsi).join("\n")}\n` : "\n";
   process.stderr.write(
@@ -173,7 +203,9 @@ function progressPrinter(): (event: ProgressEvent) => void {
         break;
       case "cell-start":
         slowTimer = setTimeout(() => {
-          process.stderr.write(`nbhook: cell ${event.ordinal}/${event.total} still running (elapsed ${elapsed()})\n`);
+          process.stderr.write(
+            `nbhook: cell ${event.ordinal}/${event.total} still running (elapsed ${elapsed()})\n`,
+          );
         }, 2000);
         slowTimer.unref();
         break;

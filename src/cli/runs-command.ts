@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import type { NbhookClient, Run } from "../client/index.js";
 import { AppError } from "../errors.js";
 import { stripAnsi } from "../notebook/ansi.js";
+import { wholeNumberFlag } from "./flag-values.js";
 import { saveDownload } from "./notebook-download.js";
 import { clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
 import { formatDate, formatDuration, printJson, printTable } from "./table.js";
@@ -15,12 +16,6 @@ interface RunsFlags extends ServerFlags {
   id?: string;
   output?: string;
   force?: boolean;
-}
-
-function count(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new AppError("usage", `--limit takes a whole number from 1 to 1000, got "${value}"`);
-  return n;
 }
 
 function describeRun(run: Run): string {
@@ -47,7 +42,8 @@ async function showRun(client: NbhookClient, id: string, flags: RunsFlags): Prom
   const run = await client.run(id);
   if (flags.output !== undefined) {
     const written = await saveDownload(await client.runOutput(id), flags.output, flags.force ?? false);
-    if (written !== "-") process.stderr.write(`nbhook: executed notebook of run ${id} written to ${written}\n`);
+    if (written !== "-")
+      process.stderr.write(`nbhook: executed notebook of run ${id} written to ${written}\n`);
     if (written === "-") return;
   }
   if (flags.json) printJson(run);
@@ -59,7 +55,11 @@ export function runsCommand(): Command {
     new Command("runs")
       .description("list recent runs of a deployed notebook (of all without one), newest first")
       .argument("[notebook]")
-      .addOption(new Option("--limit <n>", "how many runs (default 50)").argParser(count))
+      .addOption(
+        new Option("--limit <n>", "how many runs (default 50)").argParser(
+          wholeNumberFlag("--limit", 1, 1000),
+        ),
+      )
       .option("--id <run>", "show one run: status, timing, error, parameters")
       .option("-o, --output <file>", "with --id: write the run's executed notebook there (- for stdout)")
       .option("--force", "overwrite the -o file if it exists"),
@@ -70,7 +70,8 @@ export function runsCommand(): Command {
       await showRun(client, flags.id, flags);
       return;
     }
-    if (flags.output !== undefined) throw new AppError("usage", "-o needs --id RUN: which run's notebook to write");
+    if (flags.output !== undefined)
+      throw new AppError("usage", "-o needs --id RUN: which run's notebook to write");
     const runs = await client.runs(notebook, { limit: flags.limit });
     if (flags.json) {
       printJson(runs);
@@ -88,6 +89,9 @@ export function runsCommand(): Command {
       r.http_status ? String(r.http_status) : "-",
       ...(notebook === undefined ? [r.path ?? r.webhook_id] : []),
     ]);
-    printTable(["RUN", "STARTED", "STATUS", "DURATION", "HTTP", ...(notebook === undefined ? ["NOTEBOOK"] : [])], rows);
+    printTable(
+      ["RUN", "STARTED", "STATUS", "DURATION", "HTTP", ...(notebook === undefined ? ["NOTEBOOK"] : [])],
+      rows,
+    );
   });
 }

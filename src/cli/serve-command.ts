@@ -1,45 +1,43 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { stopForkServers } from "../kernel/index.js";
-import { apiTokenFile } from "../server/api-token.js";
+import { apiTokenFile } from "../home.js";
 import { startServer } from "../server/app.js";
 import { resolveServerConfig } from "../server/config.js";
 
+/** As typed: resolveServerConfig checks and converts them, with the environment, all at once. */
 interface ServeFlags {
   host?: string;
-  port?: number;
+  port?: string;
   home?: string;
   baseUrl?: string;
-  maxBody?: number;
-  timeout?: number;
-  pool?: number;
-  maxRuns?: number;
-  maxQueue?: number;
+  maxBody?: string;
+  timeout?: string;
+  pool?: string;
+  maxRuns?: string;
+  maxQueue?: string;
   quiet?: boolean;
 }
-
-const int = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} takes a whole number, got "${value}"`);
-  return n;
-};
 
 export function serveCommand(): Command {
   return new Command("serve")
     .description("run the webhook server (data in --home: SQLite database, notebooks, outputs, API token)")
-    .option("--host <host>", "address to listen on (env NBHOOK_HOST)", undefined)
-    .addOption(new Option("--port <port>", "port to listen on (env NBHOOK_PORT; default 5000)").argParser(int("--port")))
+    .option("--host <host>", "address to listen on (env NBHOOK_HOST; default 127.0.0.1)")
+    .option("--port <port>", "port to listen on (env NBHOOK_PORT; default 5000)")
     .option("--home <dir>", "data folder (env NBHOOK_HOME; default ~/.nbhook)")
     .option("--base-url <url>", "public URL of this server, used in webhook links (env NBHOOK_BASE_URL)")
-    .addOption(new Option("--max-body <bytes>", "largest request body on /notebook (default 10 MiB)").argParser(int("--max-body")))
-    .addOption(new Option("--timeout <seconds>", "default run time limit of new webhooks (default 300)").argParser(int("--timeout")))
-    .addOption(
-      new Option("--pool <n>", "kernels started ahead of demand per kernelspec (env NBHOOK_POOL; default 2; 0: one kernel start per call)").argParser(int("--pool")),
+    .option("--max-body <bytes>", "largest request body on /notebook (default 10 MiB)")
+    .option("--timeout <seconds>", "default run time limit of new webhooks (default 300)")
+    .option(
+      "--pool <n>",
+      "kernels started ahead of demand per kernelspec (env NBHOOK_POOL; default 2; 0: one kernel start per call)",
     )
-    .addOption(
-      new Option("--max-runs <n>", "notebooks running at once; more calls wait in the queue (env NBHOOK_MAX_RUNS; default: CPU cores, at least 2)").argParser(int("--max-runs")),
+    .option(
+      "--max-runs <n>",
+      "notebooks running at once; more calls wait in the queue (env NBHOOK_MAX_RUNS; default: CPU cores, at least 2)",
     )
-    .addOption(
-      new Option("--max-queue <n>", "calls waiting at once; beyond that 503 with Retry-After (env NBHOOK_MAX_QUEUE; default 64)").argParser(int("--max-queue")),
+    .option(
+      "--max-queue <n>",
+      "calls waiting at once; beyond that 503 with Retry-After (env NBHOOK_MAX_QUEUE; default 64)",
     )
     .option("-q, --quiet", "no request log")
     .addHelpText(
@@ -54,7 +52,7 @@ export function serveCommand(): Command {
         home: flags.home,
         baseUrl: flags.baseUrl,
         maxBodyBytes: flags.maxBody,
-        defaultTimeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
+        defaultTimeoutMs: flags.timeout, // as text: seconds, the flag's unit
         poolSize: flags.pool,
         maxRuns: flags.maxRuns,
         maxQueue: flags.maxQueue,
@@ -64,7 +62,9 @@ export function serveCommand(): Command {
         `nbhook: serving on ${server.url} (data in ${config.home}; ${config.poolSize} kernels kept ready per kernel type; ` +
           `up to ${config.maxRuns} runs at once, ${config.maxQueue} waiting)\n` +
           `nbhook: API token in ${apiTokenFile(config.home)}: ${server.deps.apiToken}\n` +
-          (config.smtp ? `nbhook: email via ${config.smtp.host}:${config.smtp.port}\n` : "nbhook: email notifications are off (set NBHOOK_SMTP_HOST)\n"),
+          (config.smtp
+            ? `nbhook: email via ${config.smtp.host}:${config.smtp.port}\n`
+            : "nbhook: email notifications are off (set NBHOOK_SMTP_HOST)\n"),
       );
       let stopping = false;
       const stop = (signal: string) => {
@@ -75,12 +75,12 @@ export function serveCommand(): Command {
           .close()
           .then(() => stopForkServers())
           .then(
-          () => process.exit(0),
-          (err: unknown) => {
-            process.stderr.write(`nbhook: error while stopping: ${String(err)}\n`);
-            process.exit(1);
-          },
-        );
+            () => process.exit(0),
+            (err: unknown) => {
+              process.stderr.write(`nbhook: error while stopping: ${String(err)}\n`);
+              process.exit(1);
+            },
+          );
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));

@@ -5,8 +5,7 @@
  * server's machine nothing needs configuring.
  */
 import { readFile } from "node:fs/promises";
-import { apiTokenFile } from "../server/api-token.js";
-import { defaultHome } from "../server/config.js";
+import { apiTokenFile, defaultHome } from "../home.js";
 
 export const DEFAULT_SERVER_URL = "http://127.0.0.1:5000";
 

@@ -4,11 +4,7 @@
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
-
-export function apiTokenFile(home: string): string {
-  return path.join(home, "api-token");
-}
+import { apiTokenFile } from "../home.js";
 
 export async function loadOrCreateApiToken(home: string): Promise<string> {
   const file = apiTokenFile(home);
