@@ -1,14 +1,15 @@
 /**
  * The five ZeroMQ sockets of one kernel connection. Each socket gets exactly one receive loop
- * (zeromq.js v6 allows one pending receive per socket); messages are decoded, verified and handed
- * to a single callback. A message that cannot be decoded is reported and skipped: it never stops
- * the loop.
+ * (zeromq.js v6 allows one pending receive per socket); messages are decoded and verified
+ * (wire.ts, which never throws) and handed to a single callback. A callback that throws is
+ * reported and the loop goes on: one bad message never deafens a channel.
  */
 import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
-import { endpoint, type ConnectionInfo } from "./launch.js";
-import type { Channel, Header, Message } from "./messages.js";
-import type { WireCodec } from "./wire.js";
+import { endpoint } from "./connection.js";
+import type { RequestContent, RequestHeader, RequestType } from "./messages.js";
+import type { Channel, ConnectionInfo } from "./types.js";
+import type { Decoded, WireCodec } from "./wire.js";
 
 /**
  * We connect before the kernel has bound its endpoints (an ipc socket file that does not exist
@@ -17,7 +18,7 @@ import type { WireCodec } from "./wire.js";
  */
 const SOCKET_OPTIONS = { linger: 0, reconnectInterval: 10 };
 
-export type MessageHandler = (channel: Channel, msg: Message) => void;
+export type MessageHandler = (channel: Channel, decoded: Decoded) => void;
 
 export class KernelChannels {
   private readonly shell: zmq.Dealer;
@@ -31,7 +32,8 @@ export class KernelChannels {
     private readonly info: ConnectionInfo,
     private readonly codec: WireCodec,
     onMessage: MessageHandler,
-    onBadMessage: (channel: Channel, err: unknown) => void,
+    /** A receive loop that failed, or a callback that threw. */
+    onError: (channel: Channel, err: unknown) => void,
   ) {
     // stdin must share the shell socket's routing id, or input_request is never routed to us.
     const routingId = `nbhook-${randomBytes(6).toString("hex")}`;
@@ -56,31 +58,32 @@ export class KernelChannels {
       void (async () => {
         try {
           for await (const frames of socket) {
-            let msg: Message;
             try {
-              msg = this.codec.decode(frames);
+              onMessage(channel, this.codec.decode(frames));
             } catch (err) {
-              onBadMessage(channel, err);
-              continue;
+              onError(channel, err);
             }
-            onMessage(channel, msg);
           }
         } catch (err) {
-          if (!this.closed) onBadMessage(channel, err);
+          if (!this.closed) onError(channel, err);
         }
       })();
     }
   }
 
   /** A header for a new request; register interest in its msg_id before calling send(). */
-  newHeader(msgType: string): Header {
+  newHeader<T extends RequestType>(msgType: T): RequestHeader<T> {
     return this.codec.header(msgType);
   }
 
   /** Sends a request whose header came from newHeader(). */
-  async send(channel: "shell" | "control" | "stdin", header: Header, content: unknown, parent?: Partial<Header>) {
-    const socket = channel === "shell" ? this.shell : channel === "control" ? this.control : this.stdin;
-    await socket.send(this.codec.encode(header, content, parent));
+  async send<T extends RequestType>(
+    channel: "shell" | "control",
+    header: RequestHeader<T>,
+    content: RequestContent<T>,
+  ) {
+    const socket = channel === "shell" ? this.shell : this.control;
+    await socket.send(this.codec.encode(header, content));
   }
 
   /** One heartbeat round trip; resolves false when no echo comes within `timeoutMs`. */

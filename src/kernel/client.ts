@@ -1,35 +1,39 @@
 /**
- * A running Jupyter kernel and the conversation with it: start (launch + handshake), execute,
- * interrupt, shutdown, kill, and death detection.
+ * A running Jupyter kernel and the conversation with it: start (launch + attach + handshake),
+ * execute, interrupt, shutdown, kill, and death detection.
  *
  * An execute is finished only when both its `execute_reply` (shell) and the iopub `status: idle`
  * with the same parent have arrived; they come in either order.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { AppError, coerceError } from "../errors.js";
 import { KernelChannels } from "./channels.js";
-import type { KernelSpec } from "./kernelspec.js";
 import { isDenoKernel } from "./in-kernel-helpers.js";
-import { launchKernel, type KernelExit, type LaunchedKernel, type LaunchOptions } from "./launch.js";
+import type { KernelSpec } from "./kernelspec.js";
+import { launchKernel } from "./launch.js";
 import {
-  executeReplySchema,
-  kernelInfoReplySchema,
-  statusSchema,
-  type Channel,
+  REPLY_TYPES,
   type ExecuteReply,
+  type IopubOutput,
   type KernelInfoReply,
-  type Message,
+  type ReplyOf,
+  type RequestContent,
+  type RequestHeader,
+  type RequestType,
 } from "./messages.js";
-import { WireCodec } from "./wire.js";
+import { InFlightRequests } from "./requests.js";
+import type { Channel, KernelExit, LaunchedKernel, LaunchOptions } from "./types.js";
+import { WireCodec, type Decoded } from "./wire.js";
 
-export interface StartOptions extends LaunchOptions {
+export interface AttachOptions {
   /** How long the kernel may take to answer kernel_info (default 60 s, papermill's). */
   startTimeoutMs?: number;
 }
 
+export interface StartOptions extends LaunchOptions, AttachOptions {}
+
 export interface ExecuteOptions {
-  /** Called with every iopub message of this request except `status` and `execute_input`. */
-  onIopub?: (msg: Message) => void;
+  /** Called with every output message of this request (stream, display_data, error, …). */
+  onIopub?: (msg: IopubOutput) => void;
   /** Interrupt after this long, then kill after `graceMs` more; the execute rejects with `timeout`. */
   timeoutMs?: number;
   /** Time an interrupted cell gets to stop before the kernel is killed (default 5 s). */
@@ -38,22 +42,14 @@ export interface ExecuteOptions {
   storeHistory?: boolean;
 }
 
-export type { KernelExit } from "./launch.js";
-
-interface PendingRequest {
-  reply?: Message;
-  idle: boolean;
-  onIopub?: (msg: Message) => void;
-  /** Set when the kernel asked for stdin: the cell is interrupted and fails with this message. */
-  inputRequested?: string;
-  resolve: (reply: Message) => void;
-  reject: (err: Error) => void;
-}
+/** Protocol errors kept for diagnostics; a kernel that sends garbage forever must not grow memory. */
+const MAX_PROTOCOL_ERRORS = 100;
 
 export class KernelClient {
-  private readonly pending = new Map<string, PendingRequest>();
-  /** Output handlers of finished executes that may still receive late iopub messages. */
-  private readonly lingering = new Map<string, (msg: Message) => void>();
+  private readonly requests = new InFlightRequests({
+    onInputRequest: () => void this.interrupt().catch(() => {}),
+    onProtocolError: (channel, err) => this.recordProtocolError(channel, err),
+  });
   private iopubSeen = false;
   /** Set while the handshake waits for the first iopub message. */
   private iopubWaiter: (() => void) | undefined;
@@ -61,20 +57,27 @@ export class KernelClient {
   readonly exited: Promise<KernelExit>;
   /** Whether outputs may trail the idle status (see iopubBarrier). */
   private readonly lateIopub: boolean;
-  /** Set by start(): the kernel's kernel_info_reply. */
+  /** Set by the handshake: the kernel's kernel_info_reply. */
   info: KernelInfoReply = {};
-  /** Decode/transport errors seen so far (bad signatures and the like); for diagnostics. */
+  /** Protocol errors seen so far (bad signatures, invalid content, …), oldest first; for diagnostics. */
   readonly protocolErrors: string[] = [];
+  private readonly channels: KernelChannels;
 
   private constructor(
     readonly spec: KernelSpec,
     private readonly launched: LaunchedKernel,
-    private readonly channels: KernelChannels,
   ) {
     this.lateIopub = isDenoKernel(spec);
+    const codec = new WireCodec(launched.connection.key);
+    this.channels = new KernelChannels(
+      launched.connection,
+      codec,
+      (channel, decoded) => this.receive(channel, decoded),
+      (channel, err) => this.recordProtocolError(channel, coerceError(err)),
+    );
     this.exited = launched.exited.then(async (exit) => {
       this.exitInfo = exit;
-      this.failAll(this.deathError());
+      this.requests.failAll(this.deathError());
       this.channels.close();
       this.iopubWaiter?.();
       await this.launched.cleanup().catch(() => {});
@@ -82,13 +85,13 @@ export class KernelClient {
     });
   }
 
-  /** Launches the kernel of `spec` and waits until it answers on shell and iopub. */
+  /** Launches the kernel of `spec` and attaches to it (see attach()). */
   static async start(spec: KernelSpec, options: StartOptions = {}): Promise<KernelClient> {
     // Over TCP (kernels without ipc support) another process may take a port between our probe
     // and the kernel's bind; such a launch fails fast and is retried on fresh ports.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await KernelClient.startOnce(spec, options);
+        return await KernelClient.attach(spec, await launchKernel(spec, options), options);
       } catch (err) {
         const portClash = err instanceof AppError && /address (already )?in use|AddrInUse/i.test(err.message);
         if (!portClash || attempt >= 3) throw err;
@@ -96,19 +99,16 @@ export class KernelClient {
     }
   }
 
-  private static async startOnce(spec: KernelSpec, options: StartOptions): Promise<KernelClient> {
-    const launched = await launchKernel(spec, options);
-    const codec = new WireCodec(launched.connection.key);
-    // The channels start receiving before the client exists; messages go to it once it does.
-    const holder: { client?: KernelClient } = {};
-    const channels = new KernelChannels(
-      launched.connection,
-      codec,
-      (channel, msg) => holder.client?.dispatch(channel, msg),
-      (channel, err) => holder.client?.protocolErrors.push(`${channel}: ${(err as Error).message ?? err}`),
-    );
-    const client = new KernelClient(spec, launched, channels);
-    holder.client = client;
+  /**
+   * Connects to a launched kernel and waits until it answers on shell and iopub. The kernel is
+   * killed when that fails. Any LaunchedKernel will do, a real process or a scripted fake.
+   */
+  static async attach(
+    spec: KernelSpec,
+    launched: LaunchedKernel,
+    options: AttachOptions = {},
+  ): Promise<KernelClient> {
+    const client = new KernelClient(spec, launched);
     try {
       await client.handshake(options.startTimeoutMs ?? 60_000);
       return client;
@@ -136,7 +136,7 @@ export class KernelClient {
     const deadline = Date.now() + timeoutMs;
     const remaining = () => deadline - Date.now();
     const first = await this.request("shell", "kernel_info_request", {}, remaining());
-    this.info = kernelInfoReplySchema.parse(first.content);
+    this.info = first.content;
     while (!this.iopubSeen) {
       if (remaining() <= 0) throw this.startTimeout(timeoutMs);
       if (!this.isAlive) throw this.deathError();
@@ -173,100 +173,88 @@ export class KernelClient {
     return new AppError("kernel-died", `kernel "${this.spec.name}" ${how}${hint}${this.stderrSuffix()}`);
   }
 
-  private failAll(err: Error): void {
-    for (const [id, req] of this.pending) {
-      this.pending.delete(id);
-      req.reject(err);
-    }
+  private recordProtocolError(channel: Channel, err: Error): void {
+    this.protocolErrors.push(`${channel}: ${err.message}`);
+    if (this.protocolErrors.length > MAX_PROTOCOL_ERRORS) this.protocolErrors.shift();
   }
 
-  private dispatch(channel: Channel, msg: Message): void {
-    if (channel === "iopub") {
+  private receive(channel: Channel, decoded: Decoded): void {
+    // Any signed iopub message proves the subscription is live, whatever its type or content.
+    if (channel === "iopub" && decoded.kind !== "invalid-frames") {
       this.iopubSeen = true;
       this.iopubWaiter?.();
     }
-    const parentId = msg.parent_header.msg_id;
-    const req = parentId ? this.pending.get(parentId) : undefined;
-    if (!req) {
-      const late = parentId && channel === "iopub" ? this.lingering.get(parentId) : undefined;
-      if (late && msg.header.msg_type !== "status") late(msg);
-      return;
-    }
-    if (channel === "iopub") {
-      if (msg.header.msg_type === "status") {
-        const status = statusSchema.safeParse(msg.content);
-        if (status.success && status.data.execution_state === "idle") req.idle = true;
-      } else if (msg.header.msg_type !== "execute_input") {
-        req.onIopub?.(msg);
-      }
-    } else if (channel === "stdin" && msg.header.msg_type === "input_request") {
-      // Nobody can type here: fail the cell at once instead of waiting forever.
-      req.inputRequested = "the notebook asked for input (input()/getpass), which a run cannot provide";
-      void this.interrupt();
-      return;
-    } else if (channel === "shell" || channel === "control") {
-      req.reply = msg;
-    }
-    if (req.reply && (req.idle || channel === "control" || !req.onIopub)) {
-      this.pending.delete(parentId!);
-      req.resolve(req.reply);
+    switch (decoded.kind) {
+      case "message":
+        return this.requests.receive(channel, decoded.message);
+      case "other":
+        return;
+      case "invalid-frames":
+        return this.recordProtocolError(channel, decoded.error);
+      case "invalid-content":
+        this.recordProtocolError(channel, decoded.error);
+        // The reply a request waits for: fail it now rather than at its timeout (or never).
+        if (channel !== "iopub") this.requests.failReply(decoded.parentId, decoded.msgType, decoded.error);
+        return;
     }
   }
 
-  /**
-   * Sends a request and resolves with its reply. Requests made with `onIopub` (executes) also wait
-   * for their iopub idle.
-   */
-  private request(
+  /** Sends a request and resolves with its reply, or rejects after `timeoutMs`. */
+  private async request<T extends RequestType>(
     channel: "shell" | "control",
-    msgType: string,
-    content: unknown,
+    msgType: T,
+    content: RequestContent<T>,
     timeoutMs: number,
-    onIopub?: (msg: Message) => void,
-  ): Promise<Message> {
-    if (!this.isAlive) return Promise.reject(this.deathError());
-    let timer: NodeJS.Timeout | undefined;
-    // Registered before sending: a fast reply must never arrive before anyone waits for it.
+    onIopub?: (msg: IopubOutput) => void,
+  ): Promise<ReplyOf<T>> {
+    if (!this.isAlive) throw this.deathError();
     const header = this.channels.newHeader(msgType);
-    const promise = new Promise<Message>((resolve, reject) => {
-      this.pending.set(header.msg_id, { idle: false, onIopub, resolve, reject });
-      timer = setTimeout(() => {
-        this.pending.delete(header.msg_id);
-        reject(new AppError("timeout", `no ${msgType.replace("_request", "_reply")} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref();
-      this.channels.send(channel, header, content).catch((err: unknown) => {
-        this.pending.delete(header.msg_id);
-        reject(coerceError(err));
-      });
-    });
-    return promise.finally(() => clearTimeout(timer));
+    const { done } = this.requests.register(header, onIopub);
+    const timer = setTimeout(() => {
+      this.requests.fail(
+        header.msg_id,
+        new AppError("timeout", `no ${REPLY_TYPES[msgType]} within ${timeoutMs} ms`),
+      );
+    }, timeoutMs);
+    timer.unref();
+    try {
+      await this.send(channel, header, content);
+      return await done;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async send<T extends RequestType>(
+    channel: "shell" | "control",
+    header: RequestHeader<T>,
+    content: RequestContent<T>,
+  ): Promise<void> {
+    try {
+      await this.channels.send(channel, header, content);
+    } catch (err) {
+      this.requests.fail(header.msg_id, coerceError(err));
+    }
   }
 
   /**
    * Runs `code`. Resolves with the execute_reply once reply and idle are in (status `ok`, `error`
    * or `aborted`); rejects with `timeout` after interrupting (and, if the interrupt does not take,
-   * killing) the kernel, or with `kernel-died` when the process exits meanwhile.
+   * killing) the kernel, with `kernel-died` when the process exits meanwhile, or with `protocol`
+   * when the reply cannot be read.
    */
   async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteReply> {
     if (!this.isAlive) throw this.deathError();
-    const content = {
+    const header = this.channels.newHeader("execute_request");
+    const onIopub = options.onIopub ?? (() => {});
+    const { done, state } = this.requests.register(header, onIopub);
+    await this.send("shell", header, {
       code,
       silent: options.silent ?? false,
       store_history: options.storeHistory ?? !options.silent,
       user_expressions: {},
       allow_stdin: false,
       stop_on_error: true,
-    };
-    const header = this.channels.newHeader("execute_request");
-    let req!: PendingRequest;
-    const done = new Promise<Message>((resolve, reject) => {
-      req = { idle: false, onIopub: options.onIopub ?? (() => {}), resolve, reject };
-      this.pending.set(header.msg_id, req);
-    });
-    await this.channels.send("shell", header, content).catch((err: unknown) => {
-      this.pending.delete(header.msg_id);
-      throw coerceError(err);
     });
     const timeoutMs = options.timeoutMs ?? 0;
     let timedOut = false;
@@ -279,14 +267,13 @@ export class KernelClient {
       timer.unref();
     }
     try {
-      const reply = await done;
-      if (this.lateIopub && req.onIopub) await this.iopubBarrier(header.msg_id, req.onIopub);
+      const reply = (await done).content;
+      if (this.lateIopub) await this.iopubBarrier(header.msg_id, onIopub);
       if (timedOut) throw timeoutError(timeoutMs);
-      const parsed = executeReplySchema.parse(reply.content);
-      if (req.inputRequested && parsed.status !== "ok") {
-        return { ...parsed, status: "error", ename: "StdinNotImplementedError", evalue: req.inputRequested };
+      if (state.inputRequested && reply.status !== "ok") {
+        return { ...reply, status: "error", ename: "StdinNotImplementedError", evalue: INPUT_REQUESTED };
       }
-      return parsed;
+      return reply;
     } catch (err) {
       if (timedOut) throw timeoutError(timeoutMs, err);
       throw err;
@@ -300,21 +287,27 @@ export class KernelClient {
    * once in 60 awaited displays under load). Its iopub is one ordered stream, so once a
    * kernel_info request's own idle has come back, every late output of the cell has too.
    */
-  private async iopubBarrier(msgId: string, onIopub: (msg: Message) => void): Promise<void> {
-    this.lingering.set(msgId, onIopub);
+  private async iopubBarrier(msgId: string, onIopub: (msg: IopubOutput) => void): Promise<void> {
+    const stop = this.requests.linger(msgId, onIopub);
     try {
       await this.request("shell", "kernel_info_request", {}, 5000, () => {});
     } catch {
       // A kernel that dies or stalls here is reported by the next request.
     } finally {
-      this.lingering.delete(msgId);
+      stop();
     }
   }
 
   /** Interrupt a cell that ran over its time; kill the kernel if it does not stop within `graceMs`. */
   private async stopRunaway(done: Promise<unknown>, graceMs: number): Promise<void> {
     await this.interrupt().catch(() => {});
-    const stopped = await Promise.race([done.then(() => true, () => true), sleep(graceMs, false, { ref: false })]);
+    const stopped = await Promise.race([
+      done.then(
+        () => true,
+        () => true,
+      ),
+      delay(graceMs, false),
+    ]);
     if (!stopped) await this.kill();
   }
 
@@ -337,7 +330,7 @@ export class KernelClient {
   async shutdown(graceMs = 2000): Promise<KernelExit> {
     if (this.isAlive) {
       await this.request("control", "shutdown_request", { restart: false }, graceMs).catch(() => {});
-      const exited = await Promise.race([this.exited.then(() => true), sleep(graceMs, false, { ref: false })]);
+      const exited = await Promise.race([this.exited.then(() => true), delay(graceMs, false)]);
       if (!exited) return this.kill();
     }
     return this.exited;
@@ -348,6 +341,16 @@ export class KernelClient {
     if (this.isAlive) this.launched.kill("SIGKILL");
     return this.exited;
   }
+}
+
+const INPUT_REQUESTED = "the notebook asked for input (input()/getpass), which a run cannot provide";
+
+/**
+ * An unref'd pause on the global timers (not node:timers/promises), so that tests with fake
+ * clocks control it like every other timer here.
+ */
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }
 
 function timeoutError(timeoutMs: number, cause?: unknown): AppError {

@@ -17,17 +17,17 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import os from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import type { KernelSpec } from "./kernelspec.js";
-import type { KernelExit } from "./launch.js";
+import type { ProcessExit } from "./types.js";
+import { warnKernel } from "./warnings.js";
 
 export const FORKSERVER_SCRIPT = fileURLToPath(
   new URL("../../python/nbhook/_forkserver.py", import.meta.url),
 );
-
-/** `note` is set when the exit was inferred: the fork server died first. */
-export type ProcessExit = KernelExit & { note?: string };
 
 export interface ForkRequest {
   argv: string[]; // the kernelspec's, `{connection_file}` substituted
@@ -42,6 +42,16 @@ export interface ForkedProcess {
   pid: number;
   exited: Promise<ProcessExit>;
 }
+
+/** The lines the fork server writes (see the protocol in _forkserver.py). */
+const serverLineSchema = z.union([
+  z.object({ ready: z.literal(true), pid: z.number().int(), python: z.string(), ipykernel: z.string() }),
+  z.object({ refused: z.string() }),
+  z.object({ exit: z.number().int(), code: z.number().int().nullable(), signal: z.string().nullable() }),
+  z.object({ id: z.number().int(), pid: z.number().int().positive() }),
+  // `id` is null when the request line itself was not JSON.
+  z.object({ id: z.number().int().nullable(), error: z.string() }),
+]);
 
 /** Variables a Python process reads while starting: a launch that changes them is spawned instead. */
 const STARTUP_ENV = /^(PYTHON\w*|LC_\w+|LANG|LANGUAGE|HOME|USER|JPY_\w+|PYDEVD_\w+)$/;
@@ -97,34 +107,37 @@ class ForkServer {
   }
 
   private onLine(line: string): void {
-    let msg: Record<string, unknown>;
+    let json: unknown;
     try {
-      msg = JSON.parse(line) as Record<string, unknown>;
+      json = JSON.parse(line);
     } catch {
       return this.fail(`wrote unexpected output: ${line.slice(0, 200)}`);
     }
-    const reply = typeof msg.id === "number" ? this.replies.get(msg.id) : undefined;
-    if (msg.ready === true) {
+    const parsed = serverLineSchema.safeParse(json);
+    if (!parsed.success) return this.fail(`sent an unexpected line: ${line.slice(0, 200)}`);
+    const msg = parsed.data;
+    if ("ready" in msg) {
       this.wasReady = true;
       this.markReady(true);
-    } else if (typeof msg.refused === "string") {
+    } else if ("refused" in msg) {
       this.fail(`refused to serve: ${msg.refused}`);
-    } else if (typeof msg.exit === "number") {
+    } else if ("exit" in msg) {
       const report = this.kernels.get(msg.exit);
       this.kernels.delete(msg.exit);
-      report?.({ code: msg.code as number | null, signal: msg.signal as NodeJS.Signals | null });
+      report?.(exitOf(msg));
       this.closeIfRetiredAndIdle();
-    } else if (reply) {
-      this.replies.delete(msg.id as number);
-      const pid = msg.pid;
-      if (typeof pid !== "number" || pid <= 0) {
-        this.warnOnce(`could not fork a kernel (${String(msg.error)})`);
-        return reply(undefined);
-      }
-      // Registered now, before any later line (its exit) is read.
-      reply({ pid, exited: new Promise((resolve) => this.kernels.set(pid, resolve)) });
     } else {
-      this.fail(`sent an unexpected reply: ${line.slice(0, 200)}`);
+      const reply = msg.id === null ? undefined : this.replies.get(msg.id);
+      if (!reply || msg.id === null) return this.fail(`sent an unexpected reply: ${line.slice(0, 200)}`);
+      this.replies.delete(msg.id);
+      if ("error" in msg) {
+        this.warnOnce(`could not fork a kernel (${msg.error})`);
+        reply(undefined);
+      } else {
+        const pid = msg.pid;
+        // Registered now, before any later line (its exit) is read.
+        reply({ pid, exited: new Promise((resolve) => this.kernels.set(pid, resolve)) });
+      }
     }
     this.updateRef();
   }
@@ -169,7 +182,7 @@ class ForkServer {
     warned.add(this.key);
     const tail = this.stderrTail.trim().split("\n").slice(-10).join("\n");
     const message = `the kernel fork server ${reason}; falling back to spawning kernels${tail ? `\n${tail}` : ""}`;
-    process.emitWarning(message, { code: "NBHOOK_FORKSERVER" });
+    warnKernel({ code: "forkserver-fallback", message });
   }
 
   private die(reason: string): void {
@@ -286,6 +299,17 @@ function isForkedKernel(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A child's exit as Node names it; a signal Node has no name for (real-time ones) is noted instead. */
+function exitOf(report: { code: number | null; signal: string | null }): ProcessExit {
+  const { code, signal } = report;
+  if (signal === null || isSignalName(signal)) return { code, signal };
+  return { code, signal: null, note: `killed by signal ${signal}` };
+}
+
+function isSignalName(name: string): name is NodeJS.Signals {
+  return Object.hasOwn(os.constants.signals, name);
 }
 
 function delay<T>(ms: number, value?: T): Promise<T | undefined> {

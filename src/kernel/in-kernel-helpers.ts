@@ -12,7 +12,9 @@ import type { KernelSpec } from "./kernelspec.js";
 export const PYTHON_HELPER_DIR = fileURLToPath(new URL("../../python", import.meta.url));
 
 /** file: URL of the Deno helper module. */
-export const DENO_HELPER_URL = pathToFileURL(fileURLToPath(new URL("../../deno/nbhook.ts", import.meta.url))).href;
+export const DENO_HELPER_URL = pathToFileURL(
+  fileURLToPath(new URL("../../deno/nbhook.ts", import.meta.url)),
+).href;
 
 export function isDenoKernel(spec: KernelSpec): boolean {
   return path.basename(spec.argv[0] ?? "") === "deno";
@@ -45,7 +47,11 @@ export function helperPreamble(spec: KernelSpec): string | undefined {
  * Code that moves an already running kernel into a run's working directory and environment
  * (pooled kernels start before the run is known). Undefined for languages nbhook cannot do it in.
  */
-export function contextPreamble(spec: KernelSpec, cwd: string | undefined, env: Record<string, string> = {}): string | undefined {
+export function contextPreamble(
+  spec: KernelSpec,
+  cwd: string | undefined,
+  env: Record<string, string> = {},
+): string | undefined {
   const language = spec.language.toLowerCase();
   if (language === "python") {
     return [

@@ -1,4 +1,4 @@
-export { KernelClient, type ExecuteOptions, type KernelExit, type StartOptions } from "./client.js";
+export { KernelClient, type AttachOptions, type ExecuteOptions, type StartOptions } from "./client.js";
 export {
   bundledDenoBinary,
   cachedKernelSpecs,
@@ -9,6 +9,19 @@ export {
   type KernelSpec,
 } from "./kernelspec.js";
 export { contextPreamble, DENO_HELPER_URL, helperPreamble, PYTHON_HELPER_DIR } from "./in-kernel-helpers.js";
-export type { ExecuteReply, Message } from "./messages.js";
+export type {
+  ExecuteReply,
+  IopubOutput,
+  JsonObject,
+  JsonValue,
+  KernelInfoReply,
+  KernelMessage,
+  KernelMessage as Message,
+  MessageOf,
+  MimeBundle,
+  MsgType,
+} from "./messages.js";
+export type { ConnectionInfo, KernelExit, LaunchedKernel } from "./types.js";
+export { onKernelWarning, type KernelWarning, type KernelWarningListener } from "./warnings.js";
 export { KernelPool, type PoolOptions, type PoolStats } from "./pool.js";
 export { stopForkServers } from "./forkserver.js";

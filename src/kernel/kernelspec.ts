@@ -12,7 +12,9 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { AppError } from "../errors.js";
+import { AppError, coerceError } from "../errors.js";
+import { describeIssues } from "./describe-issues.js";
+import { warnKernel } from "./warnings.js";
 
 export interface KernelSpec {
   /** Folder name, what notebooks put in `metadata.kernelspec.name`. */
@@ -46,15 +48,41 @@ export function jupyterDataPaths(env: NodeJS.ProcessEnv = process.env): string[]
   return [...new Set(paths)];
 }
 
+/** Problems already reported, `file\0problem`: scans repeat every 10 s (cachedKernelSpecs). */
+const reported = new Set<string>();
+
+/** Skips a broken kernelspec with one warning per file and problem for the process's life. */
+function skipInvalid(file: string, problem: string): undefined {
+  const key = `${file}\0${problem}`;
+  if (reported.has(key)) return undefined;
+  reported.add(key);
+  warnKernel({
+    code: "kernelspec-invalid",
+    file,
+    message: `skipping the kernelspec ${file}: ${problem}. Fix or remove the file; the other kernels are still offered.`,
+  });
+  return undefined;
+}
+
 async function readSpec(dir: string, name: string): Promise<KernelSpec | undefined> {
+  const file = path.join(dir, "kernel.json");
   let text: string;
   try {
-    text = await readFile(path.join(dir, "kernel.json"), "utf8");
-  } catch {
-    return undefined; // a folder without kernel.json is not a kernelspec
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = err instanceof Error && "code" in err ? err.code : undefined;
+    // A folder without kernel.json is not a kernelspec; one we cannot read is a broken one.
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    return skipInvalid(file, `cannot be read (${coerceError(err).message})`);
   }
-  const parsed = kernelJsonSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return skipInvalid(file, `not valid JSON (${coerceError(err).message})`);
+  }
+  const parsed = kernelJsonSchema.safeParse(json);
+  if (!parsed.success) return skipInvalid(file, `not a kernelspec (${describeIssues(parsed.error)})`);
   const spec = parsed.data;
   return {
     name,

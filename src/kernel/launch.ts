@@ -9,90 +9,23 @@
  * spawned. Both give the same LaunchedKernel: callers never see a ChildProcess.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { AppError } from "../errors.js";
-import { forkKernel, type ForkedProcess, type ProcessExit } from "./forkserver.js";
+import { AppError, coerceError } from "../errors.js";
+import { freeTcpPorts, newConnection } from "./connection.js";
+import { forkKernel, type ForkedProcess } from "./forkserver.js";
 import { helperEnv, isDenoKernel } from "./in-kernel-helpers.js";
 import type { KernelSpec } from "./kernelspec.js";
-
-export interface ConnectionInfo {
-  transport: "ipc" | "tcp";
-  ip: string;
-  shell_port: number;
-  iopub_port: number;
-  stdin_port: number;
-  control_port: number;
-  hb_port: number;
-  key: string;
-  signature_scheme: "hmac-sha256";
-  kernel_name: string;
-}
-
-export type ChannelName = "shell" | "iopub" | "stdin" | "control" | "hb";
-
-/** The ZeroMQ endpoint of one channel, as jupyter_client computes it. */
-export function endpoint(info: ConnectionInfo, channel: ChannelName): string {
-  const port = info[`${channel}_port`];
-  return info.transport === "ipc" ? `ipc://${info.ip}-${port}` : `tcp://${info.ip}:${port}`;
-}
-
-export interface LaunchOptions {
-  /** Working directory of the kernel (the notebook's folder by default in runs). */
-  cwd?: string;
-  /** Extra environment for the kernel, applied last. */
-  env?: Record<string, string>;
-  /** Transport; `ipc` unless the kernel cannot speak it. */
-  transport?: "ipc" | "tcp";
-}
-
-export interface KernelExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-export interface LaunchedKernel {
-  pid: number;
-  /** `spawn` (a child of this process) or `fork` (a child of the fork server). */
-  startedBy: "spawn" | "fork";
-  connection: ConnectionInfo;
-  /** Private folder with the connection file and the kernel's IPYTHONDIR; removed by cleanup(). */
-  dir: string;
-  /** Resolves once the process has exited and what it wrote is in outputTail(). */
-  exited: Promise<KernelExit>;
-  /** Sends a signal to the kernel process (nothing once it has exited). */
-  kill(signal: NodeJS.Signals): void;
-  /** The last ~8 KiB the kernel wrote to stderr (and stdout), for error reports. */
-  outputTail(): string;
-  cleanup(): Promise<void>;
-}
+import type { KernelExit, LaunchedKernel, LaunchOptions, ProcessExit } from "./types.js";
+import { warnKernel } from "./warnings.js";
 
 const TAIL_BYTES = 8192;
 
 /** Kernels known not to listen on ipc:// endpoints. */
 function defaultTransport(spec: KernelSpec): "ipc" | "tcp" {
   return isDenoKernel(spec) ? "tcp" : "ipc";
-}
-
-async function freeTcpPorts(count: number): Promise<number[]> {
-  // Only for kernels without ipc support. Binding port 0 and closing is racy in principle; the
-  // kernel binds within milliseconds and a clash surfaces as a launch error, not a hang.
-  const net = await import("node:net");
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => {
-      return new Promise<import("node:net").Server>((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve(server));
-      });
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 /** The environment of every kernel of `spec` started now, before its per-launch part. */
@@ -120,19 +53,10 @@ export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}
   try {
     await mkdir(path.join(dir, "ipython"), { mode: 0o700 });
     const transport = options.transport ?? defaultTransport(spec);
-    const ports = transport === "ipc" ? [1, 2, 3, 4, 5] : await freeTcpPorts(5);
-    const connection: ConnectionInfo = {
-      transport,
-      ip: transport === "ipc" ? path.join(dir, "k") : "127.0.0.1",
-      shell_port: ports[0]!,
-      iopub_port: ports[1]!,
-      stdin_port: ports[2]!,
-      control_port: ports[3]!,
-      hb_port: ports[4]!,
-      key: randomBytes(32).toString("hex"),
-      signature_scheme: "hmac-sha256",
-      kernel_name: spec.name,
-    };
+    const connection = newConnection(
+      spec.name,
+      transport === "ipc" ? { ipcDir: dir } : { tcpPorts: await freeTcpPorts(5) },
+    );
     const connectionFile = path.join(dir, "connection.json");
     await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
 
@@ -145,7 +69,14 @@ export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}
     const log = path.join(dir, "kernel.log");
     // A missing cwd is left to spawn, whose error names it.
     const forked = existsSync(cwd)
-      ? await forkKernel(spec, { argv, cwd, env, baseEnv: base, log, tmpRoot }).catch(() => undefined)
+      ? await forkKernel(spec, { argv, cwd, env, baseEnv: base, log, tmpRoot }).catch((err: unknown) => {
+          const reason = coerceError(err).message;
+          warnKernel({
+            code: "forkserver-fallback",
+            message: `the kernel fork server failed (${reason}); spawning the kernel`,
+          });
+          return undefined;
+        })
       : undefined;
     const proc = forked ? forkedProcess(forked, log) : await spawnedProcess(spec, argv, cwd, env);
     return { ...proc, connection, dir, cleanup: proc.cleanup(cleanup) };

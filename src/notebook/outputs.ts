@@ -2,12 +2,29 @@
  * Turning iopub messages into nbformat v4 outputs the way Jupyter saves them: consecutive stream
  * text of the same name merged, `update_display_data` rewriting every output that carries the
  * display_id (in any cell of the run), `clear_output` now or, with `wait`, before the next output.
+ * The messages arrive validated (kernel/messages.ts), so their content is used as it is.
  */
+import type { IopubOutput, JsonObject, MimeBundle } from "../kernel/index.js";
 import type { Output } from "./types.js";
+
+/**
+ * The outputs this file makes, as nbformat saves them. Bundle values may be any JSON (nbformat's
+ * schema allows it for `…+json` types; @jupyterlab/nbformat's IMimeBundle is narrower), so they
+ * are kept as their own types, which Output accepts as it stands.
+ */
+type StreamOutput = { output_type: "stream"; name: "stdout" | "stderr"; text: string };
+type DisplayOutput = { output_type: "display_data"; data: MimeBundle; metadata: JsonObject };
+type ResultOutput = {
+  output_type: "execute_result";
+  data: MimeBundle;
+  metadata: JsonObject;
+  execution_count: number | null;
+};
+type ErrorOutput = { output_type: "error"; ename: string; evalue: string; traceback: string[] };
 
 interface DisplayRef {
   outputs: Output[];
-  output: Record<string, unknown>;
+  output: DisplayOutput | ResultOutput;
 }
 
 /** One run's output state: display ids are shared across its cells. */
@@ -20,14 +37,10 @@ export class OutputCollector {
   }
 }
 
-/** What the sink reads of an iopub message (kernel/messages.ts gives it typed). */
-export interface IopubOutput {
-  header: { msg_type: string };
-  content: Record<string, unknown>;
-}
-
 export class CellOutputSink {
   private clearPending = false;
+  /** The stream output last appended, which the next text of the same stream extends. */
+  private lastStream: StreamOutput | undefined;
   /** The execution count of the cell's last execute_result, if it had one. */
   executionCount: number | null = null;
 
@@ -36,42 +49,32 @@ export class CellOutputSink {
     private readonly displays: Map<string, DisplayRef[]>,
   ) {}
 
-  /** Applies one iopub message; messages that are not outputs are ignored. */
+  /** Applies one output message of the cell. */
   handle(msg: IopubOutput): void {
-    const content = msg.content;
-    switch (msg.header.msg_type) {
+    switch (msg.msg_type) {
       case "stream":
-        return this.stream(String(content.name ?? "stdout"), String(content.text ?? ""));
-      case "display_data":
+        return this.stream(msg.content.name, msg.content.text);
+      case "display_data": {
+        const { data, metadata, transient } = msg.content;
+        return this.add({ output_type: "display_data", data, metadata }, transient?.display_id);
+      }
+      case "execute_result": {
+        const { data, metadata, execution_count, transient } = msg.content;
+        if (execution_count !== null) this.executionCount = execution_count;
         return this.add(
-          { output_type: "display_data", data: bundle(content.data), metadata: bundle(content.metadata) },
-          displayId(content),
+          { output_type: "execute_result", data, metadata, execution_count },
+          transient?.display_id,
         );
-      case "execute_result":
-        if (typeof content.execution_count === "number") this.executionCount = content.execution_count;
-        return this.add(
-          {
-            output_type: "execute_result",
-            data: bundle(content.data),
-            metadata: bundle(content.metadata),
-            execution_count: typeof content.execution_count === "number" ? content.execution_count : null,
-          },
-          displayId(content),
-        );
+      }
       case "update_display_data":
-        return this.update(displayId(content), content);
-      case "error":
-        return this.add({
-          output_type: "error",
-          ename: String(content.ename ?? ""),
-          evalue: String(content.evalue ?? ""),
-          traceback: Array.isArray(content.traceback) ? content.traceback.map(String) : [],
-        });
+        return this.update(msg.content.transient.display_id, msg.content.data, msg.content.metadata);
+      case "error": {
+        const { ename, evalue, traceback } = msg.content;
+        return this.add({ output_type: "error", ename, evalue, traceback });
+      }
       case "clear_output":
-        if (content.wait) this.clearPending = true;
+        if (msg.content.wait) this.clearPending = true;
         else this.clear();
-        return;
-      default:
         return;
     }
   }
@@ -90,42 +93,36 @@ export class CellOutputSink {
       else this.displays.delete(id);
     }
     this.outputs.length = 0;
+    this.lastStream = undefined;
   }
 
-  private stream(name: string, text: string): void {
+  private stream(name: StreamOutput["name"], text: string): void {
     this.flushPendingClear();
-    const last = this.outputs.at(-1) as { output_type?: string; name?: string; text?: string } | undefined;
-    if (last?.output_type === "stream" && last.name === name) {
-      last.text = (last.text ?? "") + text;
-    } else {
-      this.outputs.push({ output_type: "stream", name, text } as Output);
+    // Identity, not shape: only text this sink appended last is extended.
+    const last = this.lastStream;
+    if (last && last.name === name && this.outputs.at(-1) === last) {
+      last.text += text;
+      return;
     }
+    const output: StreamOutput = { output_type: "stream", name, text };
+    this.outputs.push(output);
+    this.lastStream = output;
   }
 
-  private add(output: Record<string, unknown>, id?: string): void {
+  private add(output: DisplayOutput | ResultOutput | ErrorOutput, id?: string): void {
     this.flushPendingClear();
-    this.outputs.push(output as Output);
-    if (id) {
+    this.outputs.push(output);
+    if (id && output.output_type !== "error") {
       const refs = this.displays.get(id) ?? [];
       refs.push({ outputs: this.outputs, output });
       this.displays.set(id, refs);
     }
   }
 
-  private update(id: string | undefined, content: Record<string, unknown>): void {
-    if (!id) return;
+  private update(id: string, data: MimeBundle, metadata: JsonObject): void {
     for (const ref of this.displays.get(id) ?? []) {
-      ref.output.data = bundle(content.data);
-      ref.output.metadata = bundle(content.metadata);
+      ref.output.data = data;
+      ref.output.metadata = metadata;
     }
   }
-}
-
-function bundle(value: unknown): Record<string, unknown> {
-  return value && typeof value === "object" ? (value as Record<string, unknown>) : {};
-}
-
-function displayId(content: Record<string, unknown>): string | undefined {
-  const transient = content.transient as { display_id?: unknown } | undefined;
-  return typeof transient?.display_id === "string" ? transient.display_id : undefined;
 }
