@@ -1,27 +1,46 @@
 /**
  * The one error type nbhook throws on purpose. `code` says what went wrong in a way callers can
- * switch on (the server maps codes to HTTP statuses in one place); the message says what to do.
+ * switch on (server/http-errors.ts maps each code to its HTTP status, the CLI to its exit code);
+ * the message says what to do. `details` carry what an answer needs besides the message (the
+ * seconds in Retry-After, the methods in Allow).
  */
 export type ErrorCode =
-  | "usage" // bad flags or arguments
+  | "usage" // bad flags, arguments or request fields
+  | "bad-request" // a request the server cannot read (malformed JSON or multipart)
+  | "unauthorized" // no API token, or a wrong one
+  | "method-not-allowed" // a method the route does not take
+  | "body-too-large" // a request body over the limit
+  | "unsupported-media-type" // a body of a type the route does not read
   | "notebook-invalid" // not nbformat v4, or a cell/field is wrong
   | "parameter-invalid" // a parameter could not be parsed, coerced or translated
   | "kernel-not-found" // no kernelspec fits
   | "kernel-launch" // the kernel process could not start or never answered
   | "kernel-died" // the kernel process exited while we needed it
+  | "run-failed" // a run ended in error (a cell raised, the answer was broken)
   | "timeout" // a cell or the whole run took too long
   | "protocol" // the kernel sent something we cannot read
-  | "not-found" // no such webhook, version, output or run
+  | "not-found" // no such webhook, version, output, run or route
   | "conflict" // the request contradicts the current state (e.g. clearing the live version)
-  | "busy"; // too many calls at once: try again later (503 with Retry-After)
+  | "busy" // too many calls at once: try again later (503 with Retry-After)
+  | "internal"; // a bug or a failure of nbhook itself (see the server log)
+
+export interface ErrorDetails {
+  /** When trying again makes sense, in seconds (Retry-After). */
+  retryAfterS?: number;
+  /** The methods the route takes (Allow). */
+  allow?: string[];
+}
 
 export class AppError extends Error {
   readonly code: ErrorCode;
+  readonly details: ErrorDetails;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown } & ErrorDetails = {}) {
+    const { cause, ...details } = options;
+    super(message, cause === undefined ? undefined : { cause });
     this.name = "AppError";
     this.code = code;
+    this.details = details;
   }
 }
 

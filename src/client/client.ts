@@ -22,12 +22,12 @@ import {
   versionListSchema,
   webhookListSchema,
   webhookSchema,
-  type AddResult,
-  type Output,
-  type Run,
-  type Version,
-  type Webhook,
-} from "./schemas.js";
+  type AddResultJson as AddResult,
+  type OutputJson as Output,
+  type RunJson as Run,
+  type VersionJson as Version,
+  type WebhookJson as Webhook,
+} from "../api/schemas.js";
 import { Transport, type TransportOptions } from "./transport.js";
 
 export type NbhookClientOptions = TransportOptions;

@@ -6,4 +6,13 @@ export { resolveConnection, DEFAULT_SERVER_URL, type Connection, type Connection
 export { NbhookApiError, NbhookClientError, NbhookConnectionError, NbhookResponseError } from "./errors.js";
 export type { DependencyFile } from "./deploy-files.js";
 export { redactWebhookTokens } from "./redact.js";
-export type { AddResult, Output, Run, RunStatus, Version, Webhook } from "./schemas.js";
+export type {
+  AcceptedCallJson as AcceptedCall,
+  AddResultJson as AddResult,
+  ErrorBody,
+  OutputJson as Output,
+  RunJson as Run,
+  VersionJson as Version,
+  WebhookJson as Webhook,
+} from "../api/schemas.js";
+export type { RunStatus } from "../run-status.js";

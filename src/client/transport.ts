@@ -6,7 +6,7 @@
 import type { z } from "zod";
 import { NbhookApiError, NbhookConnectionError, NbhookResponseError } from "./errors.js";
 import { redactWebhookTokens } from "./redact.js";
-import { errorBodySchema } from "./schemas.js";
+import { errorBodySchema } from "../api/schemas.js";
 
 export interface TransportOptions {
   /** Server base URL, e.g. http://127.0.0.1:5000. */

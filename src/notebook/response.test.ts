@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { csvFromHtmlTable, dumpsLikePython, findResponse } from "./response.js";
-import { RESPONSE_MIME, type Cell, type NotebookResponse, type Output } from "./types.js";
+import { RESPONSE_MIME, type BrokenResponse, type Cell, type NotebookResponse, type Output } from "./types.js";
 
 // Outputs below are copied from notebooks executed by ipykernel 6.17: nbhook's helper
 // (python/nbhook) and IPython.display calls made exactly as the Naas library makes them.
@@ -25,7 +25,8 @@ const naasPreview = display({
   "text/plain": ["<IPython.core.display.Markdown object>"],
 });
 
-function text(response: NotebookResponse | undefined): string | undefined {
+function text(response: NotebookResponse | BrokenResponse | undefined): string | undefined {
+  if (response?.kind === "broken") throw new Error(`a broken response: ${response.evalue}`);
   return response?.body.toString("utf8");
 }
 
@@ -107,22 +108,19 @@ describe("findResponse() with nbhook's response bundle", () => {
     expect(text(findResponse([codeCell(output)]))).toBe("a,b\n");
   });
 
-  it("should answer a 500 JSON error for an invalid bundle instead of skipping it", () => {
+  it("should find an invalid bundle as a broken response instead of skipping it", () => {
     const response = findResponse([
       codeCell(nbhookOutput({ content_type: "text/html", data: "x", encoding: "utf-8", status: 700 })),
       codeCell(nbhookOutput({ content_type: "text/html", data: "later", encoding: "utf-8" })),
     ]);
-    expect(response?.status).toBe(500);
-    expect(response?.contentType).toBe("application/json");
-    const body = JSON.parse(text(response) ?? "");
-    expect(body).toMatchObject({ status: "error", ename: "InvalidResponse" });
-    expect(body.evalue).toMatch(/cell 1, output 1.*status/);
+    expect(response).toMatchObject({ kind: "broken", ename: "InvalidResponse", cellIndex: 0 });
+    expect(response?.kind === "broken" && response.evalue).toMatch(/cell 1, output 1.*status/);
   });
 
   it("should reject an unknown encoding and a bundle that is not JSON", () => {
     for (const bundle of [{ content_type: "a/b", data: "", encoding: "latin-1" }, "{not json"]) {
       const response = findResponse([codeCell(display({ [RESPONSE_MIME]: bundle }))]);
-      expect(response?.status).toBe(500);
+      expect(response).toMatchObject({ kind: "broken", ename: "InvalidResponse" });
     }
   });
 });
@@ -352,9 +350,8 @@ describe("findResponse() with Naas outputs (naas_api metadata)", () => {
         ),
       ),
     ]);
-    expect(response?.status).toBe(500);
-    expect(JSON.parse(text(response) ?? "")).toMatchObject({ status: "error", ename: "FileNotFoundError" });
-    expect(text(response)).toContain("gone.csv");
+    expect(response).toMatchObject({ kind: "broken", ename: "FileNotFoundError" });
+    expect(response?.kind === "broken" && response.evalue).toContain("gone.csv");
   });
 
   it("should answer the {path} JSON itself when the file's type was unknown (no naas_type)", () => {

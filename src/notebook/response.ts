@@ -11,14 +11,14 @@
  *   when IPython filed it under image/png: an image's type is taken from its first bytes).
  *
  * A response that is there but broken (an invalid nbhook bundle, a Naas respond_file whose file
- * cannot be read) is not skipped silently: it becomes a 500 JSON error response
- * `{"status": "error", "ename", "evalue"}`, so the caller sees what went wrong.
+ * cannot be read) is not skipped silently: it is found as a {@link BrokenResponse}, which fails the
+ * run with its error, so the caller sees what went wrong.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { coerceError } from "../errors.js";
-import { RESPONSE_MIME, type Cell, type NotebookResponse, type Output } from "./types.js";
+import { RESPONSE_MIME, type BrokenResponse, type Cell, type NotebookResponse, type Output } from "./types.js";
 
 export interface FindResponseOptions {
   /**
@@ -30,13 +30,17 @@ export interface FindResponseOptions {
 }
 
 /** The notebook's response: the first response output in cell order, or `undefined`. */
-export function findResponse(cells: Cell[], options: FindResponseOptions = {}): NotebookResponse | undefined {
+export function findResponse(
+  cells: Cell[],
+  options: FindResponseOptions = {},
+): NotebookResponse | BrokenResponse | undefined {
   const { baseDir = process.cwd() } = options;
   for (const [cellIndex, cell] of cells.entries()) {
     if (cell.cell_type !== "code" || !Array.isArray(cell.outputs)) continue;
     for (const [outputIndex, output] of (cell.outputs as Output[]).entries()) {
       const where = `cell ${cellIndex + 1}, output ${outputIndex + 1}`;
       const response = responseOf(output, where, baseDir);
+      if (response && "ename" in response) return { kind: "broken", ...response, cellIndex };
       if (response) return response;
     }
   }
@@ -45,7 +49,13 @@ export function findResponse(cells: Cell[], options: FindResponseOptions = {}): 
 
 type MimeData = Record<string, unknown>;
 
-function responseOf(output: Output, where: string, baseDir: string): NotebookResponse | undefined {
+/** A response found but unusable: why, for the run's error. */
+interface Problem {
+  ename: string;
+  evalue: string;
+}
+
+function responseOf(output: Output, where: string, baseDir: string): NotebookResponse | Problem | undefined {
   if (output.output_type !== "display_data" && output.output_type !== "execute_result") return undefined;
   const data = isRecord(output.data) ? output.data : {};
   if (RESPONSE_MIME in data) return decodeBundle(data[RESPONSE_MIME], where);
@@ -67,14 +77,14 @@ const bundleSchema = z.object({
   kind: z.literal("notebook").optional(),
 });
 
-function decodeBundle(raw: unknown, where: string): NotebookResponse {
+function decodeBundle(raw: unknown, where: string): NotebookResponse | Problem {
   let value = raw;
   if (typeof raw === "string" || Array.isArray(raw)) {
     // Some writers store a JSON MIME value as (multi-line) text instead of an object.
     try {
       value = JSON.parse(joinText(raw) ?? "");
     } catch (error) {
-      return errorResponse(
+      return problem(
         "InvalidResponse",
         `the response in ${where} is not JSON: ${coerceError(error).message}`,
       );
@@ -82,8 +92,8 @@ function decodeBundle(raw: unknown, where: string): NotebookResponse {
   }
   const parsed = bundleSchema.safeParse(value);
   if (!parsed.success) {
-    const problem = z.prettifyError(parsed.error).replace(/\s*\n\s*/g, " ");
-    return errorResponse("InvalidResponse", `the response in ${where} is invalid: ${problem}`);
+    const why = z.prettifyError(parsed.error).replace(/\s*\n\s*/g, " ");
+    return problem("InvalidResponse", `the response in ${where} is invalid: ${why}`);
   }
   const bundle = parsed.data;
   const response: NotebookResponse = {
@@ -113,7 +123,7 @@ function naasMarker(metadata: unknown): string | undefined {
 }
 
 /** Naas's `__check_output`, branch by branch; `undefined` when nothing usable (a falsy JSON). */
-function naasResponse(data: MimeData, naasType: string, baseDir: string): NotebookResponse | undefined {
+function naasResponse(data: MimeData, naasType: string, baseDir: string): NotebookResponse | Problem | undefined {
   if (naasType === "notebook") return { contentType: "text/html", body: Buffer.alloc(0), kind: "notebook" };
   const json = data["application/json"];
   if (isTruthy(json) && naasType && isRecord(json) && typeof json.path === "string") {
@@ -151,12 +161,12 @@ function imageTypeOf(bytes: Buffer): string | undefined {
 }
 
 /** respond_file: `{"path": abspath}` with the file's MIME type as naas_type, read as bytes. */
-function naasFile(filePath: string, contentType: string): NotebookResponse {
+function naasFile(filePath: string, contentType: string): NotebookResponse | Problem {
   try {
     return { contentType, body: readFileSync(filePath), filename: path.basename(filePath) };
   } catch (error) {
     const ename = (error as NodeJS.ErrnoException).code === "ENOENT" ? "FileNotFoundError" : "OSError";
-    return errorResponse(ename, `respond_file: cannot read ${filePath}: ${coerceError(error).message}`);
+    return problem(ename, `respond_file: cannot read ${filePath}: ${coerceError(error).message}`);
   }
 }
 
@@ -257,9 +267,8 @@ function textResponse(contentType: string, text: string): NotebookResponse {
   return { contentType, body: Buffer.from(text, "utf8") };
 }
 
-function errorResponse(ename: string, evalue: string): NotebookResponse {
-  const body = JSON.stringify({ status: "error", ename, evalue });
-  return { contentType: "application/json", body: Buffer.from(body, "utf8"), status: 500 };
+function problem(ename: string, evalue: string): Problem {
+  return { ename, evalue };
 }
 
 /** nbformat multi-line text (a string or an array of lines) as one string. */

@@ -34,3 +34,15 @@ export interface NotebookResponse {
    */
   kind?: "notebook";
 }
+
+/**
+ * A response the notebook gave that cannot be answered (an invalid nbhook bundle, a Naas
+ * respond_file whose file cannot be read): the run fails with this error instead of skipping it.
+ */
+export interface BrokenResponse {
+  kind: "broken";
+  ename: string;
+  evalue: string;
+  /** 0-based index of the cell that displayed it. */
+  cellIndex: number;
+}

@@ -81,7 +81,7 @@ describe("Admission", () => {
     const running = admission.enter({ key: "a", limit: null });
     const waiting = admission.enter({ key: "a", limit: null });
     waiting.cancel();
-    expect(await settled(waiting)).toBe("cancelled");
+    expect(await settled(waiting)).toBe("caller-gone");
     expect(admission.queued).toBe(0);
     const next = admission.enter({ key: "a", limit: null });
     expect(next.state).toBe("queued");

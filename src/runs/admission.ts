@@ -13,8 +13,7 @@
  * Written by hand: the npm queues (p-limit, p-queue) have one limit and no per-key limit, bounded
  * length, cancellation and Retry-After estimate, which is all this module is.
  */
-
-export type Refusal = "queue-full" | "queue-timeout" | "cancelled" | "closing";
+import type { Refusal } from "./types.js";
 
 /** A call that will not run: why, and when trying again makes sense (seconds, at least 1). */
 export class AdmissionRefused extends Error {
@@ -91,7 +90,7 @@ class Entry implements Ticket, Slot {
   }
 
   cancel(): void {
-    if (this.state === "queued") this.owner.leave(this, "cancelled", "the caller went away while the call waited in the queue");
+    if (this.state === "queued") this.owner.leave(this, "caller-gone", "the caller went away while the call waited in the queue");
   }
 
   release(): void {

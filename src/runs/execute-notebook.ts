@@ -1,30 +1,23 @@
 /**
  * One execution of one notebook: choose its kernel, inject the parameters, run the code cells top
  * to bottom with per-cell and whole-run time limits, collect outputs into nbformat, and find the
- * response the notebook chose. Nothing here throws for what a notebook does: a failing cell, a
- * timeout or a dead kernel is a result with a status. Only setup problems (no kernel, bad
+ * response the notebook chose (rendering the executed notebook to HTML, once, when it asked for
+ * itself). Nothing here throws for what a notebook does: a failing cell, a timeout, a dead kernel
+ * or a broken response is a result with a status. Only setup problems (no kernel, bad
  * parameters) throw.
  */
 import { AppError, coerceError } from "../errors.js";
 import { chooseKernelSpec, findKernelSpecs, type KernelClient, type KernelPool, type KernelSpec } from "../kernel/index.js";
-import { hasTag, injectParameters } from "../notebook/parameters/index.js";
 import { OutputCollector } from "../notebook/outputs.js";
+import { findInjectedCellIndex, hasTag, injectParameters } from "../notebook/parameters/index.js";
 import { sourceText } from "../notebook/read.js";
 import { renderNotebookHtml } from "../notebook/render-html.js";
 import { findResponse } from "../notebook/response.js";
 import type { CodeCell, Notebook, NotebookResponse, ParamLanguage, Parameters } from "../notebook/types.js";
+import type { ExecutionStatus } from "../run-status.js";
 import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
-import { freshKernelLease, type KernelLease, type LeaseFn } from "./kernel-lease.js";
-
-export type RunStatus = "ok" | "error" | "timeout" | "died";
-
-export interface RunError {
-  ename: string;
-  evalue: string;
-  traceback: string[];
-  /** 0-based index of the failing cell in the executed notebook, if a cell failed. */
-  cellIndex?: number;
-}
+import { freshKernelLease } from "./kernel-lease.js";
+import type { KernelLease, LeaseFn, RunError, RunTimings } from "./types.js";
 
 export type ProgressEvent =
   | { type: "kernel-starting"; kernel: string }
@@ -34,6 +27,11 @@ export type ProgressEvent =
 
 export interface RunOptions {
   parameters?: Parameters;
+  /**
+   * What the executed notebook's injected cell shows instead of `parameters` (the redacted
+   * values): the kernel runs the real ones, the notebook that is saved and rendered shows these.
+   */
+  shownParameters?: Parameters;
   /** `--kernel NAME`: use this kernelspec whatever the notebook says. */
   kernel?: string;
   /** Kernelspecs to choose from; found on the machine when omitted. */
@@ -54,16 +52,16 @@ export interface RunOptions {
 }
 
 export interface RunResult {
-  status: RunStatus;
-  /** The executed notebook: parameters injected, outputs and timing metadata filled in. */
+  status: ExecutionStatus;
+  /** The executed notebook: parameters injected (as shown), outputs and timing metadata filled in. */
   notebook: Notebook;
   error?: RunError;
-  /** What the notebook returned (first response in cell order), if anything. */
+  /** What the notebook returned (first response in cell order), if the run ended ok. */
   response?: NotebookResponse;
   kernel: string;
   durationMs: number;
   /** Where the time went: getting a ready kernel (start or pool, plus preparation), and running the cells. */
-  timings?: { kernelMs: number; cellsMs: number };
+  timings?: RunTimings;
 }
 
 /** Executes `source` (not modified) and returns the executed copy with its status. */
@@ -71,7 +69,8 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
   const started = Date.now();
   const specs = options.specs ?? (await findKernelSpecs());
   const spec = chooseKernelSpec(specs, { ...kernelChoiceOf(source), override: options.kernel });
-  const notebook = prepareNotebook(source, spec, options.parameters);
+  const language = paramLanguageOf(spec.language);
+  const notebook = prepareNotebook(source, spec, language, options.parameters);
 
   const deadline = options.runTimeoutMs ? started + options.runTimeoutMs : Infinity;
   const t0 = performance.now();
@@ -90,29 +89,54 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
   const kernelMs = performance.now() - t0;
   options.onProgress?.({ type: "kernel-ready", kernel: spec.name, ms: Date.now() - started });
 
-  let status: RunStatus = "error";
+  let status: ExecutionStatus = "error";
   try {
     if (lease.skipTag) copySkippedOutputs(notebook, lease);
     const t1 = performance.now();
     const outcome = await executeCells(kernel, notebook, { ...options, deadline, started, skipTag: lease.skipTag });
     const cellsMs = performance.now() - t1;
-    notebook.metadata.language_info ??= kernel.info.language_info as never;
-    const response = outcome.status === "ok" ? findResponse(notebook.cells, { baseDir: options.cwd }) : undefined;
-    if (response?.kind === "notebook") {
-      response.body = Buffer.from(renderNotebookHtml(notebook), "utf8");
-    }
-    status = outcome.status;
-    return {
+    notebook.metadata.language_info ??= kernel.info.language_info;
+    if (options.shownParameters && language) showParameters(notebook, options.shownParameters, language);
+    const result: RunResult = {
       ...outcome,
       notebook,
-      response,
       kernel: spec.name,
       durationMs: Date.now() - started,
       timings: { kernelMs, cellsMs },
     };
+    if (outcome.status === "ok") answerOf(result, options.cwd);
+    status = result.status;
+    return result;
   } finally {
     await lease.release(status);
   }
+}
+
+/**
+ * Fills in what an ok run answers: the notebook's first response, its executed self rendered to
+ * HTML when it asked for that (the one render of a run), or the error of a broken response.
+ */
+function answerOf(result: RunResult, cwd: string | undefined): void {
+  const found = findResponse(result.notebook.cells, { baseDir: cwd });
+  if (found?.kind === "broken") {
+    result.status = "error";
+    result.error = { ename: found.ename, evalue: found.evalue, traceback: [], cellIndex: found.cellIndex };
+    return;
+  }
+  if (found?.kind === "notebook") found.body = Buffer.from(renderNotebookHtml(result.notebook), "utf8");
+  result.response = found;
+}
+
+/**
+ * Rewrites what the notebook says of its parameters from `shown`: the injected cell's source (its
+ * outputs stay) and `metadata.papermill.parameters`.
+ */
+function showParameters(notebook: Notebook, shown: Parameters, language: ParamLanguage): void {
+  const index = findInjectedCellIndex(notebook);
+  if (index < 0) return;
+  const rewritten = injectParameters(notebook, shown, { language });
+  notebook.cells[index]!.source = rewritten.cells[index]!.source;
+  notebook.metadata = rewritten.metadata;
 }
 
 /** Cells that ran when the kernel was prepared (setup mode) show the outputs they had then. */
@@ -126,8 +150,12 @@ function copySkippedOutputs(notebook: Notebook, lease: KernelLease): void {
   });
 }
 
-
-function prepareNotebook(source: Notebook, spec: KernelSpec, parameters: Parameters | undefined): Notebook {
+function prepareNotebook(
+  source: Notebook,
+  spec: KernelSpec,
+  language: ParamLanguage | undefined,
+  parameters: Parameters | undefined,
+): Notebook {
   const copy = structuredClone(source);
   for (const cell of copy.cells) {
     if (cell.cell_type === "code") {
@@ -136,7 +164,6 @@ function prepareNotebook(source: Notebook, spec: KernelSpec, parameters: Paramet
     }
   }
   if (!parameters || Object.keys(parameters).length === 0) return copy;
-  const language: ParamLanguage | undefined = paramLanguageOf(spec.language);
   if (!language) {
     throw new AppError(
       "parameter-invalid",
@@ -158,7 +185,7 @@ async function executeCells(
   kernel: KernelClient,
   notebook: Notebook,
   options: CellLoopOptions,
-): Promise<{ status: RunStatus; error?: RunError }> {
+): Promise<{ status: ExecutionStatus; error?: RunError }> {
   const collector = new OutputCollector();
   const codeCells = notebook.cells
     .map((cell, index) => ({ cell, index }))
@@ -173,7 +200,7 @@ async function executeCells(
     const sink = collector.forCell(code.outputs);
     const remaining = options.deadline - Date.now();
     const timeoutMs = Math.min(options.cellTimeoutMs || Infinity, remaining);
-    let status: RunStatus = "ok";
+    let status: ExecutionStatus = "ok";
     let error: RunError | undefined;
     try {
       const reply = await kernel.execute(sourceText(code.source), {
@@ -223,7 +250,7 @@ async function executeCells(
  * another failure, and the error name shown for it. The one mapping runs, warm kernels and
  * webhook runs share.
  */
-export function classifyFailure(err: Error): { status: Exclude<RunStatus, "ok">; ename: string } {
+export function classifyFailure(err: Error): { status: Exclude<ExecutionStatus, "ok">; ename: string } {
   const code = err instanceof AppError ? err.code : undefined;
   if (code === "timeout") return { status: "timeout", ename: "TimeoutError" };
   if (code === "kernel-died") return { status: "died", ename: "KernelDied" };

@@ -1,10 +1,12 @@
-export {
-  executeNotebook,
-  type ProgressEvent,
-  type RunError,
-  type RunOptions,
-  type RunResult,
-  type RunStatus,
-} from "./execute-notebook.js";
+/**
+ * @module The run layer: one execution of a notebook (`executeNotebook`, what `nbhook run` uses),
+ * and webhook calls end to end behind `Calls` (`EmbeddedCalls` in one process).
+ */
+export { executeNotebook, type ProgressEvent, type RunOptions, type RunResult } from "./execute-notebook.js";
+export { EmbeddedCalls, type EmbeddedCallsOptions } from "./embedded-calls.js";
 export { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
-export { freshKernelLease, prepareKernel, type KernelLease, type LeaseFn, type LeaseRequest } from "./kernel-lease.js";
+export { freshKernelLease, prepareKernel } from "./kernel-lease.js";
+export type { SmtpSettings } from "./notify.js";
+export type { RequestBody, RequestInput } from "./webhook-parameters.js";
+export { WarmKernels, type WarmOptions } from "./warm-kernels.js";
+export type * from "./types.js";

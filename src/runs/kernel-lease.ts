@@ -5,36 +5,8 @@
  * for the next call) through the same interface.
  */
 import { AppError } from "../errors.js";
-import {
-  contextPreamble,
-  helperPreamble,
-  KernelClient,
-  type KernelPool,
-  type KernelSpec,
-  type StartOptions,
-} from "../kernel/index.js";
-import type { Output } from "../notebook/types.js";
-import type { RunStatus } from "./execute-notebook.js";
-
-export interface KernelLease {
-  kernel: KernelClient;
-  /**
-   * Code cells carrying this tag already ran on the kernel and are not executed again; their
-   * outputs (in cell order) are copied into the run's notebook from `skippedOutputs`.
-   */
-  skipTag?: string;
-  skippedOutputs?: { outputs: Output[]; executionCount: number | null }[];
-  /** Called once when the run is over. */
-  release(status: RunStatus): Promise<void>;
-}
-
-/** What a run asks of its lease: the kernel's working folder and environment. */
-export interface LeaseRequest {
-  spec: KernelSpec;
-  start: StartOptions;
-}
-
-export type LeaseFn = (request: LeaseRequest) => Promise<KernelLease>;
+import { contextPreamble, helperPreamble, KernelClient, type KernelPool } from "../kernel/index.js";
+import type { LeaseFn, LeaseRequest } from "./types.js";
 
 /**
  * Makes a running kernel ready for a run: the run's folder and environment when it was started

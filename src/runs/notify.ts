@@ -8,7 +8,7 @@
  */
 import nodemailer, { type Transporter } from "nodemailer";
 import { stripAnsi } from "../notebook/ansi.js";
-import type { RunError, RunStatus } from "./execute-notebook.js";
+import type { ExecutionStatus, RunError, RunLogger } from "./types.js";
 
 /** Same shape as the server's SmtpConfig (src/server/config.ts). */
 export interface SmtpSettings {
@@ -20,20 +20,13 @@ export interface SmtpSettings {
   from: string;
 }
 
-/** pino-compatible: what the notifier and the runner log through. */
-export interface RunLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 export interface RunNotice {
   /** The notebook's file name, e.g. `report.ipynb`. */
   notebook: string;
   /** The deployed path (the webhook's key). */
   path: string;
   runId: string;
-  status: RunStatus;
+  status: ExecutionStatus;
   durationMs: number;
   error?: RunError;
   /** Link to the run's output notebook. */
@@ -57,11 +50,11 @@ export function recipients(value: unknown): string[] {
 }
 
 /** Who gets mail for this outcome: `notif_up` when the run succeeded, else `notif_down`. */
-export function recipientsFor(params: Record<string, unknown>, status: RunStatus): string[] {
+export function recipientsFor(params: Record<string, unknown>, status: ExecutionStatus): string[] {
   return recipients(status === "ok" ? params.notif_up : params.notif_down);
 }
 
-const OUTCOME: Record<RunStatus, string> = {
+const OUTCOME: Record<ExecutionStatus, string> = {
   ok: "succeeded",
   error: "failed",
   timeout: "failed",

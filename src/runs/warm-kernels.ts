@@ -13,10 +13,9 @@
  * retired.
  */
 import type { KernelPool } from "../kernel/index.js";
-import type { LeaseFn } from "./kernel-lease.js";
+import type { LeaseFn, PreparedCall, WarmStats } from "./types.js";
 import { canApplyContext, setupEnvOf } from "./warm-prepare.js";
-import { WarmVersion, type WarmHost, type WarmLog, type WarmMode } from "./warm-version.js";
-import type { PreparedRun } from "./webhook-run.js";
+import { WarmVersion, type WarmHost, type WarmLog } from "./warm-version.js";
 
 export type { WarmLog } from "./warm-version.js";
 
@@ -34,15 +33,6 @@ export interface WarmOptions {
   log?: WarmLog;
 }
 
-export interface WarmStats {
-  webhookId: string;
-  histo: string;
-  mode: WarmMode;
-  ready: number;
-  preparing: number;
-  inUse: number;
-  pids: number[];
-}
 
 export class WarmKernels implements WarmHost {
   readonly pool: KernelPool;
@@ -66,7 +56,7 @@ export class WarmKernels implements WarmHost {
   }
 
   /** Where this call's kernel comes from; undefined for the default (a fresh pooled kernel). */
-  leaseFor(prepared: PreparedRun): LeaseFn | undefined {
+  leaseFor(prepared: PreparedCall): LeaseFn | undefined {
     const { webhook, spec } = prepared;
     const mode = webhook.settings.mode;
     if (mode === "isolated" || this.closed) return undefined;

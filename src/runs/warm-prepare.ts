@@ -10,8 +10,9 @@ import { OutputCollector } from "../notebook/outputs.js";
 import { hasTag } from "../notebook/parameters/index.js";
 import { sourceText } from "../notebook/read.js";
 import type { CodeCell, Notebook, Output } from "../notebook/types.js";
-import { classifyFailure, type RunError } from "./execute-notebook.js";
+import { classifyFailure } from "./execute-notebook.js";
 import { prepareKernel } from "./kernel-lease.js";
+import type { RunError } from "./types.js";
 
 /** Cells with this tag run once per prepared kernel, not once per call. */
 export const SETUP_TAG = "setup";

@@ -9,8 +9,7 @@
  */
 import { AppError, coerceError } from "../errors.js";
 import type { KernelPool } from "../kernel/index.js";
-import type { RunStatus } from "./execute-notebook.js";
-import type { KernelLease, LeaseRequest } from "./kernel-lease.js";
+import type { ExecutionStatus, KernelLease, LeaseRequest } from "./types.js";
 import { WaitQueue } from "./wait-queue.js";
 import {
   applyCallContext,
@@ -171,7 +170,7 @@ export class WarmVersion {
   }
 
   /** The end of a call: reuse keeps a healthy kernel; everything else is shut down and replaced. */
-  private giveBack(warm: WarmKernel, status: RunStatus): void {
+  private giveBack(warm: WarmKernel, status: ExecutionStatus): void {
     this.inUse--;
     warm.calls++;
     const keep =

@@ -28,6 +28,8 @@ export interface RequestInput {
   /** Header names lower-cased, each header's first value; not yet redacted. */
   headers: Record<string, string>;
   body: RequestBody;
+  /** The folder holding the files the request uploaded (multipart), if any. */
+  uploadsDir?: string;
 }
 
 export type RequestBody =

@@ -1,29 +1,44 @@
 /**
- * The HTTP application: body parsers, the /api bearer-token check, the error handler, and the
- * route modules. `startServer` opens the store and listens; `buildApp` is the part tests can
- * also drive.
+ * The HTTP application: body parsers, the /api bearer-token check, the error handlers, and the
+ * route modules. `startServer` opens the store, builds the calls (runs/) and listens; `buildApp` is
+ * the part tests can also drive.
  */
 import formbody from "@fastify/formbody";
 import multipart from "@fastify/multipart";
-import Fastify, { LogController, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { pino, type DestinationStream, type LoggerOptions } from "pino";
 import { AppError } from "../errors.js";
-import { findKernelSpecs, KernelPool } from "../kernel/index.js";
-import { Admission } from "../runs/admission.js";
-import { WarmKernels } from "../runs/warm-kernels.js";
+import { EmbeddedCalls } from "../runs/index.js";
 import { SqliteStore } from "../store/index.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
-import { lockHome } from "./home-lock.js";
+import { answerFor } from "./call-answer.js";
 import type { ServerConfig } from "./config.js";
-import { errorHandler } from "./http-errors.js";
+import { lockHome } from "./home-lock.js";
+import { errorHandler, notFoundHandler } from "./http-errors.js";
+import { createLinks } from "./links.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerTriggerRoutes } from "./routes/trigger.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
 import { isRunPollAuthorized } from "./run-auth.js";
 import type { ServerDeps } from "./types.js";
 
-export async function buildApp(deps: ServerDeps, options: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
+/** `false`: no log; `true`: pino's defaults; else pino options, with `stream` as the destination. */
+export type LoggerSetting = boolean | (LoggerOptions & { stream?: DestinationStream });
+
+export interface AppOptions {
+  logger?: LoggerSetting;
+}
+
+export function createLogger(setting: LoggerSetting = false): FastifyBaseLogger {
+  if (setting === false) return pino({ enabled: false });
+  if (setting === true) return pino();
+  const { stream, ...options } = setting;
+  return stream ? pino(options, stream) : pino(options);
+}
+
+export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    loggerInstance: log,
     bodyLimit: deps.config.maxBodyBytes,
     // Webhook URLs are secrets: fastify's own request lines are off, ours redact the token.
     logController: new LogController({ disableRequestLogging: true }),
@@ -41,34 +56,30 @@ export async function buildApp(deps: ServerDeps, options: { logger?: boolean | o
   let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
+    deps.calls.stopAdmitting(); // queued calls get their 503 before the server waits for requests
   });
   app.addHook("onSend", async (_request, reply) => {
     if (closing) reply.header("connection", "close");
   });
   app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
   await app.register(formbody, { bodyLimit: deps.config.maxBodyBytes });
   await app.register(multipart, { limits: { fileSize: deps.config.maxBodyBytes, files: 20, fields: 200 } });
 
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", async (request) => {
     // The matched route decides, not the raw URL: /%61pi/webhooks routes to /api/webhooks.
     const route = request.routeOptions.url ?? request.url;
     if (!route.startsWith("/api/") && route !== "/api") return;
     // GET /api/runs/{id}[/response] also take the run's webhook token: callers that only have the
     // webhook URL poll their asynchronous calls (docs/api.md, "Asynchronous calls").
-    if (
-      !isAuthorized(request.headers.authorization, deps.apiToken) &&
-      !(await isRunPollAuthorized(request, deps.store))
-    ) {
-      await reply
-        .status(401)
-        .header("WWW-Authenticate", 'Bearer realm="nbhook"')
-        .send({
-          error: "unauthorized",
-          message:
-            "missing or wrong API token: send `Authorization: Bearer <token>`; the token is in <home>/api-token " +
-            "(printed by `nbhook serve`), or set NBHOOK_TOKEN",
-        });
+    if (isAuthorized(request.headers.authorization, deps.apiToken) || (await isRunPollAuthorized(request, deps.store))) {
+      return;
     }
+    throw new AppError(
+      "unauthorized",
+      "missing or wrong API token: send `Authorization: Bearer <token>`; the token is in <home>/api-token " +
+        "(printed by `nbhook serve`), or set NBHOOK_TOKEN",
+    );
   });
 
   app.get("/health", async () => ({ status: "ok" }));
@@ -86,34 +97,35 @@ export interface RunningServer {
 }
 
 /** Opens the store in `config.home`, creates the API token if needed, and listens. */
-export async function startServer(config: ServerConfig, options: { logger?: boolean | object } = {}): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, options: AppOptions = {}): Promise<RunningServer> {
   const unlock = lockHome(config.home);
   const store = new SqliteStore(config.home);
+  const log = createLogger(options.logger);
   // One server per home (the lock): what was in flight when it last stopped is over.
   const interrupted = await store.closeInterruptedRuns();
+  if (interrupted > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
   const apiToken = await loadOrCreateApiToken(config.home);
   let listening = "";
-  const pool = new KernelPool({
-    size: config.poolSize,
-    onError: (err, spec) => app.log.error({ err, kernel: spec.name }, "could not start a pooled kernel"),
-  });
-  const warm = new WarmKernels({ pool, log: (level, fields, msg) => app.log[level](fields, msg) });
-  const deps: ServerDeps = {
-    config,
+  const baseUrl = () => (config.baseUrl ?? listening).replace(/\/+$/, "");
+  const links = createLinks(baseUrl);
+  const calls = new EmbeddedCalls({
     store,
-    apiToken,
-    pool,
-    warm,
-    admission: new Admission({ maxRuns: config.maxRuns, maxQueue: config.maxQueue }),
-    baseUrl: () => (config.baseUrl ?? listening).replace(/\/+$/, ""),
-  };
-  const app = await buildApp(deps, options);
-  if (interrupted > 0) app.log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
+    links,
+    answerFor,
+    log,
+    poolSize: config.poolSize,
+    maxRuns: config.maxRuns,
+    maxQueue: config.maxQueue,
+    smtp: config.smtp,
+  });
+  const deps: ServerDeps = { config, store, apiToken, calls, links };
+  const app = await buildApp(deps, log);
+  // Requests in flight end first (app.close waits for them), then the calls still going.
+  app.addHook("onClose", async () => calls.close());
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
-    await warm.close();
-    await pool.close();
+    await app.close();
     await store.close();
     unlock();
     const code = (err as NodeJS.ErrnoException).code;
@@ -128,9 +140,7 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     }
     throw err;
   }
-  // Most webhooks are Python notebooks: have their kernels ready before the first call.
-  const python = (await findKernelSpecs()).find((spec) => spec.name === "python3");
-  if (python) pool.warm(python);
+  await calls.warmUp(); // most webhooks are Python notebooks: their kernels are ready before the first call
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -138,11 +148,9 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
   return {
     app,
     deps,
-    url: deps.baseUrl(),
+    url: baseUrl(),
     async close() {
-      await app.close(); // waits for requests in flight, and so for their runs
-      await warm.close(); // before the pool: its kernels came from there
-      await pool.close();
+      await app.close(); // requests in flight, then (onClose) every call and kernel
       await store.close();
       unlock();
     },

@@ -1,27 +1,83 @@
 /**
- * The one place that maps errors to HTTP statuses. Every error answer is JSON:
- * `{"error": <code>, "message": <what to do>}`.
+ * @module The one place that chooses an error's HTTP status, for thrown errors and for calls that
+ * did not end ok alike. Every error answer is JSON `{"error": <code>, "message": <what to do>, …}`:
+ * unknown routes, 401, 405, 413, 400, 415, 422, 503, and the 500/504 of failed runs (which add
+ * `id`, `status`, `ename`, `evalue`, `traceback`).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
+import type { ErrorBody } from "../api/schemas.js";
 import { AppError, type ErrorCode } from "../errors.js";
+import type { ExecutionStatus } from "../run-status.js";
 
 const STATUS: Record<ErrorCode, number> = {
   usage: 400,
+  "bad-request": 400,
+  unauthorized: 401,
+  "not-found": 404,
+  "method-not-allowed": 405,
+  conflict: 409,
+  "body-too-large": 413,
+  "unsupported-media-type": 415,
   "notebook-invalid": 422,
   "parameter-invalid": 422,
+  "run-failed": 500,
   "kernel-not-found": 500,
   "kernel-launch": 500,
   "kernel-died": 500,
-  timeout: 504,
   protocol: 500,
-  "not-found": 404,
-  conflict: 409,
+  internal: 500,
   busy: 503,
+  timeout: 504,
 };
 
-export function statusOf(err: AppError): number {
-  return STATUS[err.code];
+/** The error code a run that did not end ok answers with. */
+export const RUN_FAILURE_CODE: Record<Exclude<ExecutionStatus, "ok">, ErrorCode> = {
+  error: "run-failed",
+  died: "kernel-died",
+  timeout: "timeout",
+};
+
+/**
+ * Recorded for a queued call whose caller left before it ran (nginx's "client closed request");
+ * never sent, as nobody is there to receive it.
+ */
+export const CALLER_GONE_STATUS = 499;
+
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+/** The JSON body of an error answer; `extra` fields follow code and message. */
+export function errorBody(err: AppError, extra: Record<string, unknown> = {}): ErrorBody {
+  return { error: err.code, message: err.message, ...extra };
+}
+
+/** Headers an error answer carries besides its body: Retry-After, Allow, WWW-Authenticate. */
+export function errorHeaders(err: AppError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (err.details.retryAfterS !== undefined) headers["retry-after"] = String(err.details.retryAfterS);
+  if (err.details.allow) headers.allow = err.details.allow.join(", ");
+  if (err.code === "unauthorized") headers["www-authenticate"] = 'Bearer realm="nbhook"';
+  return headers;
+}
+
+/** Any thrown error as an AppError: ours as they are, fastify's and zod's by what they mean. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof ZodError) return new AppError("usage", describeZodError(err), { cause: err });
+  const status = (err as Partial<FastifyError> | undefined)?.statusCode;
+  const message = err instanceof Error ? err.message : String(err);
+  if (status === 413) {
+    return new AppError(
+      "body-too-large",
+      "the request body is larger than the server accepts: send less, or start the server with a larger --max-body",
+      { cause: err },
+    );
+  }
+  if (status === 415) return new AppError("unsupported-media-type", message, { cause: err });
+  if (status !== undefined && status >= 400 && status < 500) return new AppError("bad-request", message, { cause: err });
+  return new AppError("internal", "internal error: see the server log", { cause: err });
 }
 
 /**
@@ -36,25 +92,19 @@ function describeZodError(err: ZodError): string {
   return `invalid request: ${issues.join("; ")}`;
 }
 
-export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
-  if (err instanceof AppError) {
-    void reply.status(statusOf(err)).send({ error: err.code, message: err.message });
-    return;
-  }
-  if (err instanceof ZodError) {
-    void reply.status(STATUS.usage).send({ error: "usage", message: describeZodError(err) });
-    return;
-  }
-  const fastifyErr = err as FastifyError;
-  const status = fastifyErr.statusCode ?? 500;
-  if (status >= 500) request.log.error({ err }, "request failed");
-  const code =
-    status === 413 ? "body-too-large" : status === 415 ? "unsupported-media-type" : status < 500 ? "bad-request" : "internal";
-  const message =
-    status === 413
-      ? `the request body is larger than the limit (${err.message.replace(/^.*?: /, "")})`
-      : status >= 500
-        ? "internal error: see the server log"
-        : err.message;
-  void reply.status(status).send({ error: code, message });
+export function errorHandler(thrown: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  const err = toAppError(thrown);
+  if (err.code === "internal") request.log.error({ err: thrown }, "request failed");
+  void reply.status(statusOf(err.code)).headers(errorHeaders(err)).send(errorBody(err));
+}
+
+/** Unknown routes answer like every other error. */
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split("?")[0] ?? "";
+  const err = new AppError(
+    "not-found",
+    `no route ${request.method} ${path.startsWith("/notebook/") ? "/notebook/<token>" : path}: ` +
+      "webhooks are called at /notebook/<token>, the management API is under /api (docs/api.md)",
+  );
+  void reply.status(statusOf(err.code)).send(errorBody(err));
 }

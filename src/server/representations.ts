@@ -1,7 +1,9 @@
 /**
- * How store records look in the JSON API (snake_case, as Naas's API and the Python helper use).
- * The TypeScript SDK parses these shapes with the same field names.
+ * @module How store records look in the JSON API: built as the types of api/schemas.ts, which the
+ * SDK parses with, so a field added on one side and not the other does not compile.
  */
+import type { OutputJson, RunJson, VersionJson, WebhookJson } from "../api/schemas.js";
+import type { Links } from "../runs/index.js";
 import type { OutputInfo, Run, Webhook, WebhookVersion } from "../store/index.js";
 
 /** Content type of notebook downloads (versions, outputs). */
@@ -10,16 +12,12 @@ export const IPYNB_CONTENT_TYPE = "application/x-ipynb+json";
 /** Response header naming the histo of a downloaded version or output (useful with `latest`). */
 export const HISTO_HEADER = "nbhook-histo";
 
-export function webhookUrl(baseUrl: string, token: string): string {
-  return `${baseUrl}/notebook/${token}`;
-}
-
-export function webhookJson(w: Webhook, baseUrl: string) {
+export function webhookJson(w: Webhook, links: Links): WebhookJson {
   return {
     id: w.id,
     path: w.path,
     name: w.name,
-    url: webhookUrl(baseUrl, w.token),
+    url: links.webhook(w.token),
     params: w.params,
     debug: w.debug,
     timeout_ms: w.timeoutMs,
@@ -35,15 +33,15 @@ export function webhookJson(w: Webhook, baseUrl: string) {
   };
 }
 
-export function versionJson(v: WebhookVersion, liveHisto: string | null) {
+export function versionJson(v: WebhookVersion, liveHisto: string | null): VersionJson {
   return { histo: v.histo, created_at: v.createdAt, size: v.size, sha256: v.sha256, live: v.histo === liveHisto };
 }
 
-export function outputJson(o: OutputInfo) {
+export function outputJson(o: OutputInfo): OutputJson {
   return { histo: o.histo, created_at: o.createdAt, size: o.size, run_id: o.runId };
 }
 
-export function runJson(r: Run, baseUrl: string, path?: string) {
+export function runJson(r: Run, links: Links, path?: string): RunJson {
   return {
     id: r.id,
     webhook_id: r.webhookId,
@@ -62,8 +60,8 @@ export function runJson(r: Run, baseUrl: string, path?: string) {
     },
     parameters: r.parameters,
     http_status: r.httpStatus,
-    url: `${baseUrl}/api/runs/${r.id}`,
-    output_url: `${baseUrl}/api/runs/${r.id}/output`,
-    response_url: `${baseUrl}/api/runs/${r.id}/response`,
+    url: links.run(r.id),
+    output_url: links.runOutput(r.id),
+    response_url: links.runAnswer(r.id),
   };
 }

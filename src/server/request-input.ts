@@ -9,7 +9,7 @@
  * - anything else: the body as UTF-8 text (Naas's `{"str": …}`).
  * Bodies over the limit are 413 for every kind, multipart included (counted across all parts).
  *
- * Errors are thrown with a `statusCode` (as fastify's own are) for http-errors.ts to answer.
+ * Errors are AppErrors ("bad-request", "body-too-large") for http-errors.ts to answer.
  */
 import { createWriteStream } from "node:fs";
 import path from "node:path";
@@ -20,13 +20,11 @@ import { AppError } from "../errors.js";
 import { parseJsonParameters } from "../notebook/parameters/index.js";
 import type { RequestBody, RequestInput } from "../runs/webhook-parameters.js";
 
-/** An error http-errors.ts answers with `status` (fastify's convention: `statusCode`). */
-export function httpError(status: number, message: string): Error & { statusCode: number } {
-  return Object.assign(new Error(message), { statusCode: status });
-}
-
-export function bodyTooLarge(limit: number): Error & { statusCode: number } {
-  return httpError(413, `Request body is too large: over ${limit} bytes`);
+export function bodyTooLarge(limit: number): AppError {
+  return new AppError(
+    "body-too-large",
+    `the request body is larger than the limit (over ${limit} bytes): send less, or start the server with a larger --max-body`,
+  );
 }
 
 /**
@@ -45,7 +43,7 @@ export function registerBodyParsers(scope: FastifyInstance, bodyLimit: number): 
       } satisfies RequestBody);
     } catch (err) {
       done(
-        httpError(400, err instanceof AppError ? err.message : "the request body is not valid JSON"),
+        new AppError("bad-request", err instanceof AppError ? err.message : "the request body is not valid JSON"),
         undefined,
       );
     }

@@ -10,8 +10,8 @@ import { DEFAULT_SETTINGS, type WebhookSettings } from "./types.js";
 
 /** Naas's add-time params: the known keys are typed, any other key is a parameter to inject. */
 export const webhookParamsSchema = z.looseObject({
-  notif_up: z.array(z.string()).optional(),
-  notif_down: z.array(z.string()).optional(),
+  notif_up: z.union([z.string(), z.array(z.string())]).optional(),
+  notif_down: z.union([z.string(), z.array(z.string())]).optional(),
   next_url: z.string().optional(),
   inline: z.boolean().optional(),
 });

@@ -12,8 +12,9 @@ export type { FinishedRunStatus, RunStatus } from "../run-status.js";
 
 /** Settings given at `add` (Naas's add-time `params`), plus any user parameters. */
 export interface WebhookParams {
-  notif_up?: string[];
-  notif_down?: string[];
+  /** Addresses: a list (what the API stores), or one string, comma-separated or not (as Naas took it). */
+  notif_up?: string | string[];
+  notif_down?: string | string[];
   next_url?: string;
   inline?: boolean;
   /** Other add-time parameters, injected into every run (Naas did the same). */

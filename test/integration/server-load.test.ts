@@ -36,15 +36,15 @@ describe("one run at once and a queue of one", () => {
     expect(first!.queuedAt).toBeNull();
     expect(second!.queuedAt).not.toBeNull();
     expect(Date.parse(second!.startedAt)).toBeGreaterThanOrEqual(Date.parse(first!.startedAt) + first!.durationMs! - 50);
-    expect([server.deps.admission.running, server.deps.admission.queued]).toEqual([0, 0]);
+    expect([server.deps.calls.stats().running, server.deps.calls.stats().queued]).toEqual([0, 0]);
   });
 
   it("estimates Retry-After from the runs' recent durations", async () => {
     const webhook = await deploy(server, sleeping(3));
     const first = call(webhook.url);
-    await until(() => server.deps.admission.running === 1);
+    await until(() => server.deps.calls.stats().running === 1);
     const second = call(webhook.url);
-    await until(() => server.deps.admission.queued === 1);
+    await until(() => server.deps.calls.stats().queued === 1);
     const busy = await call(webhook.url);
     expect(busy.status).toBe(503);
     // Recent runs took about 1.5 s each and this one has just started: 1 or 2 s, not a made-up minute.
@@ -56,15 +56,15 @@ describe("one run at once and a queue of one", () => {
   it("frees the queue place of a caller that disconnects while queued, and records its call as cancelled", async () => {
     const webhook = await deploy(server, sleeping(1.5));
     const first = call(webhook.url);
-    await until(() => server.deps.admission.running === 1);
+    await until(() => server.deps.calls.stats().running === 1);
     const leaving = new AbortController();
     const second = call(webhook.url, { signal: leaving.signal }).catch((err: Error) => err);
-    await until(() => server.deps.admission.queued === 1);
+    await until(() => server.deps.calls.stats().queued === 1);
     leaving.abort();
     expect(await second).toBeInstanceOf(Error);
-    await until(() => server.deps.admission.queued === 0);
+    await until(() => server.deps.calls.stats().queued === 0);
     const third = call(webhook.url); // the queue has room again
-    await until(() => server.deps.admission.queued === 1);
+    await until(() => server.deps.calls.stats().queued === 1);
     expect((await first).status).toBe(200);
     expect((await third).status).toBe(200);
 
@@ -118,9 +118,9 @@ describe("shutting down with calls queued", () => {
     const server = await startLoadServer({ maxRuns: 1, maxQueue: 4 });
     const webhook = await deploy(server, sleeping(1.5));
     const running = call(webhook.url);
-    await until(() => server.deps.admission.running === 1);
+    await until(() => server.deps.calls.stats().running === 1);
     const queued = [call(webhook.url), call(webhook.url, { headers: { prefer: "respond-async" } })];
-    await until(() => server.deps.admission.queued === 2);
+    await until(() => server.deps.calls.stats().queued === 2);
     const asyncAnswer = await queued[1]!;
     expect(asyncAnswer.status).toBe(202);
     const asyncRun = asyncAnswer.json<{ id: string }>().id;

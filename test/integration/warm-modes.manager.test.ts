@@ -9,9 +9,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { chooseKernelSpec, findKernelSpecs, KernelPool, type KernelSpec } from "../../src/kernel/index.js";
 import type { Notebook } from "../../src/notebook/types.js";
-import { executeNotebook, type RunResult } from "../../src/runs/index.js";
-import { WarmKernels, type WarmOptions } from "../../src/runs/warm-kernels.js";
-import type { PreparedRun } from "../../src/runs/webhook-run.js";
+import { executeNotebook, WarmKernels, type PreparedCall, type RunResult, type WarmOptions } from "../../src/runs/index.js";
 import type { RunMode } from "../../src/store/index.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook } from "../support/notebooks.js";
@@ -47,7 +45,7 @@ function prepared(
   mode: RunMode,
   notebook: Notebook = COUNTER,
   spec: KernelSpec = python,
-): PreparedRun {
+): PreparedCall {
   const now = new Date().toISOString();
   return {
     webhook: {
@@ -77,7 +75,7 @@ function prepared(
 
 async function run(
   warm: WarmKernels,
-  call: PreparedRun,
+  call: PreparedCall,
   options: { nap?: number; runTimeoutMs?: number } = {},
 ) {
   return executeNotebook(call.notebook, {

@@ -16,6 +16,9 @@ import type { NewWebhook, WebhookSettings } from "../../src/store/index.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook, type CellSpec } from "../support/notebooks.js";
 
+const warmStats = (server: RunningServer) => server.deps.calls.stats().kernels?.warm ?? [];
+const poolStats = (server: RunningServer) => server.deps.calls.stats().kernels?.pool ?? [];
+
 guardKernelLeaks();
 
 let server: RunningServer;
@@ -121,7 +124,7 @@ describe("setup mode", () => {
     }
     // One setup per kernel: every kernel that served a call ran it exactly once; the one kept
     // ready for the next call ran it too, and nothing else did.
-    await until(() => server.deps.warm.stats().some((s) => s.webhookId === hook.id && s.ready === 1));
+    await until(() => warmStats(server).some((s) => s.webhookId === hook.id && s.ready === 1));
     const log = lines(path.join(hook.files, "setup-log.txt")).map(Number);
     expect(log.length).toBe(4);
     expect(new Set(log).size).toBe(4);
@@ -180,7 +183,7 @@ describe("setup mode", () => {
 
     rmSync(path.join(hook.files, "broken"));
     // The background retry (after 2 s) prepares a kernel; calls work again.
-    await until(() => server.deps.warm.stats().some((s) => s.webhookId === hook.id && s.ready === 1), 20_000);
+    await until(() => warmStats(server).some((s) => s.webhookId === hook.id && s.ready === 1), 20_000);
     const third = await call(hook.url);
     expect(third.status, third.text).toBe(200);
   });
@@ -199,7 +202,7 @@ describe("isolated mode", () => {
     const b = await call(hook.url);
     expect([a.json.seen, b.json.seen]).toEqual([false, false]);
     expect(a.json.pid).not.toBe(b.json.pid);
-    expect(server.deps.warm.stats().some((s) => s.webhookId === hook.id)).toBe(false);
+    expect(warmStats(server).some((s) => s.webhookId === hook.id)).toBe(false);
   });
 });
 
@@ -288,19 +291,19 @@ describe("deploying and deleting", () => {
     const { url, id } = added.json.webhook;
     const v1 = await call(url);
     expect(v1.json.version).toBe("v1");
-    expect(server.deps.warm.stats().find((s) => s.webhookId === id)?.pids).toEqual([v1.json.pid]);
+    expect(warmStats(server).find((s) => s.webhookId === id)?.pids).toEqual([v1.json.pid]);
 
     expect(
       (await api("POST", "/api/webhooks", { path: nbPath, notebook: versioned("v2"), mode: "reuse" })).status,
     ).toBe(200);
-    expect(server.deps.warm.stats().some((s) => s.webhookId === id)).toBe(false);
+    expect(warmStats(server).some((s) => s.webhookId === id)).toBe(false);
     await until(() => !alive(v1.json.pid as number));
     const v2 = await call(url);
     expect(v2.json).toMatchObject({ version: "v2" });
     expect(v2.json.pid).not.toBe(v1.json.pid);
 
     expect((await api("DELETE", `/api/webhooks/${id}`)).status).toBe(200);
-    expect(server.deps.warm.stats().some((s) => s.webhookId === id)).toBe(false);
+    expect(warmStats(server).some((s) => s.webhookId === id)).toBe(false);
     await until(() => !alive(v2.json.pid as number));
   });
 });
@@ -327,13 +330,13 @@ describe("closing the server", () => {
       const { json } = await call(`${own.url}/notebook/${webhook.token}`);
       pids.push(json.pid as number);
     }
-    await until(() => own.deps.warm.stats().every((s) => s.ready === 1));
+    await until(() => warmStats(own).every((s) => s.ready === 1));
     pids.push(
-      ...own.deps.warm.stats().flatMap((s) => s.pids),
-      ...own.deps.pool.stats().flatMap((s) => s.pids),
+      ...warmStats(own).flatMap((s) => s.pids),
+      ...poolStats(own).flatMap((s) => s.pids),
     );
     await own.close();
-    expect(own.deps.warm.stats()).toEqual([]);
+    expect(warmStats(own)).toEqual([]);
     await until(() => pids.every((pid) => !alive(pid)), 5000);
     rmSync(own.deps.config.home, { recursive: true, force: true });
   });

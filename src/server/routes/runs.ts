@@ -36,7 +36,7 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     for (const run of runs) {
       if (!paths.has(run.webhookId)) paths.set(run.webhookId, (await store.getWebhook(run.webhookId))?.path);
     }
-    return runs.map((run) => runJson(run, deps.baseUrl(), paths.get(run.webhookId)));
+    return runs.map((run) => runJson(run, deps.links, paths.get(run.webhookId)));
   };
 
   app.get("/api/runs", async (request) => {

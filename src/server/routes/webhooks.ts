@@ -15,7 +15,7 @@ import { versionJson, webhookJson } from "../representations.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
 import { registerWebhookHistoryRoutes } from "./webhook-history.js";
-import { redirectTarget } from "../webhook-response.js";
+import { redirectTarget } from "../call-answer.js";
 
 /** `add` carries the notebook and its dependency files (base64): allow more than a trigger body. */
 const ADD_BODY_LIMIT = 100 * 1024 * 1024;
@@ -127,7 +127,7 @@ function cleanParams(params: z.infer<typeof paramsSchema>): WebhookParams {
 }
 
 export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
-  const json = (w: Webhook) => webhookJson(w, deps.baseUrl());
+  const json = (w: Webhook) => webhookJson(w, deps.links);
 
   app.post("/api/webhooks", { bodyLimit: ADD_BODY_LIMIT }, async (request, reply) => {
     const body = addBody.parse(request.body);
@@ -147,7 +147,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     // Files first: the new version may read them as soon as it is live.
     for (const file of files) await deps.store.writeFile(saved.id, file.path, file.data);
     const version = await deps.store.addVersion(saved.id, Buffer.from(text, "utf8"));
-    deps.warm.invalidate(saved.id); // prepared kernels of the previous version are retired
+    deps.calls.webhookChanged(saved.id); // prepared kernels of the previous version are retired
     const webhook = await webhookOr404(deps, saved.id);
     return reply.status(existing ? 200 : 201).send({
       created: !existing,
@@ -179,7 +179,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     const { id } = idParams.parse(request.params);
     const webhook = await webhookOr404(deps, id);
     if (!webhook.deletedAt) await deps.store.deleteWebhook(id);
-    deps.warm.invalidate(id);
+    deps.calls.webhookChanged(id);
     return { deleted: true, webhook: json(await webhookOr404(deps, id)) };
   });
 

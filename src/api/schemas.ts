@@ -1,14 +1,17 @@
 /**
- * The management API's JSON shapes (docs/api.md), as zod schemas: every reply the SDK hands out
- * has been checked against them. Field names are the API's (snake_case). Objects are loose: fields
- * a newer server adds are kept, not dropped.
+ * @module The management API's JSON shapes (docs/api.md), as zod schemas: the server builds its
+ * replies as these types (server/representations.ts), and the SDK checks every reply it hands out
+ * against them (client/), so the two cannot drift apart without a compile error. Field names are
+ * the API's (snake_case, as Naas's API and the Python helper use).
  */
 import { z } from "zod";
+import { runStatusSchema } from "../run-status.js";
 
-export const runStatusSchema = z.enum(["queued", "running", "ok", "error", "timeout", "died", "cancelled"]);
-export type RunStatus = z.infer<typeof runStatusSchema>;
+export { runStatusSchema };
 
-export const webhookSchema = z.looseObject({
+export const runModeSchema = z.enum(["isolated", "setup", "reuse"]);
+
+export const webhookSchema = z.object({
   id: z.string(),
   path: z.string(),
   name: z.string(),
@@ -16,7 +19,7 @@ export const webhookSchema = z.looseObject({
   params: z.record(z.string(), z.unknown()),
   debug: z.boolean(),
   timeout_ms: z.number(),
-  mode: z.enum(["isolated", "setup", "reuse"]),
+  mode: runModeSchema,
   max_concurrency: z.number().nullable(),
   reuse_calls: z.number(),
   created_at: z.string(),
@@ -26,39 +29,41 @@ export const webhookSchema = z.looseObject({
   last_run_at: z.string().nullable(),
   last_run_status: runStatusSchema.nullable(),
 });
-export type Webhook = z.infer<typeof webhookSchema>;
+export type WebhookJson = z.infer<typeof webhookSchema>;
 
-export const versionSchema = z.looseObject({
+export const versionSchema = z.object({
   histo: z.string(),
   created_at: z.string(),
   size: z.number(),
   sha256: z.string(),
   live: z.boolean(),
 });
-export type Version = z.infer<typeof versionSchema>;
+export type VersionJson = z.infer<typeof versionSchema>;
 
-export const outputSchema = z.looseObject({
+export const outputSchema = z.object({
   histo: z.string(),
   created_at: z.string(),
   size: z.number(),
   run_id: z.string().nullable(),
 });
-export type Output = z.infer<typeof outputSchema>;
+export type OutputJson = z.infer<typeof outputSchema>;
 
-export const runErrorSchema = z.looseObject({
+export const runErrorSchema = z.object({
   ename: z.string(),
   evalue: z.string(),
   traceback: z.array(z.string()).optional(),
   cell_index: z.number().optional(),
 });
 
-export const runSchema = z.looseObject({
+export const runSchema = z.object({
   id: z.string(),
   webhook_id: z.string(),
+  /** The webhook's notebook path (absent when the webhook row is gone). */
   path: z.string().optional(),
   version_histo: z.string(),
   output_histo: z.string(),
   status: runStatusSchema,
+  queued_at: z.string().nullable(),
   started_at: z.string(),
   duration_ms: z.number().nullable(),
   error: runErrorSchema.nullable(),
@@ -66,16 +71,17 @@ export const runSchema = z.looseObject({
   http_status: z.number().nullable(),
   url: z.string(),
   output_url: z.string(),
+  response_url: z.string(),
 });
-export type Run = z.infer<typeof runSchema>;
+export type RunJson = z.infer<typeof runSchema>;
 
-export const addResultSchema = z.looseObject({
+export const addResultSchema = z.object({
   created: z.boolean(),
   webhook: webhookSchema,
   version: versionSchema,
   files: z.array(z.string()),
 });
-export type AddResult = z.infer<typeof addResultSchema>;
+export type AddResultJson = z.infer<typeof addResultSchema>;
 
 export const webhookListSchema = z.object({ webhooks: z.array(webhookSchema) });
 export const versionListSchema = z.object({ versions: z.array(versionSchema) });
@@ -84,5 +90,18 @@ export const runListSchema = z.object({ runs: z.array(runSchema) });
 export const deletedSchema = z.object({ deleted: z.array(z.string()) });
 export const deletedWebhookSchema = z.object({ deleted: z.literal(true), webhook: webhookSchema });
 
-/** The body of every error answer. */
-export const errorBodySchema = z.object({ error: z.string(), message: z.string() });
+/**
+ * The `202 Accepted` of an asynchronous call (`Prefer: respond-async`, or `wait=N` run out): the
+ * run to poll, and where its answer will be.
+ */
+export const acceptedCallSchema = z.object({
+  id: z.string(),
+  status: z.enum(["queued", "running"]),
+  url: z.string(),
+  response_url: z.string(),
+});
+export type AcceptedCallJson = z.infer<typeof acceptedCallSchema>;
+
+/** The body of every error answer; some add fields (a failed run: id, status, ename, evalue, traceback). */
+export const errorBodySchema = z.looseObject({ error: z.string(), message: z.string() });
+export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -1,23 +1,45 @@
 import { describe, expect, it } from "vitest";
-import {
-  attachment,
-  downloadName,
-  redirectTarget,
-  webhookAnswer,
-  withCharset,
-  type AnswerInput,
-} from "./webhook-response.js";
+import type { NotebookResponse } from "../notebook/types.js";
+import type { ExecutionStatus } from "../run-status.js";
+import type { RunError, RunTimings } from "../runs/index.js";
+import { DEFAULT_SETTINGS, type Webhook } from "../store/index.js";
+import { answerFor, attachment, downloadName, redirectTarget, withCharset } from "./call-answer.js";
 
-const base: AnswerInput = {
-  runId: "run-1",
-  status: "ok",
-  durationMs: 1234,
-  notebookName: "report.v2.ipynb",
-  params: {},
-};
+/** A run of report.v2.ipynb, ok unless said otherwise, with add-time `params`. */
+interface Ran {
+  status: ExecutionStatus;
+  error?: RunError;
+  response?: NotebookResponse;
+  timings?: RunTimings;
+  params: Record<string, unknown>;
+}
+const base: Ran = { status: "ok", params: {} };
+
+function hook(params: Record<string, unknown>): Webhook {
+  return {
+    id: "w1",
+    path: "/work/report.v2.ipynb",
+    name: "report.v2.ipynb",
+    token: "t".repeat(43),
+    params,
+    debug: false,
+    timeoutMs: 1000,
+    settings: DEFAULT_SETTINGS,
+    createdAt: "2026-12-01T00:00:00.000Z",
+    updatedAt: "2026-12-01T00:00:00.000Z",
+    deletedAt: null,
+    liveHisto: null,
+    lastRunAt: null,
+    lastRunStatus: null,
+  };
+}
+
+function webhookAnswer({ params, ...ran }: Ran) {
+  return answerFor({ kind: "ran", runId: "run-1", durationMs: 1234, ...ran }, hook(params));
+}
 const bodyOf = (answer: { body: Buffer }) => JSON.parse(answer.body.toString("utf8")) as unknown;
 
-describe("webhookAnswer", () => {
+describe("answerFor", () => {
   it("answers 200 {id, status, time} without a response", () => {
     const answer = webhookAnswer(base);
     expect(answer.status).toBe(200);
@@ -46,12 +68,29 @@ describe("webhookAnswer", () => {
     const timeout = webhookAnswer({ ...base, status: "timeout", error });
     expect(timeout.status).toBe(504);
     expect(bodyOf(timeout)).toEqual({
+      error: "timeout",
+      message: expect.stringMatching(/^the run timed out \(bad\): give the webhook a longer time limit/),
       id: "run-1",
       status: "timeout",
       ename: "ValueError",
       evalue: "bad",
       traceback: ["ValueError: bad"],
     });
+    expect(bodyOf(webhookAnswer({ ...base, status: "error", error: { ...error, cellIndex: 2 } }))).toMatchObject({
+      error: "run-failed",
+      message: "the run failed in cell 3 of the executed notebook: ValueError: bad",
+    });
+    expect(bodyOf(webhookAnswer({ ...base, status: "died", error }))).toMatchObject({ error: "kernel-died" });
+  });
+
+  it("answers a call that left the queue 503 busy with Retry-After", () => {
+    const webhook = hook({});
+    const cancelled = { kind: "cancelled", runId: "run-1", message: "the server is busy", retryAfterS: 7 } as const;
+    const busy = answerFor({ ...cancelled, reason: "queue-timeout" }, webhook);
+    expect(busy.status).toBe(503);
+    expect(busy.headers).toMatchObject({ "retry-after": "7", "x-nbhook-run-id": "run-1" });
+    expect(bodyOf(busy)).toEqual({ error: "busy", message: "the server is busy: try again in 7 s" });
+    expect(answerFor({ ...cancelled, reason: "caller-gone" }, webhook).status).toBe(499);
   });
 
   it("sends the response with charset, an attachment name, and the notebook's allowed headers", () => {
@@ -81,7 +120,7 @@ describe("webhookAnswer", () => {
       "content-disposition": 'attachment; filename="report.csv"',
       "x-one": "1",
     });
-    expect(answer.refusedHeaders).toEqual([
+    expect(answer.droppedHeaders).toEqual([
       "Set-Cookie",
       "Content-Length",
       "Connection",

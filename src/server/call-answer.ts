@@ -1,8 +1,11 @@
 /**
- * @module The HTTP answer to a webhook call, from the run's outcome (DESIGN.md, "Response").
+ * @module The answer to a webhook call, from its outcome (DESIGN.md, "Response"). runs/ is given
+ * `answerFor` at start-up: it records the answer's status and keeps the answer for pollers.
  *
- * - A failed run: JSON `{"id", "status", "ename", "evalue", "traceback"}` (ANSI stripped), 500 for
- *   an error (`status: "error"`) or a dead kernel (`"died"`), 504 for a timeout (`"timeout"`).
+ * - A failed run: JSON `{"error", "message", "id", "status", "ename", "evalue", "traceback"}`
+ *   (ANSI stripped); the status comes from http-errors.ts (500 for an error or a dead kernel, 504
+ *   for a timeout).
+ * - A call that left the queue: 503 `{"error": "busy", "message"}` with Retry-After.
  * - `next_url` (add-time; absolute http/https only) after a successful run: 302 to it, the
  *   notebook's response unused (as Naas did).
  * - The notebook's response (first respond_* output): its bytes; its content type, with
@@ -11,33 +14,15 @@
  *   2xx answer unless the webhook is `inline`, `Content-Disposition: attachment` with a filename.
  * - No response: 200 `{"id", "status": "ok", "time": <seconds>}`.
  * Every answer carries `X-Nbhook-Run-Id`, `Cache-Control: no-store` and `X-Content-Type-Options:
- * nosniff` (a notebook may set its own Cache-Control).
+ * nosniff` (a notebook may set its own Cache-Control), and a run's answer `Server-Timing`.
  */
 import { validateHeaderName, validateHeaderValue } from "node:http";
+import { AppError } from "../errors.js";
 import { stripAnsi } from "../notebook/ansi.js";
 import type { NotebookResponse } from "../notebook/types.js";
-import type { RunError, RunStatus } from "../runs/execute-notebook.js";
-
-export interface TriggerAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-  /** Notebook headers that were dropped, for the log. */
-  refusedHeaders?: string[];
-}
-
-export interface AnswerInput {
-  runId: string;
-  status: RunStatus;
-  durationMs: number;
-  error?: RunError;
-  response?: NotebookResponse;
-  timings?: { kernelMs: number; cellsMs: number };
-  /** The notebook's file name (`report.ipynb`), for the download name. */
-  notebookName: string;
-  /** The webhook's add-time params (`inline`, `next_url`). */
-  params: Record<string, unknown>;
-}
+import type { CallAnswer, CallOutcome } from "../runs/index.js";
+import type { Webhook } from "../store/index.js";
+import { CALLER_GONE_STATUS, errorBody, errorHeaders, RUN_FAILURE_CODE, statusOf } from "./http-errors.js";
 
 /**
  * Headers a notebook cannot set: hop-by-hop and framing headers (the server frames the answer),
@@ -62,54 +47,76 @@ const REFUSED_HEADERS = new Set([
   "set-cookie2",
 ]);
 
-const ERROR_STATUS: Record<Exclude<RunStatus, "ok">, number> = { error: 500, died: 500, timeout: 504 };
-
-export function webhookAnswer(input: AnswerInput): TriggerAnswer {
+export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
   const base: Record<string, string> = {
-    "x-nbhook-run-id": input.runId,
+    "x-nbhook-run-id": outcome.runId,
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
   };
-  if (input.timings) {
-    // Where the time went, for callers and the benchmark: the kernel's part, the rest is ours.
-    const { kernelMs, cellsMs } = input.timings;
-    base["server-timing"] = `kernel;dur=${kernelMs.toFixed(1)}, cells;dur=${cellsMs.toFixed(1)}, run;dur=${input.durationMs}`;
+  if (outcome.kind === "cancelled") {
+    const err = new AppError("busy", `${outcome.message}: try again in ${outcome.retryAfterS} s`, {
+      retryAfterS: outcome.retryAfterS,
+    });
+    const answer = json(statusOf(err.code), { ...base, ...errorHeaders(err) }, errorBody(err));
+    return outcome.reason === "caller-gone" ? { ...answer, status: CALLER_GONE_STATUS } : answer;
   }
-  if (input.status !== "ok") {
-    const error = input.error ?? { ename: "Error", evalue: "the run failed", traceback: [] };
-    return json(ERROR_STATUS[input.status], base, {
-      id: input.runId,
-      status: input.status,
+  if (outcome.timings) {
+    // Where the time went, for callers and the benchmark: the kernel's part, the rest is ours.
+    const { kernelMs, cellsMs } = outcome.timings;
+    base["server-timing"] = `kernel;dur=${kernelMs.toFixed(1)}, cells;dur=${cellsMs.toFixed(1)}, run;dur=${outcome.durationMs}`;
+  }
+  if (outcome.status !== "ok") {
+    const error = outcome.error ?? { ename: "Error", evalue: "the run failed", traceback: [] };
+    const evalue = stripAnsi(error.evalue);
+    const err = new AppError(RUN_FAILURE_CODE[outcome.status], failureMessage(outcome.status, error.ename, evalue, error.cellIndex));
+    return json(statusOf(err.code), base, {
+      ...errorBody(err),
+      id: outcome.runId,
+      status: outcome.status,
       ename: error.ename,
-      evalue: stripAnsi(error.evalue),
+      evalue,
       traceback: cleanTraceback(error.traceback),
     });
   }
-  const nextUrl = redirectTarget(input.params.next_url);
+  const nextUrl = redirectTarget(webhook.params.next_url);
   if (nextUrl) {
     return { status: 302, headers: { ...base, location: nextUrl }, body: Buffer.alloc(0) };
   }
-  const response = input.response;
+  const response = outcome.response;
   if (!response) {
-    return json(200, base, { id: input.runId, status: "ok", time: input.durationMs / 1000 });
+    return json(200, base, { id: outcome.runId, status: "ok", time: outcome.durationMs / 1000 });
   }
   const status = response.status ?? 200;
   const headers: Record<string, string> = { ...base, "content-type": withCharset(response.contentType) };
-  if (status >= 200 && status < 300 && !isTruthy(input.params.inline)) {
-    headers["content-disposition"] = attachment(downloadName(response, input.notebookName));
+  if (status >= 200 && status < 300 && !isTruthy(webhook.params.inline)) {
+    headers["content-disposition"] = attachment(downloadName(response, webhook.name));
   }
-  const refused: string[] = [];
+  const dropped: string[] = [];
   for (const [name, value] of Object.entries(response.headers ?? {})) {
     const lower = name.toLowerCase();
     if (REFUSED_HEADERS.has(lower) || lower.startsWith("x-nbhook-") || !isValidHeader(name, value)) {
-      refused.push(name);
+      dropped.push(name);
       continue;
     }
     headers[lower] = value;
   }
-  const answer: TriggerAnswer = { status, headers, body: response.body };
-  if (refused.length) answer.refusedHeaders = refused;
+  const answer: CallAnswer = { status, headers, body: response.body };
+  if (dropped.length) answer.droppedHeaders = dropped;
   return answer;
+}
+
+/** What a failed run's message says: where it failed and why. */
+function failureMessage(status: "error" | "timeout" | "died", ename: string, evalue: string, cellIndex?: number): string {
+  // Counted in the executed notebook (the one saved), which has the injected parameters cell.
+  const where = cellIndex === undefined ? "" : ` in cell ${cellIndex + 1} of the executed notebook`;
+  switch (status) {
+    case "timeout":
+      return `the run timed out${where} (${evalue}): give the webhook a longer time limit (\`nbhook add --timeout SECONDS\`) or make the notebook faster`;
+    case "died":
+      return `the kernel died${where}: ${evalue}`;
+    case "error":
+      return `the run failed${where}: ${ename}${evalue ? `: ${evalue}` : ""}`;
+  }
 }
 
 /** The traceback as lines without ANSI colours. */
@@ -197,7 +204,7 @@ function isValidHeader(name: string, value: string): boolean {
   }
 }
 
-function json(status: number, base: Record<string, string>, value: unknown): TriggerAnswer {
+function json(status: number, base: Record<string, string>, value: unknown): CallAnswer {
   return {
     status,
     headers: { ...base, "content-type": "application/json; charset=utf-8" },

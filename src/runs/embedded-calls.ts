@@ -1,0 +1,242 @@
+/**
+ * @module Webhook calls run in this process (the `Calls` of a single server; docs/architecture.md).
+ * Built once at start-up, it owns what calls share: the kernel pool, the warm kernels of `setup`
+ * and `reuse` webhooks, the admission (run limits and the bounded queue) and the mailer.
+ *
+ * A call's life (docs/api.md, "Load" and "Asynchronous calls"):
+ * - `submit` enters the admission: the call runs at once, waits in the queue, or is refused
+ *   (queue full, stopping) before anything is recorded.
+ * - Its run record is created then: `running`, or `queued` while it waits (`startedAt` is set again
+ *   when it starts). A queued call whose caller went away, that waited longer than the webhook's
+ *   time limit, or that is still waiting when the server stops never runs: its record ends
+ *   `cancelled`. Time in the queue does not count against the run's time limit.
+ * - Admitted, it runs (run-call.ts), and its uploaded files are removed.
+ * Every call is tracked until it is over, answered or not, so `close` waits for them.
+ */
+import { rm } from "node:fs/promises";
+import { cachedKernelSpecs, KernelPool, onKernelWarning, type KernelSpec } from "../kernel/index.js";
+import { toJsonValue } from "../notebook/parameters/index.js";
+import type { Run, Store, Webhook, WebhookSettings } from "../store/index.js";
+import { Admission, AdmissionRefused, type Slot, type Ticket } from "./admission.js";
+import { Notifier, type SmtpSettings } from "./notify.js";
+import { prepareCall } from "./prepare-call.js";
+import { runCall, type RunCallDeps } from "./run-call.js";
+import type {
+  AnswerFn,
+  CallOutcome,
+  CallResult,
+  Calls,
+  CallStats,
+  Links,
+  PreparedCall,
+  RunLogger,
+  SubmitOptions,
+  Submission,
+} from "./types.js";
+import { WarmKernels } from "./warm-kernels.js";
+import type { RequestInput } from "./webhook-parameters.js";
+
+export interface EmbeddedCallsOptions {
+  store: Store;
+  links: Links;
+  /** The answer of an outcome (the server's: the HTTP status is chosen there). */
+  answerFor: AnswerFn;
+  log: RunLogger;
+  /** Kernels started ahead per kernelspec (0: one start per call). */
+  poolSize: number;
+  /** Calls running at once. */
+  maxRuns: number;
+  /** Calls waiting at once. */
+  maxQueue: number;
+  /** Unset: notifications are logged, not sent. */
+  smtp?: SmtpSettings;
+  /** @default cachedKernelSpecs */
+  findSpecs?: () => Promise<KernelSpec[]>;
+}
+
+/** `error.ename` of a cancelled run, by why it left the queue. */
+const ENAME: Record<Exclude<CallOutcome, { kind: "ran" }>["reason"], string> = {
+  "queue-full": "QueueFull",
+  "queue-timeout": "QueueTimeout",
+  "caller-gone": "CallerGone",
+  closing: "ServerStopping",
+};
+
+/**
+ * Runs of one webhook at once: its `max_concurrency`; a reuse-mode webhook has one kernel serving
+ * calls in turn, so more than one of its calls holding a run slot would only keep others waiting.
+ */
+export function concurrencyOf(settings: WebhookSettings): number | null {
+  return settings.mode === "reuse" ? 1 : settings.maxConcurrency;
+}
+
+export class EmbeddedCalls implements Calls {
+  private readonly pool: KernelPool;
+  private readonly warm: WarmKernels;
+  private readonly admission: Admission;
+  private readonly notifier: Notifier;
+  private readonly findSpecs: () => Promise<KernelSpec[]>;
+  private readonly log: RunLogger;
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly deps: RunCallDeps;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly options: EmbeddedCallsOptions) {
+    this.log = options.log;
+    this.findSpecs = options.findSpecs ?? (() => cachedKernelSpecs());
+    this.pool = new KernelPool({
+      size: options.poolSize,
+      onError: (err, spec) => this.log.error({ err, kernel: spec.name }, "could not start a pooled kernel"),
+    });
+    this.warm = new WarmKernels({
+      pool: this.pool,
+      log: (level, fields, msg) => (level === "debug" ? this.log.debug?.(fields, msg) : this.log[level](fields, msg)),
+    });
+    this.admission = new Admission({ maxRuns: options.maxRuns, maxQueue: options.maxQueue });
+    this.notifier = new Notifier(options.smtp, this.log);
+    this.deps = {
+      store: options.store,
+      pool: this.pool,
+      links: options.links,
+      answerFor: options.answerFor,
+      notifier: this.notifier,
+      leaseFor: (call) => this.warm.leaseFor(call),
+    };
+    // A skipped kernel.json, the fork server falling back to spawning: the operator should know.
+    this.unsubscribe = onKernelWarning((warning) =>
+      this.log.warn({ code: warning.code, file: warning.file }, warning.message),
+    );
+  }
+
+  /** Starts the kernels most calls need (Python's) ahead of the first call. */
+  async warmUp(): Promise<void> {
+    const python = (await this.findSpecs()).find((spec) => spec.name === "python3");
+    if (python) this.pool.warm(python);
+  }
+
+  prepare(webhook: Webhook, input: RequestInput, log: RunLogger = this.log): Promise<PreparedCall> {
+    return prepareCall({ store: this.options.store, findSpecs: this.findSpecs, log }, webhook, input);
+  }
+
+  async submit(call: PreparedCall, options: SubmitOptions): Promise<Submission> {
+    const log = options.log ?? this.log;
+    let ticket: Ticket;
+    try {
+      ticket = this.admission.enter({
+        key: call.webhook.id,
+        limit: concurrencyOf(call.webhook.settings),
+        maxWaitMs: call.webhook.timeoutMs,
+      });
+    } catch (err) {
+      if (!(err instanceof AdmissionRefused)) throw err;
+      await this.discard(call, log);
+      return { kind: "refused", reason: err.reason, message: err.message, retryAfterS: err.retryAfterS };
+    }
+    let run: Run;
+    try {
+      run = await this.options.store.createRun({
+        webhookId: call.webhook.id,
+        versionHisto: call.versionHisto,
+        parameters: toJsonValue(call.redacted) as Record<string, unknown>,
+        queued: ticket.state === "queued",
+      });
+    } catch (err) {
+      ticket.cancel();
+      void ticket.slot.then((slot) => slot.release(), () => undefined);
+      await this.discard(call, log);
+      throw err;
+    }
+    const result = this.whenAdmitted(call, ticket, run, options.keepAnswer, log);
+    const tracked = result.catch(() => undefined);
+    this.running.add(tracked);
+    void tracked.finally(() => this.running.delete(tracked));
+    const state = () => (ticket.state === "queued" ? "queued" : ticket.state === "running" ? "running" : "over");
+    return { kind: "accepted", run, state, result, cancel: () => ticket.cancel() };
+  }
+
+  webhookChanged(webhookId: string): void {
+    this.warm.invalidate(webhookId);
+  }
+
+  stats(): CallStats {
+    return {
+      running: this.admission.running,
+      queued: this.admission.queued,
+      kernels: { pool: this.pool.stats(), warm: this.warm.stats() },
+    };
+  }
+
+  stopAdmitting(): void {
+    this.admission.close();
+  }
+
+  async close(): Promise<void> {
+    this.stopAdmitting();
+    while (this.running.size) await Promise.allSettled([...this.running]);
+    await this.notifier.close();
+    await this.warm.close(); // before the pool: its kernels came from there
+    await this.pool.close();
+    this.unsubscribe();
+  }
+
+  /** Waits for the slot, runs, records; a call that never gets a slot ends `cancelled`. */
+  private async whenAdmitted(
+    call: PreparedCall,
+    ticket: Ticket,
+    run: Run,
+    keepAnswer: boolean,
+    log: RunLogger,
+  ): Promise<CallResult> {
+    let slot: Slot;
+    try {
+      slot = await ticket.slot;
+    } catch (err) {
+      if (!(err instanceof AdmissionRefused)) throw err;
+      return this.cancelled(call, run, err, keepAnswer, log);
+    }
+    try {
+      const started = run.status === "queued" ? await this.options.store.startRun(run.id) : run;
+      return await runCall(this.deps, call, started, { keepAnswer, log });
+    } finally {
+      slot.release();
+      // Uploaded files were the run's input; the answer (even one made of them) is in memory now.
+      await this.discard(call, log);
+    }
+  }
+
+  private async cancelled(
+    call: PreparedCall,
+    run: Run,
+    err: AdmissionRefused,
+    keepAnswer: boolean,
+    log: RunLogger,
+  ): Promise<CallResult> {
+    const outcome: CallOutcome = {
+      kind: "cancelled",
+      runId: run.id,
+      reason: err.reason,
+      message: err.message,
+      retryAfterS: err.retryAfterS,
+    };
+    const answer = this.options.answerFor(outcome, call.webhook);
+    await this.discard(call, log);
+    const finished = await this.options.store.finishRun(run.id, {
+      status: "cancelled",
+      durationMs: Date.now() - Date.parse(run.queuedAt ?? run.startedAt),
+      error: { ename: ENAME[err.reason], evalue: err.message },
+      httpStatus: answer.status,
+      // Nobody is left to poll the answer of a call whose caller went away.
+      response: keepAnswer && err.reason !== "caller-gone" ? answer : undefined,
+    });
+    log.warn({ webhook: call.webhook.path, run: run.id, reason: err.reason }, "queued call cancelled");
+    return { run: finished, outcome, answer };
+  }
+
+  /** Removes what the call brought (uploaded files). */
+  private async discard(call: PreparedCall, log: RunLogger): Promise<void> {
+    if (!call.uploadsDir) return;
+    await rm(call.uploadsDir, { recursive: true, force: true }).catch((err: unknown) =>
+      log.warn({ err }, "could not remove a run's uploaded files"),
+    );
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * @module Preparing a webhook call: the live version, its kernel, the parameters (with their
+ * redacted copy). Everything a call can be refused for before it runs is found here, before
+ * anything is recorded: a webhook without a version (404), a value that cannot be coerced (422), no
+ * kernel for the notebook.
+ */
+import { AppError } from "../errors.js";
+import { chooseKernelSpec, type KernelSpec } from "../kernel/index.js";
+import { parseNotebook } from "../notebook/read.js";
+import type { Store, Webhook } from "../store/index.js";
+import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
+import type { PreparedCall, RunLogger } from "./types.js";
+import { buildWebhookParameters, redactParameters, type RequestInput } from "./webhook-parameters.js";
+
+export interface PrepareDeps {
+  store: Store;
+  findSpecs: () => Promise<KernelSpec[]>;
+  log: RunLogger;
+}
+
+export async function prepareCall(deps: PrepareDeps, webhook: Webhook, input: RequestInput): Promise<PreparedCall> {
+  const versionHisto = webhook.liveHisto;
+  const bytes = versionHisto ? await deps.store.readVersion(webhook.id, versionHisto) : undefined;
+  if (!versionHisto || !bytes) {
+    throw new AppError(
+      "not-found",
+      `the webhook for ${webhook.name} has no deployed version: deploy one with \`nbhook add\``,
+    );
+  }
+  const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.name} (version ${versionHisto})`);
+  const specs = await deps.findSpecs();
+  const spec = chooseKernelSpec(specs, kernelChoiceOf(notebook));
+  const base = { webhook, versionHisto, notebook, spec, specs, uploadsDir: input.uploadsDir };
+  const language = paramLanguageOf(spec.language);
+  if (!language) {
+    deps.log.warn(
+      { webhook: webhook.path, kernel: spec.name },
+      "no parameters injected: nbhook cannot write this kernel's language",
+    );
+    return { ...base, parameters: {}, redacted: {} };
+  }
+  const parameters = buildWebhookParameters({ notebook, language, addParams: webhook.params, request: input });
+  return { ...base, language, parameters, redacted: redactParameters(parameters) };
+}

@@ -1,0 +1,166 @@
+/**
+ * @module One admitted webhook call, run: its kernel by the webhook's mode, execution in the
+ * webhook's files folder with the redacted parameters shown in the executed notebook, the executed
+ * notebook saved (failed runs too), the answer decided, the record finished, the mail sent.
+ *
+ * What is stored never holds secrets: the run record's parameters and the saved notebook's
+ * injected cell have secret-looking values replaced by "<redacted>" (webhook-parameters.ts); the
+ * request's Authorization/Cookie-like headers are redacted before the kernel sees them.
+ */
+import { coerceError } from "../errors.js";
+import type { KernelPool } from "../kernel/index.js";
+import { toJsonValue } from "../notebook/parameters/index.js";
+import { serializeNotebook } from "../notebook/read.js";
+import { stripAnsi } from "../notebook/ansi.js";
+import type { Run, RunErrorInfo, Store, Webhook } from "../store/index.js";
+import { classifyFailure, executeNotebook, type ProgressEvent, type RunOptions, type RunResult } from "./execute-notebook.js";
+import { recipientsFor, type Notifier } from "./notify.js";
+import type { AnswerFn, CallOutcome, CallResult, LeaseFn, Links, PreparedCall, RunError, RunLogger } from "./types.js";
+import { SetupCellError } from "./warm-prepare.js";
+
+export interface RunCallDeps {
+  store: Store;
+  pool: KernelPool;
+  links: Links;
+  answerFor: AnswerFn;
+  notifier: Notifier;
+  /** Warm modes: where the call's kernel comes from; undefined for a fresh (pooled) kernel. */
+  leaseFor(call: PreparedCall): LeaseFn | undefined;
+}
+
+/** Runs `call` on its record `run` (already `running`) and finishes the record. */
+export async function runCall(
+  deps: RunCallDeps,
+  call: PreparedCall,
+  run: Run,
+  options: { keepAnswer: boolean; log: RunLogger },
+): Promise<CallResult> {
+  const { webhook } = call;
+  const { store } = deps;
+  const log = options.log;
+  const about = { webhook: webhook.path, run: run.id };
+  if (webhook.debug) log.info({ ...about, parameters: toJsonValue(call.redacted) }, "debug: run parameters");
+  try {
+    const result = await execute(deps, call, run, log);
+    await store.writeOutput(webhook.id, run.outputHisto, serializeNotebook(result.notebook), run.id).catch((err: unknown) => {
+      log.error({ ...about, err: coerceError(err).message }, "could not save the output notebook");
+    });
+    const outcome: CallOutcome = {
+      kind: "ran",
+      runId: run.id,
+      status: result.status,
+      durationMs: result.durationMs,
+      timings: result.timings,
+    };
+    if (result.error) outcome.error = { ...result.error, traceback: result.error.traceback.map((l) => stripAnsi(l)) };
+    if (result.response) outcome.response = result.response;
+    const answer = deps.answerFor(outcome, webhook);
+    if (answer.droppedHeaders) {
+      log.warn({ ...about, headers: answer.droppedHeaders }, "response headers the notebook may not set were dropped");
+    }
+    const finished = await store.finishRun(run.id, {
+      status: outcome.status,
+      durationMs: outcome.durationMs,
+      error: errorInfo(outcome.error),
+      httpStatus: answer.status,
+      response: options.keepAnswer ? { status: answer.status, headers: answer.headers, body: answer.body } : undefined,
+    });
+    logOutcome(log, webhook, about, outcome);
+    deps.notifier.send(
+      recipientsFor(webhook.params, outcome.status),
+      {
+        notebook: webhook.name,
+        path: webhook.path,
+        runId: run.id,
+        status: outcome.status,
+        durationMs: outcome.durationMs,
+        error: outcome.error,
+        outputUrl: deps.links.runOutput(run.id),
+      },
+      log,
+    );
+    return { run: finished, outcome, answer };
+  } catch (err) {
+    // Not the notebook's doing (the store failed): close the record; the caller gets a 500.
+    await store
+      .finishRun(run.id, {
+        status: "error",
+        durationMs: Date.now() - Date.parse(run.startedAt),
+        error: { ename: "InternalError", evalue: coerceError(err).message },
+        httpStatus: 500,
+      })
+      .catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Executes; a setup failure (kernel launch, start timeout) becomes a failed result, not a throw. */
+async function execute(deps: RunCallDeps, call: PreparedCall, run: Run, log: RunLogger): Promise<RunResult> {
+  const { webhook } = call;
+  const url = deps.links.webhook(webhook.token);
+  const started = Date.now();
+  const options: RunOptions = {
+    parameters: call.parameters,
+    shownParameters: call.redacted,
+    kernel: call.spec.name,
+    specs: call.specs,
+    cwd: await deps.store.filesDir(webhook.id),
+    env: {
+      // Nothing per call in here: a reused kernel then keeps the same environment from call to call.
+      NBHOOK_RUN: JSON.stringify({ path: webhook.path, url, webhook_id: webhook.id }),
+      NBHOOK_WEBHOOK_URL: url,
+    },
+    runTimeoutMs: webhook.timeoutMs > 0 ? webhook.timeoutMs : undefined,
+    pool: deps.pool,
+    lease: deps.leaseFor(call),
+  };
+  if (webhook.debug) {
+    options.onProgress = (event) =>
+      log.info({ webhook: webhook.path, run: run.id, ...progressFields(event) }, `debug: ${event.type}`);
+  }
+  try {
+    return await executeNotebook(call.notebook, options);
+  } catch (thrown) {
+    if (thrown instanceof SetupCellError) {
+      // Warm modes: a `setup` cell failed while the kernel was prepared; the saved notebook shows it.
+      const error = thrown.runError();
+      const notebook = thrown.annotate(call.notebook);
+      return { status: "error", notebook, error, kernel: call.spec.name, durationMs: Date.now() - started };
+    }
+    const err = coerceError(thrown);
+    const { status, ename } = classifyFailure(err);
+    return {
+      status,
+      notebook: call.notebook,
+      error: { ename, evalue: err.message, traceback: [] },
+      kernel: call.spec.name,
+      durationMs: Date.now() - started,
+    };
+  }
+}
+
+function errorInfo(error: RunError | undefined): RunErrorInfo | null {
+  if (!error) return null;
+  const info: RunErrorInfo = { ename: error.ename, evalue: error.evalue, traceback: error.traceback };
+  if (error.cellIndex !== undefined) info.cellIndex = error.cellIndex;
+  return info;
+}
+
+function logOutcome(log: RunLogger, webhook: Webhook, about: object, outcome: CallOutcome & { kind: "ran" }): void {
+  const fields = { ...about, status: outcome.status, ms: outcome.durationMs };
+  if (outcome.status === "ok") {
+    log.info(fields, "webhook run finished");
+    return;
+  }
+  const error = outcome.error;
+  log.warn({ ...fields, ename: error?.ename, evalue: error?.evalue, cell: error?.cellIndex }, "webhook run failed");
+  if (webhook.debug && error) {
+    log.info({ ...about, traceback: error.traceback.join("\n") }, "debug: traceback");
+  }
+}
+
+function progressFields(event: ProgressEvent): Record<string, unknown> {
+  const fields: Record<string, unknown> = { ...event };
+  delete fields.type;
+  return fields;
+}
