@@ -25,8 +25,14 @@ const naasPreview = display({
   "text/plain": ["<IPython.core.display.Markdown object>"],
 });
 
-function text(response: NotebookResponse | BrokenResponse | undefined): string | undefined {
+/** The response found, failing the test on a broken one. */
+function sent(response: NotebookResponse | BrokenResponse | undefined): NotebookResponse | undefined {
   if (response?.kind === "broken") throw new Error(`a broken response: ${response.evalue}`);
+  return response;
+}
+
+function text(found: NotebookResponse | BrokenResponse | undefined): string | undefined {
+  const response = sent(found);
   return response?.body.toString("utf8");
 }
 
@@ -78,7 +84,7 @@ describe("findResponse() with nbhook's response bundle", () => {
         }),
       ),
     ]);
-    expect(response?.body.equals(bytes)).toBe(true);
+    expect(sent(response)?.body.equals(bytes)).toBe(true);
     expect(response).toMatchObject({ contentType: "application/octet-stream", filename: "f.bin" });
     expect(Object.keys(response ?? {}).sort()).toEqual(["body", "contentType", "filename"]);
   });
@@ -282,10 +288,10 @@ describe("findResponse() with Naas outputs (naas_api metadata)", () => {
     const jpegResponse = findResponse([
       codeCell(display({ "image/jpeg": jpeg.toString("base64") }, { "image/jpeg": { naas_api: true } })),
     ]);
-    expect(pngResponse?.contentType).toBe("image/png");
-    expect(pngResponse?.body.equals(png)).toBe(true);
-    expect(jpegResponse?.contentType).toBe("image/jpeg");
-    expect(jpegResponse?.body.equals(jpeg)).toBe(true);
+    expect(sent(pngResponse)?.contentType).toBe("image/png");
+    expect(sent(pngResponse)?.body.equals(png)).toBe(true);
+    expect(sent(jpegResponse)?.contentType).toBe("image/jpeg");
+    expect(sent(jpegResponse)?.body.equals(jpeg)).toBe(true);
   });
 
   it("should take an image's type from its bytes when IPython filed a GIF under image/png", () => {
@@ -337,7 +343,7 @@ describe("findResponse() with Naas outputs (naas_api metadata)", () => {
     const absolute = findResponse([codeCell(fileOutput(path.join(dir, "report.pdf")))]);
     expect(absolute).toEqual({ contentType: "application/pdf", body: bytes, filename: "report.pdf" });
     const relative = findResponse([codeCell(fileOutput("report.pdf"))], { baseDir: dir });
-    expect(relative?.body.equals(bytes)).toBe(true);
+    expect(sent(relative)?.body.equals(bytes)).toBe(true);
   });
 
   it("should answer a 500 JSON error when respond_file's file is missing", () => {

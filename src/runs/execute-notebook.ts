@@ -263,10 +263,15 @@ function errorFromReply(
   cell: CodeCell,
   index: number,
 ): RunError {
-  // The error output carries the traceback as the kernel printed it; the reply has the same data.
-  const shown = cell.outputs.find((o) => o.output_type === "error") as
-    | { ename: string; evalue: string; traceback: string[] }
-    | undefined;
+  // The error output carries the traceback as the kernel printed it; the reply has the same data,
+  // unless the client answered for a kernel that asked for input (the output is then the
+  // KeyboardInterrupt of the interrupt that stopped it).
+  const shown =
+    reply.ename === "StdinNotImplementedError"
+      ? undefined
+      : (cell.outputs.find((o) => o.output_type === "error") as
+          | { ename: string; evalue: string; traceback: string[] }
+          | undefined);
   const error: RunError = {
     ename: shown?.ename ?? reply.ename ?? (reply.status === "ok" ? "" : "ExecutionAborted"),
     evalue: shown?.evalue ?? reply.evalue ?? "",

@@ -4,9 +4,9 @@ import {
   Notifier,
   recipients,
   recipientsFor,
-  type RunLogger,
   type RunNotice,
 } from "./notify.js";
+import type { RunLogger } from "./types.js";
 
 const notice: RunNotice = {
   notebook: "report.ipynb",

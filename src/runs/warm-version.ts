@@ -116,7 +116,10 @@ export class WarmVersion {
     this.dead = true;
     clearTimeout(this.retryTimer);
     for (const warm of this.ready.splice(0)) this.stop(warm);
-    if (this.host.closed) this.waiters.failAll(shuttingDown());
+    if (this.host.closed) {
+      this.waiters.failAll(shuttingDown());
+      this.turn.failAll(shuttingDown()); // reuse calls waiting for their turn get no kernel now
+    }
   }
 
   /** Replaces kept kernels that no longer answer their heartbeat. */

@@ -7,26 +7,19 @@ import { mkdtempSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import type { ParsedMail } from "mailparser";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../src/server/app.js";
 import { resolveServerConfig, type SmtpConfig } from "../../src/server/config.js";
 import type { WebhookParams } from "../../src/store/index.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
+import { captureLog } from "../support/log-capture.js";
 import { makeNotebook, type CellSpec } from "../support/notebooks.js";
 import { deadPort, startSmtpServer, type TestSmtpServer } from "../support/smtp.js";
 
 guardKernelLeaks();
 
-const logLines: Record<string, unknown>[] = [];
-const logStream = new Writable({
-  write(chunk: Buffer, _encoding, callback) {
-    for (const line of chunk.toString("utf8").split("\n"))
-      if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-    callback();
-  },
-});
+const { lines: logLines, stream: logStream } = captureLog();
 
 async function serve(smtp: SmtpConfig | undefined): Promise<RunningServer> {
   const home = mkdtempSync(path.join(os.tmpdir(), "notify-home-"));

@@ -5,11 +5,11 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../src/server/app.js";
 import { resolveServerConfig } from "../../src/server/config.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
+import { captureLog } from "../support/log-capture.js";
 import { makeNotebook } from "../support/notebooks.js";
 
 guardKernelLeaks();
@@ -22,14 +22,7 @@ mkdirSync(path.dirname(broken), { recursive: true });
 writeFileSync(broken, '{"argv": ["python3", ');
 process.env.JUPYTER_PATH = jupyter;
 
-const logLines: Record<string, unknown>[] = [];
-const logStream = new Writable({
-  write(chunk: Buffer, _encoding, callback) {
-    for (const line of chunk.toString("utf8").split("\n"))
-      if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-    callback();
-  },
-});
+const { lines: logLines, stream: logStream } = captureLog();
 
 let server: RunningServer;
 beforeAll(async () => {

@@ -6,25 +6,18 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNotebook } from "../../src/notebook/read.js";
 import { startServer, type RunningServer } from "../../src/server/app.js";
 import { resolveServerConfig, type ServerConfig } from "../../src/server/config.js";
 import type { NewWebhook } from "../../src/store/index.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
+import { captureLog } from "../support/log-capture.js";
 import { makeNotebook, type CellSpec } from "../support/notebooks.js";
 
 guardKernelLeaks();
 
-const logLines: Record<string, unknown>[] = [];
-const logStream = new Writable({
-  write(chunk: Buffer, _encoding, callback) {
-    for (const line of chunk.toString("utf8").split("\n"))
-      if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-    callback();
-  },
-});
+const { lines: logLines, stream: logStream } = captureLog();
 const start = (config: ServerConfig) => startServer(config, { logger: { level: "info", stream: logStream } });
 
 let server: RunningServer;

@@ -13,6 +13,7 @@ import { executeNotebook, WarmKernels, type PreparedCall, type RunResult, type W
 import type { RunMode } from "../../src/store/index.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook } from "../support/notebooks.js";
+import { preparedCall } from "../support/warm-harness.js";
 
 guardKernelLeaks();
 const specs = await findKernelSpecs();
@@ -40,37 +41,8 @@ const COUNTER = makeNotebook([
   "counter = globals().get('counter', 0) + 1\ntime.sleep(nap)\nprint(counter, os.getpid())",
 ]);
 
-function prepared(
-  id: string,
-  mode: RunMode,
-  notebook: Notebook = COUNTER,
-  spec: KernelSpec = python,
-): PreparedCall {
-  const now = new Date().toISOString();
-  return {
-    webhook: {
-      id,
-      path: `/work/${id}/nb.ipynb`,
-      name: "nb.ipynb",
-      token: `token-${id}`,
-      params: {},
-      debug: false,
-      timeoutMs: 30_000,
-      settings: { mode, maxConcurrency: null, reuseCalls: 100 },
-      createdAt: now,
-      updatedAt: now,
-      deletedAt: null,
-      liveHisto: "20261127000000000000",
-      lastRunAt: null,
-      lastRunStatus: null,
-    },
-    versionHisto: "20261127000000000000",
-    notebook,
-    spec,
-    specs,
-    parameters: {},
-    redacted: {},
-  };
+function prepared(id: string, mode: RunMode, notebook: Notebook = COUNTER, spec: KernelSpec = python): PreparedCall {
+  return preparedCall(id, mode, { notebook, spec, specs });
 }
 
 async function run(

@@ -106,7 +106,7 @@ const ANSWER_CELL =
 describe("setup mode", () => {
   it("runs setup cells once per prepared kernel, not per call, and never lets one call's state reach the next", async () => {
     const hook = await deploy([SETUP_CELL, ANSWER_CELL, "leaked = 'secret'"], { mode: "setup" });
-    const answers = [];
+    const answers: Record<string, unknown>[] = [];
     for (let i = 0; i < 3; i++) {
       const { status, json, runId } = await call(hook.url);
       expect(status).toBe(200);

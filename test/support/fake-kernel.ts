@@ -19,6 +19,9 @@
  * The LaunchedKernel it gives: kill("SIGINT") interrupts the running script (k.interrupted),
  * kill("SIGKILL"/"SIGTERM") or k.die() ends the "process": `exited` resolves and the sockets
  * close. Everything here runs on real timers, captured at import, so tests may fake the clock.
+ * The client's side does not: its handshake retries kernel_info after a 50 ms pause on the global
+ * clock, so a kernel started on a fake clock whose first iopub messages are lost (`loseFirstIopub`)
+ * stalls; answer kernel_info with a few extra idles on real time (see test/support/warm-harness.ts).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";

@@ -7,6 +7,7 @@
  */
 import { rm } from "node:fs/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
 import { AppError } from "../../errors.js";
 import type { PreparedCall } from "../../runs/index.js";
 import { newHisto } from "../../store/index.js";
@@ -17,6 +18,7 @@ import type { ServerDeps } from "../types.js";
 
 const ROUTE = "/notebook/:token";
 const METHODS = ["GET", "POST"];
+const routeParams = z.object({ token: z.string() });
 
 export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const maxBodyBytes = deps.config.maxBodyBytes;
@@ -36,7 +38,7 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDe
   });
 
   async function trigger(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const { token } = request.params as { token: string };
+    const { token } = routeParams.parse(request.params);
     const webhook = await deps.store.findWebhookByToken(token);
     if (!webhook) {
       throw new AppError(
