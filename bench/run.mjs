@@ -38,7 +38,14 @@ const three = {
     "1+1",
     "print('hi')",
     "display({'application/vnd.example+json': {'a': 1}}, raw=True, metadata={'x': True})",
-  ].map((source, i) => ({ cell_type: "code", id: `c${i}`, metadata: {}, source, outputs: [], execution_count: null })),
+  ].map((source, i) => ({
+    cell_type: "code",
+    id: `c${i}`,
+    metadata: {},
+    source,
+    outputs: [],
+    execution_count: null,
+  })),
 };
 const nbFile = path.join(work, "three.ipynb");
 writeFileSync(nbFile, JSON.stringify(three));
@@ -61,20 +68,32 @@ if (!existsSync("/usr/bin/jupyter-nbconvert")) {
   process.exit(2);
 }
 
-console.log(`# nbhook run vs jupyter nbconvert --execute: three-cell notebook, ${RUNS} runs each, interleaved`);
+console.log(
+  `# nbhook run vs jupyter nbconvert --execute: three-cell notebook, ${RUNS} runs each, interleaved`,
+);
 const ours = [];
 const theirs = [];
 timeCommand("node", [cli, "run", nbFile, "-q", "-o", path.join(work, "warm.ipynb")]); // warm caches
 for (let i = 0; i < RUNS; i++) {
   ours.push(timeCommand("node", [cli, "run", nbFile, "-q", "-o", path.join(work, "ours.ipynb")]));
   theirs.push(
-    timeCommand("/usr/bin/jupyter-nbconvert", ["--to", "notebook", "--execute", nbFile, "--output", "theirs.ipynb", "--log-level=ERROR"]),
+    timeCommand("/usr/bin/jupyter-nbconvert", [
+      "--to",
+      "notebook",
+      "--execute",
+      nbFile,
+      "--output",
+      "theirs.ipynb",
+      "--log-level=ERROR",
+    ]),
   );
 }
 const runRatio = median(ours) / median(theirs);
 console.log(`nbhook run          median ${fmt(median(ours))}  (min ${fmt(Math.min(...ours))})`);
 console.log(`nbconvert --execute median ${fmt(median(theirs))}  (min ${fmt(Math.min(...theirs))})`);
-console.log(`ratio nbhook/nbconvert: ${runRatio.toFixed(2)}  (goal <= 0.50) ${runRatio <= 0.5 ? "PASS" : "MISS"}`);
+console.log(
+  `ratio nbhook/nbconvert: ${runRatio.toFixed(2)}  (goal <= 0.50) ${runRatio <= 0.5 ? "PASS" : "MISS"}`,
+);
 
 console.log(`\n# warm round trip of execute('1+1'), ${EXECUTES} executes after 20 warm-up, same kernelspec`);
 const spec = chooseKernelSpec(await findKernelSpecs(), { name: "python3" });
@@ -125,5 +144,7 @@ for (let round = 0; round < 2; round++) {
 const rtRatio = median(nodeTimes) / median(pyTimes);
 console.log(`nbhook KernelClient  median ${fmt(median(nodeTimes))}  p95 ${fmt(p95(nodeTimes))}`);
 console.log(`jupyter_client       median ${fmt(median(pyTimes))}  p95 ${fmt(p95(pyTimes))}`);
-console.log(`ratio nbhook/jupyter_client (median): ${rtRatio.toFixed(2)}  (goal <= 1.00) ${rtRatio <= 1 ? "PASS" : "MISS"}`);
+console.log(
+  `ratio nbhook/jupyter_client (median): ${rtRatio.toFixed(2)}  (goal <= 1.00) ${rtRatio <= 1 ? "PASS" : "MISS"}`,
+);
 rmSync(work, { recursive: true, force: true });

@@ -37,7 +37,14 @@ const work = mkdtempSync(path.join(os.tmpdir(), "nbhook-bench-server-"));
 
 const CONFIGS = [
   // The Naas way: a kernel spawned per call (fork server off), the baseline of the ratios.
-  { key: "pool0", name: "pool 0, spawned kernel per call (the Naas way)", pool: 0, mode: "isolated", calls: Math.min(CALLS, 20), env: { NBHOOK_FORKSERVER: "0" } },
+  {
+    key: "pool0",
+    name: "pool 0, spawned kernel per call (the Naas way)",
+    pool: 0,
+    mode: "isolated",
+    calls: Math.min(CALLS, 20),
+    env: { NBHOOK_FORKSERVER: "0" },
+  },
   { key: "pool0f", name: "pool 0, forked kernel per call", pool: 0, mode: "isolated", calls: CALLS },
   { key: "pool2", name: "pool 2 (isolated)", pool: 2, mode: "isolated", calls: CALLS },
   { key: "setup", name: "setup mode", pool: 2, mode: "setup", calls: CALLS },
@@ -86,7 +93,11 @@ const rssMiB = (pid) => {
 };
 const childPids = (pid) => {
   try {
-    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -104,10 +115,14 @@ const kernelPids = (pid) =>
 
 async function startServer(config) {
   const home = path.join(work, `home-${config.key}`);
-  const child = spawn("node", [cli, "serve", "--port", "0", "--home", home, "--pool", String(config.pool), "-q"], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, NBHOOK_HOME: home, ...config.env },
-  });
+  const child = spawn(
+    "node",
+    [cli, "serve", "--port", "0", "--home", home, "--pool", String(config.pool), "-q"],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, NBHOOK_HOME: home, ...config.env },
+    },
+  );
   let stderr = "";
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
@@ -136,7 +151,9 @@ function get(url) {
     const req = http.get(url, { agent, timeout: 60_000 }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
     });
     req.on("timeout", () => req.destroy(new Error("timed out")));
     req.on("error", reject);
@@ -152,7 +169,8 @@ async function call(hook, n) {
   // The kernel's own time: getting and preparing it (a start, for pool 0), then running the cells.
   const kernel = Number(/kernel;dur=([\d.]+)/.exec(timing)?.[1]);
   const cells = Number(/cells;dur=([\d.]+)/.exec(timing)?.[1]);
-  if (res.status !== 200 || !body.includes('"ok": true')) throw new Error(`call failed: ${res.status} ${body.slice(0, 200)}`);
+  if (res.status !== 200 || !body.includes('"ok": true'))
+    throw new Error(`call failed: ${res.status} ${body.slice(0, 200)}`);
   return { total, kernelSide: kernel + cells };
 }
 
@@ -177,7 +195,12 @@ async function measure(config) {
     await new Promise((r) => setTimeout(r, 2000)); // idle: pool refilled
     const serverRss = rssMiB(server.child.pid);
     const kernels = kernelPids(server.child.pid).map(rssMiB).filter(Number.isFinite);
-    const load = await autocannon({ url: `${server.hook}${query(1)}`, connections: 8, duration: SECONDS, timeout: 60 });
+    const load = await autocannon({
+      url: `${server.hook}${query(1)}`,
+      connections: 8,
+      duration: SECONDS,
+      timeout: 60,
+    });
     return {
       config,
       p50: pct(latencies, 50),
@@ -203,16 +226,23 @@ async function measure(config) {
 
 function nbconvertMedian(runs = 5) {
   if (!existsSync("/usr/bin/jupyter-nbconvert")) return undefined;
-  const plain = { ...notebook, cells: [cell("import json\nn = 0"), cell("print(json.dumps({'ok': True, 'n': n}))")] };
+  const plain = {
+    ...notebook,
+    cells: [cell("import json\nn = 0"), cell("print(json.dumps({'ok': True, 'n': n}))")],
+  };
   const file = path.join(work, "plain.ipynb");
   writeFileSync(file, JSON.stringify(plain));
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const r = spawnSync("/usr/bin/jupyter-nbconvert", ["--to", "notebook", "--execute", file, "--output", "plain.out.ipynb", "--log-level=ERROR"], {
-      cwd: work,
-      env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
-    });
+    const r = spawnSync(
+      "/usr/bin/jupyter-nbconvert",
+      ["--to", "notebook", "--execute", file, "--output", "plain.out.ipynb", "--log-level=ERROR"],
+      {
+        cwd: work,
+        env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+      },
+    );
     if (r.status !== 0) return undefined;
     times.push(performance.now() - t0);
   }
@@ -227,10 +257,16 @@ for (const config of CONFIGS) {
 const nbconvert = nbconvertMedian();
 const base = results.find((r) => r.config.key === "pool0");
 
-console.log(`\n## nbhook server benchmark, ${values.notebook} notebook (${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)})\n`);
-console.log(`One client: ${CALLS} sequential calls (20 for pool 0; ${CALLS * 5} for reuse). Eight clients: autocannon, ${SECONDS} s.\n`);
+console.log(
+  `\n## nbhook server benchmark, ${values.notebook} notebook (${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)})\n`,
+);
+console.log(
+  `One client: ${CALLS} sequential calls (20 for pool 0; ${CALLS * 5} for reuse). Eight clients: autocannon, ${SECONDS} s.\n`,
+);
 console.log(`Paced: the same client waiting ${PACE_MS} ms between calls (30 calls).\n`);
-console.log("| configuration | p50 ms | p95 ms | p99 ms | p50 vs pool 0 | paced p50 / p95 ms | overhead p50 ms | calls/s (8 clients) | vs pool 0 | failed / 5xx | server RSS MiB | RSS per idle kernel MiB |");
+console.log(
+  "| configuration | p50 ms | p95 ms | p99 ms | p50 vs pool 0 | paced p50 / p95 ms | overhead p50 ms | calls/s (8 clients) | vs pool 0 | failed / 5xx | server RSS MiB | RSS per idle kernel MiB |",
+);
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of results) {
   const speedup = base ? `${(base.p50 / r.p50).toFixed(1)}× faster` : "";
@@ -240,17 +276,29 @@ for (const r of results) {
   );
 }
 if (nbconvert !== undefined && base) {
-  console.log(`\n\`jupyter nbconvert --execute\` per call: median ${ms(nbconvert)} ms; pool 0 p50 is ${(nbconvert / base.p50).toFixed(1)}× faster.`);
+  console.log(
+    `\n\`jupyter nbconvert --execute\` per call: median ${ms(nbconvert)} ms; pool 0 p50 is ${(nbconvert / base.p50).toFixed(1)}× faster.`,
+  );
 }
 const goals = [];
 const find = (k) => results.find((r) => r.config.key === k);
 if (find("pool2")) {
-  goals.push(`pool p50 < 50 ms: back to back ${find("pool2").p50 < 50 ? "PASS" : "MISS"}, paced ${find("pool2").paced50 < 50 ? "PASS" : "MISS"}`);
+  goals.push(
+    `pool p50 < 50 ms: back to back ${find("pool2").p50 < 50 ? "PASS" : "MISS"}, paced ${find("pool2").paced50 < 50 ? "PASS" : "MISS"}`,
+  );
 }
-if (find("pool2") && base) goals.push(`pool > 20× faster than pool 0: ${base.p50 / find("pool2").p50 > 20 ? "PASS" : "MISS"}`);
-if (find("reuse")) goals.push(`reuse p50 < 10 ms: ${find("reuse").p50 < 10 ? "PASS" : "MISS"}`, `reuse > 100 calls/s: ${find("reuse").rps > 100 ? "PASS" : "MISS"}`);
+if (find("pool2") && base)
+  goals.push(`pool > 20× faster than pool 0: ${base.p50 / find("pool2").p50 > 20 ? "PASS" : "MISS"}`);
+if (find("reuse"))
+  goals.push(
+    `reuse p50 < 10 ms: ${find("reuse").p50 < 10 ? "PASS" : "MISS"}`,
+    `reuse > 100 calls/s: ${find("reuse").rps > 100 ? "PASS" : "MISS"}`,
+  );
 const overheadAll = results.map((r) => r.overhead).filter((x) => x !== undefined);
-if (overheadAll.length) goals.push(`server overhead p50 < 3 ms (best config): ${Math.min(...overheadAll) < 3 ? "PASS" : "MISS"}`);
-goals.push(`no failed call and no 5xx at 8 clients: ${results.every((r) => r.errors === 0 && r.status5xx === 0) ? "PASS" : "MISS"}`);
+if (overheadAll.length)
+  goals.push(`server overhead p50 < 3 ms (best config): ${Math.min(...overheadAll) < 3 ? "PASS" : "MISS"}`);
+goals.push(
+  `no failed call and no 5xx at 8 clients: ${results.every((r) => r.errors === 0 && r.status5xx === 0) ? "PASS" : "MISS"}`,
+);
 console.log(`\nGoals: ${goals.join("; ")}`);
 rmSync(work, { recursive: true, force: true });

@@ -52,8 +52,10 @@ function check(options: RespondOptions): Pick<ResponseBundle, "status" | "header
     throw new RangeError(`status must be an HTTP status code from 200 to 599, got ${status}`);
   }
   for (const [name, value] of Object.entries(headers ?? {})) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TypeError(`"${name}" is not a valid header name`);
-    if (/[\r\n\0]/.test(String(value))) throw new TypeError(`the value of header "${name}" contains a line break`);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+      throw new TypeError(`"${name}" is not a valid header name`);
+    if (/[\r\n\0]/.test(String(value)))
+      throw new TypeError(`the value of header "${name}" contains a line break`);
   }
   return { ...(status !== undefined ? { status } : {}), ...(headers ? { headers } : {}) };
 }
@@ -72,12 +74,27 @@ function publish(response: ResponseBundle, rendering: Record<string, unknown>, s
   return Deno.jupyter.display(bundle, { raw: true });
 }
 
-function respondText(contentType: string, text: string, rendering: Record<string, unknown>, options: RespondOptions) {
-  const response: ResponseBundle = { content_type: contentType, data: text, encoding: "utf-8", ...check(options) };
+function respondText(
+  contentType: string,
+  text: string,
+  rendering: Record<string, unknown>,
+  options: RespondOptions,
+) {
+  const response: ResponseBundle = {
+    content_type: contentType,
+    data: text,
+    encoding: "utf-8",
+    ...check(options),
+  };
   return publish(response, rendering, new TextEncoder().encode(text).length);
 }
 
-function respondBytes(contentType: string, bytes: Uint8Array, filename: string | undefined, options: RespondOptions) {
+function respondBytes(
+  contentType: string,
+  bytes: Uint8Array,
+  filename: string | undefined,
+  options: RespondOptions,
+) {
   const data = toBase64(bytes);
   const response: ResponseBundle = {
     content_type: contentType,
@@ -99,12 +116,28 @@ function sniffImage(bytes: Uint8Array): string | undefined {
 }
 
 const FILE_TYPES: Record<string, string> = {
-  csv: "text/csv", txt: "text/plain", html: "text/html", htm: "text/html", json: "application/json",
-  md: "text/markdown", svg: "image/svg+xml", png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg",
-  gif: "image/gif", pdf: "application/pdf", xml: "application/xml", zip: "application/zip",
-  gz: "application/gzip", xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-  ipynb: "application/x-ipynb+json", js: "text/javascript", css: "text/css", yaml: "application/yaml",
-  yml: "application/yaml", parquet: "application/vnd.apache.parquet",
+  csv: "text/csv",
+  txt: "text/plain",
+  html: "text/html",
+  htm: "text/html",
+  json: "application/json",
+  md: "text/markdown",
+  svg: "image/svg+xml",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  pdf: "application/pdf",
+  xml: "application/xml",
+  zip: "application/zip",
+  gz: "application/gzip",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  ipynb: "application/x-ipynb+json",
+  js: "text/javascript",
+  css: "text/css",
+  yaml: "application/yaml",
+  yml: "application/yaml",
+  parquet: "application/vnd.apache.parquet",
 };
 
 function basename(path: string): string {
@@ -148,18 +181,20 @@ function rowsToCsv(rows: unknown[]): string {
 /** JSON.stringify that never throws: BigInt as number or string, Error as {error, message}, cycles cut. */
 function safeJson(value: unknown): string {
   const seen = new WeakSet<object>();
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-    if (v instanceof Error) return { error: v.name, message: v.message };
-    if (v instanceof Map) return Object.fromEntries(v);
-    if (v instanceof Set) return [...v];
-    if (typeof v === "number" && !Number.isFinite(v)) return null;
-    if (v && typeof v === "object") {
-      if (seen.has(v)) return "[Circular]";
-      seen.add(v);
-    }
-    return v === undefined ? null : v;
-  }) ?? "null";
+  return (
+    JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+      if (v instanceof Error) return { error: v.name, message: v.message };
+      if (v instanceof Map) return Object.fromEntries(v);
+      if (v instanceof Set) return [...v];
+      if (typeof v === "number" && !Number.isFinite(v)) return null;
+      if (v && typeof v === "object") {
+        if (seen.has(v)) return "[Circular]";
+        seen.add(v);
+      }
+      return v === undefined ? null : v;
+    }) ?? "null"
+  );
 }
 
 export const webhook = {
@@ -171,7 +206,12 @@ export const webhook = {
     return respondText("application/json", text, { "application/json": JSON.parse(text) }, options);
   },
   respond_text(text: string, options: RespondOptions = {}) {
-    return respondText("text/plain", String(text), { "text/html": `<pre>${escapeHtml(String(text))}</pre>` }, options);
+    return respondText(
+      "text/plain",
+      String(text),
+      { "text/html": `<pre>${escapeHtml(String(text))}</pre>` },
+      options,
+    );
   },
   respond_markdown(markdown: string, options: RespondOptions = {}) {
     const page = renderMarkdown(String(markdown));
@@ -187,7 +227,8 @@ export const webhook = {
   async respond_image(data: Uint8Array | string, filename?: string, options: RespondOptions = {}) {
     const bytes = typeof data === "string" ? await Deno.readFile(data) : data;
     const type = sniffImage(bytes);
-    if (!type) throw new TypeError("respond_image takes PNG, JPEG or GIF bytes; use respond_svg or respond_file");
+    if (!type)
+      throw new TypeError("respond_image takes PNG, JPEG or GIF bytes; use respond_svg or respond_file");
     const name = filename ?? (typeof data === "string" ? basename(data) : undefined);
     return respondBytes(type, bytes, name, options);
   },
@@ -198,7 +239,11 @@ export const webhook = {
     return respondBytes(FILE_TYPES[ext] ?? "application/octet-stream", bytes, name, options);
   },
   respond_notebook(options: RespondOptions = {}) {
-    return publish({ content_type: "text/html", data: "", encoding: "utf-8", kind: "notebook", ...check(options) }, {}, 0);
+    return publish(
+      { content_type: "text/html", data: "", encoding: "utf-8", kind: "notebook", ...check(options) },
+      {},
+      0,
+    );
   },
 };
 

@@ -25,9 +25,9 @@ export function foldPairFlags(argv: string[]): string[] {
   return out;
 }
 
-
 export function splitPair(word: string, flag: string): [string, string] {
   const at = word.indexOf("\0");
-  if (at < 0) throw new AppError("usage", `${flag} takes two values: ${flag} NAME VALUE (got only "${word}")`);
+  if (at < 0)
+    throw new AppError("usage", `${flag} takes two values: ${flag} NAME VALUE (got only "${word}")`);
   return [word.slice(0, at), word.slice(at + 1)];
 }

@@ -23,7 +23,12 @@ export function kernelsCommand(): Command {
       );
       const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
       for (const row of rows) {
-        process.stdout.write(row.map((cell, col) => cell.padEnd(widths[col]!)).join("  ").trimEnd() + "\n");
+        process.stdout.write(
+          row
+            .map((cell, col) => cell.padEnd(widths[col]!))
+            .join("  ")
+            .trimEnd() + "\n",
+        );
       }
     });
 }

@@ -15,7 +15,11 @@ export function besideNotebook(notebookPath: string, label: string): string {
 }
 
 /** Writes the download; answers where it went ("-" for stdout). */
-export async function saveDownload(download: NotebookDownload, target: string, force: boolean): Promise<string> {
+export async function saveDownload(
+  download: NotebookDownload,
+  target: string,
+  force: boolean,
+): Promise<string> {
   if (target === "-") {
     process.stdout.write(download.text);
     return target;
@@ -30,7 +34,10 @@ export async function saveDownload(download: NotebookDownload, target: string, f
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EEXIST") {
-      throw new AppError("usage", `${file} already exists: choose another file with -o FILE, or pass --force to overwrite it`);
+      throw new AppError(
+        "usage",
+        `${file} already exists: choose another file with -o FILE, or pass --force to overwrite it`,
+      );
     }
     if (code === "ENOENT") throw new AppError("usage", `cannot write ${file}: its folder does not exist`);
     throw err;
@@ -51,5 +58,7 @@ export async function saveAndReport(
   const target = flags.output ?? besideNotebook(path.resolve(notebookPath), label);
   const written = await saveDownload(download, target, flags.force ?? false);
   if (written === "-") return;
-  process.stdout.write(flags.json ? JSON.stringify({ histo: download.histo, file: written }) + "\n" : written + "\n");
+  process.stdout.write(
+    flags.json ? JSON.stringify({ histo: download.histo, file: written }) + "\n" : written + "\n",
+  );
 }

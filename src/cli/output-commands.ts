@@ -19,7 +19,10 @@ export function getOutputCommand(): Command {
       .description("download the executed notebook of a run (the newest by default)")
       .argument("<notebook>")
       .option("--histo <histo>", "the output to get (its history id)")
-      .option("-o, --output <file>", "where to write it (default <name>.output.<histo>.ipynb beside the notebook; - for stdout)")
+      .option(
+        "-o, --output <file>",
+        "where to write it (default <name>.output.<histo>.ipynb beside the notebook; - for stdout)",
+      )
       .option("--force", "overwrite the output file if it exists"),
   ).action(async (notebook: string, flags: GetOutputFlags) => {
     const download = await (await clientFor(flags)).getOutput(notebook, { histo: flags.histo });

@@ -38,7 +38,8 @@ const SITE_INFO_SCRIPT = [
   "  'user_site_enabled': bool(site.ENABLE_USER_SITE), 'purelib': sysconfig.get_paths()['purelib']}))",
 ].join("\n");
 
-const CHECK_SCRIPT = "import nbhook, naas, os; print(os.path.dirname(os.path.dirname(os.path.abspath(nbhook.__file__))))";
+const CHECK_SCRIPT =
+  "import nbhook, naas, os; print(os.path.dirname(os.path.dirname(os.path.abspath(nbhook.__file__))))";
 
 export function pythonPathCommand(): Command {
   return new Command("python-path")
@@ -46,14 +47,20 @@ export function pythonPathCommand(): Command {
       "print the folder holding the Python helper (import naas / import nbhook) to add to PYTHONPATH, " +
         "or --install it into a Python",
     )
-    .option("--install", `write ${PTH_NAME} into a Python's site-packages, so it imports the helper without PYTHONPATH`)
+    .option(
+      "--install",
+      `write ${PTH_NAME} into a Python's site-packages, so it imports the helper without PYTHONPATH`,
+    )
     .option("--python <python>", "with --install: the Python to install into", DEFAULT_PYTHON)
-    .option("--system", "with --install: the Python's own site-packages rather than the user's (needs write access)")
+    .option(
+      "--system",
+      "with --install: the Python's own site-packages rather than the user's (needs write access)",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n" +
-        "  export PYTHONPATH=\"$(nbhook python-path)${PYTHONPATH:+:$PYTHONPATH}\"\n" +
-        "  nbhook python-path --install --python \"$(which python3)\"\n" +
+        '  export PYTHONPATH="$(nbhook python-path)${PYTHONPATH:+:$PYTHONPATH}"\n' +
+        '  nbhook python-path --install --python "$(which python3)"\n' +
         "Then, in a notebook: import naas; naas.webhook.add()  (the server is found by NBHOOK_URL, default http://127.0.0.1:5000).",
     )
     .action(async (flags: PythonPathFlags) => {
@@ -95,7 +102,9 @@ export async function installPth(python: string, options: { system?: boolean } =
     throw new AppError(
       "usage",
       `cannot write ${file} (${code ?? String(err)})` +
-        (useUser ? "" : ": run as a user who may write there, or drop --system to use the user site-packages"),
+        (useUser
+          ? ""
+          : ": run as a user who may write there, or drop --system to use the user site-packages"),
       { cause: err },
     );
   }
@@ -118,19 +127,26 @@ function runPython(python: string, code: string): Promise<string> {
   const env = { ...process.env };
   delete env.PYTHONPATH;
   return new Promise((resolve, reject) => {
-    execFile(python, ["-c", code], { env, timeout: PYTHON_TIMEOUT_MS, encoding: "utf8" }, (err, stdout, stderr) => {
-      if (!err) {
-        resolve(stdout);
-        return;
-      }
-      const errno = (err as NodeJS.ErrnoException).code;
-      if (errno === "ENOENT") {
-        reject(new AppError("usage", `no Python at ${python}: give one with --python PATH`, { cause: err }));
-        return;
-      }
-      const last = stderr.trim().split("\n").pop() ?? "";
-      reject(new AppError("usage", `${python} failed: ${last || err.message}`, { cause: err }));
-    });
+    execFile(
+      python,
+      ["-c", code],
+      { env, timeout: PYTHON_TIMEOUT_MS, encoding: "utf8" },
+      (err, stdout, stderr) => {
+        if (!err) {
+          resolve(stdout);
+          return;
+        }
+        const errno = (err as NodeJS.ErrnoException).code;
+        if (errno === "ENOENT") {
+          reject(
+            new AppError("usage", `no Python at ${python}: give one with --python PATH`, { cause: err }),
+          );
+          return;
+        }
+        const last = stderr.trim().split("\n").pop() ?? "";
+        reject(new AppError("usage", `${python} failed: ${last || err.message}`, { cause: err }));
+      },
+    );
   });
 }
 

@@ -19,7 +19,10 @@ export function withServerOptions(command: Command): Command {
   return command
     .option("--url <url>", `the nbhook server (env NBHOOK_URL; default ${DEFAULT_SERVER_URL})`)
     .option("--token <token>", "API token (env NBHOOK_TOKEN; default: the api-token file in --home)")
-    .option("--home <dir>", "the server's data folder, where its api-token file is (env NBHOOK_HOME; default ~/.nbhook)")
+    .option(
+      "--home <dir>",
+      "the server's data folder, where its api-token file is (env NBHOOK_HOME; default ~/.nbhook)",
+    )
     .option("--json", "print the API's JSON instead of text")
     .option("--debug", "print each request and reply on stderr (webhook tokens masked)")
     .showHelpAfterError("(run with --help for usage)")

@@ -2,11 +2,20 @@
  * Human output of management commands: aligned text tables and the cell formats they use (local
  * dates, sizes, durations). `--json` bypasses all of this.
  */
-export function printTable(header: string[], rows: string[][], out: NodeJS.WritableStream = process.stdout): void {
+export function printTable(
+  header: string[],
+  rows: string[][],
+  out: NodeJS.WritableStream = process.stdout,
+): void {
   const all = [header, ...rows];
   const widths = header.map((_, col) => Math.max(...all.map((row) => (row[col] ?? "").length)));
   for (const row of all) {
-    out.write(row.map((cell, col) => cell.padEnd(widths[col]!)).join("  ").trimEnd() + "\n");
+    out.write(
+      row
+        .map((cell, col) => cell.padEnd(widths[col]!))
+        .join("  ")
+        .trimEnd() + "\n",
+    );
   }
 }
 

@@ -22,14 +22,21 @@ interface ClearFlags extends ServerFlags {
 
 export function listCommand(): Command {
   return withServerOptions(
-    new Command("list").description("list the deployed versions of a notebook, newest (live) first").argument("<notebook>"),
+    new Command("list")
+      .description("list the deployed versions of a notebook, newest (live) first")
+      .argument("<notebook>"),
   ).action(async (notebook: string, flags: ServerFlags) => {
     const versions = await (await clientFor(flags)).list(notebook);
     if (flags.json) {
       printJson(versions);
       return;
     }
-    const rows = versions.map((v) => [v.histo, formatDate(v.created_at), formatSize(v.size), v.live ? "live" : ""]);
+    const rows = versions.map((v) => [
+      v.histo,
+      formatDate(v.created_at),
+      formatSize(v.size),
+      v.live ? "live" : "",
+    ]);
     printTable(["HISTO", "DATE", "SIZE", "LIVE"], rows);
   });
 }
@@ -40,7 +47,10 @@ export function getCommand(): Command {
       .description("download a deployed version of a notebook (the live one by default)")
       .argument("<notebook>")
       .option("--histo <histo>", "the version to get (see `nbhook list`)")
-      .option("-o, --output <file>", "where to write it (default <name>.<histo>.ipynb beside the notebook; - for stdout)")
+      .option(
+        "-o, --output <file>",
+        "where to write it (default <name>.<histo>.ipynb beside the notebook; - for stdout)",
+      )
       .option("--force", "overwrite the output file if it exists"),
   ).action(async (notebook: string, flags: GetFlags) => {
     const download = await (await clientFor(flags)).get(notebook, { histo: flags.histo });
@@ -58,9 +68,14 @@ export function clearCommand(): Command {
       .option("--force", "allow removing the live version (the URL then runs the previous one, or nothing)"),
   ).action(async (notebook: string, flags: ClearFlags) => {
     if (!flags.histo === !flags.all) {
-      throw new AppError("usage", "say what to clear: --histo HISTO (one version, see `nbhook list`) or --all (all but the live one)");
+      throw new AppError(
+        "usage",
+        "say what to clear: --histo HISTO (one version, see `nbhook list`) or --all (all but the live one)",
+      );
     }
-    const deleted = await (await clientFor(flags)).clear(notebook, { histo: flags.histo, all: flags.all, force: flags.force });
+    const deleted = await (
+      await clientFor(flags)
+    ).clear(notebook, { histo: flags.histo, all: flags.all, force: flags.force });
     if (flags.json) {
       printJson({ deleted });
       return;

@@ -14,7 +14,9 @@ interface CurrentsFlags extends ServerFlags {
 
 export function findCommand(): Command {
   return withServerOptions(
-    new Command("find").description("print the URL of a deployed notebook (exit 1 if it is not deployed)").argument("<notebook>"),
+    new Command("find")
+      .description("print the URL of a deployed notebook (exit 1 if it is not deployed)")
+      .argument("<notebook>"),
   ).action(async (notebook: string, flags: ServerFlags) => {
     const webhook = await (await clientFor(flags)).webhook(notebook);
     if (flags.json) printJson(webhook);
@@ -67,7 +69,9 @@ export function deleteCommand(): Command {
 
 export function rotateCommand(): Command {
   return withServerOptions(
-    new Command("rotate").description("give a webhook a new URL and print it; the old URL stops working").argument("<notebook>"),
+    new Command("rotate")
+      .description("give a webhook a new URL and print it; the old URL stops working")
+      .argument("<notebook>"),
   ).action(async (notebook: string, flags: ServerFlags) => {
     const webhook = await (await clientFor(flags)).rotate(notebook);
     if (flags.json) {

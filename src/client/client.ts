@@ -69,7 +69,10 @@ export class NbhookClient {
   }
 
   /** The webhook deployed from `notebookPath`, or undefined. */
-  async lookup(notebookPath: string, options: { includeDeleted?: boolean } = {}): Promise<Webhook | undefined> {
+  async lookup(
+    notebookPath: string,
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<Webhook | undefined> {
     const query = { path: path.resolve(notebookPath), include_deleted: options.includeDeleted || undefined };
     const { webhooks } = await this.http.json("GET", "/api/webhooks", webhookListSchema, { query });
     return webhooks[0];
@@ -80,7 +83,11 @@ export class NbhookClient {
     const found = await this.lookup(notebookPath);
     if (found) return found;
     const absolute = path.resolve(notebookPath);
-    throw new NbhookApiError(404, "not-found", `no webhook for ${absolute}: deploy it with \`nbhook add ${absolute}\``);
+    throw new NbhookApiError(
+      404,
+      "not-found",
+      `no webhook for ${absolute}: deploy it with \`nbhook add ${absolute}\``,
+    );
   }
 
   async webhookById(id: string): Promise<Webhook> {
@@ -112,7 +119,8 @@ export class NbhookClient {
   /** Deployed versions, newest (live) first. */
   async list(notebookPath: string): Promise<Version[]> {
     const webhook = await this.webhook(notebookPath);
-    return (await this.http.json("GET", `/api/webhooks/${enc(webhook.id)}/versions`, versionListSchema)).versions;
+    return (await this.http.json("GET", `/api/webhooks/${enc(webhook.id)}/versions`, versionListSchema))
+      .versions;
   }
 
   /** A deployed version (the live one by default). */
@@ -125,9 +133,15 @@ export class NbhookClient {
    * Clears one version (`histo`) or every version but the live one (`all`); `force` allows
    * clearing the live version too. Answers the cleared histos.
    */
-  async clear(notebookPath: string, options: { histo?: string; all?: boolean; force?: boolean }): Promise<string[]> {
+  async clear(
+    notebookPath: string,
+    options: { histo?: string; all?: boolean; force?: boolean },
+  ): Promise<string[]> {
     if (!options.histo === !options.all) {
-      throw new AppError("usage", "clear needs exactly one of histo (one version) or all (every version but the live one)");
+      throw new AppError(
+        "usage",
+        "clear needs exactly one of histo (one version) or all (every version but the live one)",
+      );
     }
     const webhook = await this.webhook(notebookPath);
     const route = `/api/webhooks/${enc(webhook.id)}/versions${options.histo ? `/${enc(options.histo)}` : ""}`;
@@ -138,7 +152,8 @@ export class NbhookClient {
   /** Output notebooks of the webhook's runs, newest first. */
   async outputs(notebookPath: string): Promise<Output[]> {
     const webhook = await this.webhook(notebookPath);
-    return (await this.http.json("GET", `/api/webhooks/${enc(webhook.id)}/outputs`, outputListSchema)).outputs;
+    return (await this.http.json("GET", `/api/webhooks/${enc(webhook.id)}/outputs`, outputListSchema))
+      .outputs;
   }
 
   /** A run's executed notebook (the newest by default). */

@@ -21,7 +21,10 @@ export interface Connection {
   token?: string;
 }
 
-export async function resolveConnection(flags: ConnectionFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
+export async function resolveConnection(
+  flags: ConnectionFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Connection> {
   const url = flags.url || env.NBHOOK_URL || DEFAULT_SERVER_URL;
   const given = flags.token || env.NBHOOK_TOKEN;
   if (given) return { url, token: given.trim() };

@@ -17,7 +17,10 @@ describe("dependency files", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "nbhook-deps-"));
     mkdirSync(path.join(dir, "data"));
     writeFileSync(path.join(dir, "data", "a.bin"), Buffer.from([0, 255]));
-    const files = await readDependencies(path.join(dir, "nb.ipynb"), [path.join(dir, "data", "a.bin"), { path: "b.txt", data: "hé" }]);
+    const files = await readDependencies(path.join(dir, "nb.ipynb"), [
+      path.join(dir, "data", "a.bin"),
+      { path: "b.txt", data: "hé" },
+    ]);
     expect(files).toEqual([
       { path: "data/a.bin", data: Buffer.from([0, 255]).toString("base64") },
       { path: "b.txt", data: Buffer.from("hé").toString("base64") },

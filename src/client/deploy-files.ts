@@ -21,7 +21,8 @@ async function readLocal(file: string, what: string): Promise<Buffer> {
     return await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (err as Error).message;
+    const why =
+      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (err as Error).message;
     throw new AppError("usage", `cannot read ${what} ${file}: ${why}`, { cause: err });
   }
 }
@@ -33,7 +34,8 @@ export async function readNotebookText(notebookPath: string): Promise<string> {
 /** Where a local dependency goes, relative to the deployed notebook's folder. */
 export function dependencyName(notebookPath: string, file: string): string {
   const relative = path.relative(path.dirname(notebookPath), file);
-  if (relative && !relative.startsWith("..") && !path.isAbsolute(relative)) return relative.split(path.sep).join("/");
+  if (relative && !relative.startsWith("..") && !path.isAbsolute(relative))
+    return relative.split(path.sep).join("/");
   return path.basename(file);
 }
 

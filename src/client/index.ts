@@ -2,7 +2,12 @@
  * @module The nbhook TypeScript SDK: a typed client of the management API (docs/api.md).
  */
 export { NbhookClient, type AddOptions, type NbhookClientOptions, type NotebookDownload } from "./client.js";
-export { resolveConnection, DEFAULT_SERVER_URL, type Connection, type ConnectionFlags } from "./connection.js";
+export {
+  resolveConnection,
+  DEFAULT_SERVER_URL,
+  type Connection,
+  type ConnectionFlags,
+} from "./connection.js";
 export { NbhookApiError, NbhookClientError, NbhookConnectionError, NbhookResponseError } from "./errors.js";
 export type { DependencyFile } from "./deploy-files.js";
 export { redactWebhookTokens } from "./redact.js";

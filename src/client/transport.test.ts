@@ -18,7 +18,11 @@ interface Seen {
   body: string;
 }
 let seen: Seen = { body: "" };
-let reply: { status: number; type: string; body: string } = { status: 200, type: "application/json", body: "{}" };
+let reply: { status: number; type: string; body: string } = {
+  status: 200,
+  type: "application/json",
+  body: "{}",
+};
 let server: http.Server;
 let base = "";
 
@@ -46,9 +50,18 @@ describe("Transport", () => {
   it("sends the bearer token, the query and a JSON body (bigints as numbers), and checks the reply", async () => {
     reply = { status: 200, type: "application/json", body: '{"ok": true, "extra": 1}' };
     const t = new Transport({ url: base + "/", token: "tok" });
-    const answer = await t.json("POST", "/api/x", z.object({ ok: z.boolean() }), { query: { path: "/a b", skip: undefined }, body: { n: 3n } });
+    const answer = await t.json("POST", "/api/x", z.object({ ok: z.boolean() }), {
+      query: { path: "/a b", skip: undefined },
+      body: { n: 3n },
+    });
     expect(answer).toEqual({ ok: true });
-    expect(seen).toEqual({ method: "POST", url: "/api/x?path=%2Fa+b", authorization: "Bearer tok", contentType: "application/json", body: '{"n":3}' });
+    expect(seen).toEqual({
+      method: "POST",
+      url: "/api/x?path=%2Fa+b",
+      authorization: "Bearer tok",
+      contentType: "application/json",
+      body: '{"n":3}',
+    });
   });
 
   it("sends no content type without a body (fastify refuses an empty JSON body)", async () => {
@@ -60,25 +73,41 @@ describe("Transport", () => {
 
   it("turns error answers into NbhookApiError with the server's code and message", async () => {
     reply = { status: 409, type: "application/json", body: '{"error": "conflict", "message": "it is live"}' };
-    await expect(new Transport({ url: base }).send("GET", "/api/x")).rejects.toEqual(new NbhookApiError(409, "conflict", "it is live"));
-    reply = { status: 404, type: "application/json", body: '{"message": "Route GET:/api/y not found", "statusCode": 404}' };
+    await expect(new Transport({ url: base }).send("GET", "/api/x")).rejects.toEqual(
+      new NbhookApiError(409, "conflict", "it is live"),
+    );
+    reply = {
+      status: 404,
+      type: "application/json",
+      body: '{"message": "Route GET:/api/y not found", "statusCode": 404}',
+    };
     const err = await new Transport({ url: base }).send("GET", "/api/y").catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 404, code: "http-404", message: "GET /api/y: HTTP 404: Route GET:/api/y not found" });
+    expect(err).toMatchObject({
+      status: 404,
+      code: "http-404",
+      message: "GET /api/y: HTTP 404: Route GET:/api/y not found",
+    });
   });
 
   it("reports replies it cannot read as NbhookResponseError", async () => {
     reply = { status: 200, type: "text/html", body: "<html>proxy</html>" };
-    await expect(new Transport({ url: base }).json("GET", "/api/x", z.object({}))).rejects.toThrow(NbhookResponseError);
-    reply = { status: 200, type: "application/json", body: '{"webhooks": 3}' };
-    await expect(new Transport({ url: base }).json("GET", "/api/x", z.object({ webhooks: z.array(z.string()) }))).rejects.toThrow(
-      /unexpected reply .*webhooks: .*same nbhook version/,
+    await expect(new Transport({ url: base }).json("GET", "/api/x", z.object({}))).rejects.toThrow(
+      NbhookResponseError,
     );
+    reply = { status: 200, type: "application/json", body: '{"webhooks": 3}' };
+    await expect(
+      new Transport({ url: base }).json("GET", "/api/x", z.object({ webhooks: z.array(z.string()) })),
+    ).rejects.toThrow(/unexpected reply .*webhooks: .*same nbhook version/);
   });
 
   it("logs each request and reply when debugging, with webhook tokens masked", async () => {
     reply = { status: 201, type: "application/json", body: '{"url": "http://h/notebook/SECRET_token-1"}' };
     const lines: string[] = [];
-    await new Transport({ url: base, token: "api-secret", debug: true, log: (l) => lines.push(l) }).send("POST", "/api/x", { body: { a: 1 } });
+    await new Transport({ url: base, token: "api-secret", debug: true, log: (l) => lines.push(l) }).send(
+      "POST",
+      "/api/x",
+      { body: { a: 1 } },
+    );
     expect(lines).toHaveLength(2);
     expect(lines[0]).toBe(`nbhook: > POST ${base}/api/x {"a":1}`);
     expect(lines[1]).toMatch(/^nbhook: < 201 Created in \d+ ms \{"url": "http:\/\/h\/notebook\/<token>"\}$/);

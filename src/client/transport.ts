@@ -72,7 +72,12 @@ export class Transport {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) });
+      response = await fetch(url, {
+        method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
+      });
       text = await response.text();
     } catch (err) {
       this.debug(`nbhook: < no reply: ${describeFailure(err)}`);
@@ -88,17 +93,26 @@ export class Transport {
   }
 
   /** Sends one request and checks the JSON reply against `schema`. */
-  async json<S extends z.ZodType>(method: string, route: string, schema: S, options: { query?: Query; body?: unknown } = {}): Promise<z.infer<S>> {
+  async json<S extends z.ZodType>(
+    method: string,
+    route: string,
+    schema: S,
+    options: { query?: Query; body?: unknown } = {},
+  ): Promise<z.infer<S>> {
     const reply = await this.send(method, route, options);
     let parsed: unknown;
     try {
       parsed = JSON.parse(reply.text);
     } catch {
-      throw new NbhookResponseError(`${method} ${route}: the server at ${this.baseUrl} did not answer JSON: ${clip(reply.text, 200)}`);
+      throw new NbhookResponseError(
+        `${method} ${route}: the server at ${this.baseUrl} did not answer JSON: ${clip(reply.text, 200)}`,
+      );
     }
     const result = schema.safeParse(parsed);
     if (!result.success) {
-      const issues = result.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "reply"}: ${i.message}`);
+      const issues = result.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join(".") || "reply"}: ${i.message}`);
       throw new NbhookResponseError(
         `${method} ${route}: unexpected reply from ${this.baseUrl} (${issues.join("; ")}); are the client and server the same nbhook version?`,
       );
@@ -118,7 +132,11 @@ function apiError(status: number, text: string, what: string): NbhookApiError {
   if (parsed.success) return new NbhookApiError(status, parsed.data.error, parsed.data.message);
   // Not one of ours (fastify's own 404 for an unknown route, a proxy's page, …).
   const message = (body as { message?: unknown } | undefined)?.message;
-  return new NbhookApiError(status, `http-${status}`, `${what}: HTTP ${status}${typeof message === "string" ? `: ${message}` : ""}`);
+  return new NbhookApiError(
+    status,
+    `http-${status}`,
+    `${what}: HTTP ${status}${typeof message === "string" ? `: ${message}` : ""}`,
+  );
 }
 
 function describeFailure(err: unknown): string {

@@ -10,7 +10,14 @@ const valid = {
   metadata: {},
   cells: [
     { cell_type: "markdown", id: "m", metadata: {}, source: "# Title" },
-    { cell_type: "code", id: "c", metadata: {}, source: ["x = 1\n", "x"], outputs: [], execution_count: null },
+    {
+      cell_type: "code",
+      id: "c",
+      metadata: {},
+      source: ["x = 1\n", "x"],
+      outputs: [],
+      execution_count: null,
+    },
   ],
 };
 
@@ -30,7 +37,9 @@ describe("parseNotebook", () => {
   });
 
   it("refuses other nbformat versions and non-JSON with a clear message", () => {
-    expect(() => parseNotebook(JSON.stringify({ ...valid, nbformat: 3 }))).toThrow(/nbformat 4 notebooks only/);
+    expect(() => parseNotebook(JSON.stringify({ ...valid, nbformat: 3 }))).toThrow(
+      /nbformat 4 notebooks only/,
+    );
     expect(() => parseNotebook("{oops", "x.ipynb")).toThrow(/x\.ipynb is not JSON/);
   });
 
@@ -47,7 +56,11 @@ describe("serializeNotebook", () => {
     const nb = parseNotebook(JSON.stringify(valid));
     (nb.cells[1] as { outputs: unknown[] }).outputs.push(
       { output_type: "stream", name: "stdout", text: "a\nb\r\nc" },
-      { output_type: "display_data", metadata: {}, data: { "text/html": "<p>\n</p>", "application/json": { k: "a\nb" } } },
+      {
+        output_type: "display_data",
+        metadata: {},
+        data: { "text/html": "<p>\n</p>", "application/json": { k: "a\nb" } },
+      },
     );
     const text = serializeNotebook(nb);
     const back = JSON.parse(text);

@@ -40,8 +40,18 @@ const cellSchema = z.discriminatedUnion("cell_type", [
     execution_count: z.number().int().nullable().default(null),
     id: z.string().optional(),
   }),
-  z.object({ cell_type: z.literal("markdown"), source: multiline, metadata: metadata.default({}), id: z.string().optional() }),
-  z.object({ cell_type: z.literal("raw"), source: multiline, metadata: metadata.default({}), id: z.string().optional() }),
+  z.object({
+    cell_type: z.literal("markdown"),
+    source: multiline,
+    metadata: metadata.default({}),
+    id: z.string().optional(),
+  }),
+  z.object({
+    cell_type: z.literal("raw"),
+    source: multiline,
+    metadata: metadata.default({}),
+    id: z.string().optional(),
+  }),
 ]);
 
 const notebookSchema = z.object({
@@ -68,12 +78,17 @@ export function parseNotebook(text: string, source = "notebook"): Notebook {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new AppError("notebook-invalid", `${source} is not JSON: ${(err as Error).message}`, { cause: err });
+    throw new AppError("notebook-invalid", `${source} is not JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const parsed = notebookSchema.safeParse(doc);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `  - ${describeIssue(i, doc)}`);
-    throw new AppError("notebook-invalid", `${source} is not a valid nbformat v4 notebook:\n${issues.join("\n")}`);
+    throw new AppError(
+      "notebook-invalid",
+      `${source} is not a valid nbformat v4 notebook:\n${issues.join("\n")}`,
+    );
   }
   // Keep the document as written (unknown fields included); validation only checks.
   const nb = doc as Notebook;
@@ -134,13 +149,13 @@ function isJsonMime(mime: string): boolean {
   return mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"));
 }
 
+// eslint-disable-next-line no-control-regex -- these are the line breaks Python's splitlines knows
+const PYTHON_LINE = /[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]|$)/g;
+
 /** Python's str.splitlines(keepends=True), which nbformat uses to store multi-line strings. */
 function splitLines(text: string | string[]): string[] {
   const joined = Array.isArray(text) ? text.join("") : text;
-  // eslint-disable-next-line no-control-regex -- these are the line breaks Python's splitlines knows
-  return joined.match(/[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]|$)/g)!.filter(
-    (line) => line.length > 0,
-  );
+  return joined.match(PYTHON_LINE)!.filter((line) => line.length > 0);
 }
 
 function sortKeys(value: unknown): unknown {

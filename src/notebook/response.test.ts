@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { csvFromHtmlTable, dumpsLikePython, findResponse } from "./response.js";
-import { RESPONSE_MIME, type BrokenResponse, type Cell, type NotebookResponse, type Output } from "./types.js";
+import {
+  RESPONSE_MIME,
+  type BrokenResponse,
+  type Cell,
+  type NotebookResponse,
+  type Output,
+} from "./types.js";
 
 // Outputs below are copied from notebooks executed by ipykernel 6.17: nbhook's helper
 // (python/nbhook) and IPython.display calls made exactly as the Naas library makes them.

@@ -18,7 +18,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { coerceError } from "../errors.js";
-import { RESPONSE_MIME, type BrokenResponse, type Cell, type NotebookResponse, type Output } from "./types.js";
+import {
+  RESPONSE_MIME,
+  type BrokenResponse,
+  type Cell,
+  type NotebookResponse,
+  type Output,
+} from "./types.js";
 
 export interface FindResponseOptions {
   /**
@@ -123,7 +129,11 @@ function naasMarker(metadata: unknown): string | undefined {
 }
 
 /** Naas's `__check_output`, branch by branch; `undefined` when nothing usable (a falsy JSON). */
-function naasResponse(data: MimeData, naasType: string, baseDir: string): NotebookResponse | Problem | undefined {
+function naasResponse(
+  data: MimeData,
+  naasType: string,
+  baseDir: string,
+): NotebookResponse | Problem | undefined {
   if (naasType === "notebook") return { contentType: "text/html", body: Buffer.alloc(0), kind: "notebook" };
   const json = data["application/json"];
   if (isTruthy(json) && naasType && isRecord(json) && typeof json.path === "string") {

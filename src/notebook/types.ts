@@ -11,7 +11,8 @@ export type { INotebookContent as Notebook, ICell as Cell, ICodeCell as CodeCell
  * to a kernel. Python tells int from float (`3` vs `3.0`) and JavaScript numbers cannot, so an
  * integer is a `bigint` and a float is a `number` (papermill's type inference needs the difference).
  */
-export type ParamValue = null | boolean | bigint | number | string | ParamValue[] | { [key: string]: ParamValue };
+export type ParamValue =
+  null | boolean | bigint | number | string | ParamValue[] | { [key: string]: ParamValue };
 
 export type Parameters = Record<string, ParamValue>;
 

@@ -90,7 +90,8 @@ class Entry implements Ticket, Slot {
   }
 
   cancel(): void {
-    if (this.state === "queued") this.owner.leave(this, "caller-gone", "the caller went away while the call waited in the queue");
+    if (this.state === "queued")
+      this.owner.leave(this, "caller-gone", "the caller went away while the call waited in the queue");
   }
 
   release(): void {
@@ -146,7 +147,12 @@ export class Admission {
     if (request.maxWaitMs && request.maxWaitMs > 0) {
       const seconds = Math.round(request.maxWaitMs / 100) / 10;
       entry.timer = setTimeout(
-        () => this.leave(entry, "queue-timeout", `the call waited ${seconds} s in the queue (the webhook's time limit) without a free slot`),
+        () =>
+          this.leave(
+            entry,
+            "queue-timeout",
+            `the call waited ${seconds} s in the queue (the webhook's time limit) without a free slot`,
+          ),
         request.maxWaitMs,
       );
       entry.timer.unref();
@@ -157,7 +163,8 @@ export class Admission {
   /** Refuses every waiting call ("closing") and every later one; running ones keep their slots. */
   close(): void {
     this.closed = true;
-    for (const entry of this.queue.splice(0)) entry.refuse(this.refusal("closing", "the server is shutting down"));
+    for (const entry of this.queue.splice(0))
+      entry.refuse(this.refusal("closing", "the server is shutting down"));
   }
 
   /**
@@ -212,7 +219,7 @@ export class Admission {
 
   /** Oldest first, every waiting call that may run now. */
   private dispatch(): void {
-    for (let i = 0; i < this.queue.length && this.runningEntries.size < this.maxRuns; ) {
+    for (let i = 0; i < this.queue.length && this.runningEntries.size < this.maxRuns;) {
       const entry = this.queue[i]!;
       if (this.fits(entry)) {
         this.queue.splice(i, 1);

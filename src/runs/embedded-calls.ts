@@ -90,7 +90,8 @@ export class EmbeddedCalls implements Calls {
     });
     this.warm = new WarmKernels({
       pool: this.pool,
-      log: (level, fields, msg) => (level === "debug" ? this.log.debug?.(fields, msg) : this.log[level](fields, msg)),
+      log: (level, fields, msg) =>
+        level === "debug" ? this.log.debug?.(fields, msg) : this.log[level](fields, msg),
     });
     this.admission = new Admission({ maxRuns: options.maxRuns, maxQueue: options.maxQueue });
     this.notifier = new Notifier(options.smtp, this.log);
@@ -142,7 +143,10 @@ export class EmbeddedCalls implements Calls {
       });
     } catch (err) {
       ticket.cancel();
-      void ticket.slot.then((slot) => slot.release(), () => undefined);
+      void ticket.slot.then(
+        (slot) => slot.release(),
+        () => undefined,
+      );
       await this.discard(call, log);
       throw err;
     }
@@ -150,7 +154,8 @@ export class EmbeddedCalls implements Calls {
     const tracked = result.catch(() => undefined);
     this.running.add(tracked);
     void tracked.finally(() => this.running.delete(tracked));
-    const state = () => (ticket.state === "queued" ? "queued" : ticket.state === "running" ? "running" : "over");
+    const state = () =>
+      ticket.state === "queued" ? "queued" : ticket.state === "running" ? "running" : "over";
     return { kind: "accepted", run, state, result, cancel: () => ticket.cancel() };
   }
 

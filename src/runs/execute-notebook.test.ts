@@ -426,27 +426,24 @@ describe("executeNotebook: what stops a run", () => {
 
   // The client answers StdinNotImplementedError in the reply; the cell's error output is the
   // KeyboardInterrupt of the interrupt, which must not win.
-  it(
-    "fails a cell that sends an input_request: interrupts it, StdinNotImplementedError with the hint",
-    async () => {
-      const { fake, lease, released } = await kernelWith({
-        "input('Your name? ')": async (_code, k) => {
-          void k.busy();
-          void k.inputRequest("Your name? ");
-          await k.interrupted;
-          return k.keyboardInterrupt();
-        },
-      });
-      const result = await run(notebookOf(["input('Your name? ')", "print('never')"]), lease);
+  it("fails a cell that sends an input_request: interrupts it, StdinNotImplementedError with the hint", async () => {
+    const { fake, lease, released } = await kernelWith({
+      "input('Your name? ')": async (_code, k) => {
+        void k.busy();
+        void k.inputRequest("Your name? ");
+        await k.interrupted;
+        return k.keyboardInterrupt();
+      },
+    });
+    const result = await run(notebookOf(["input('Your name? ')", "print('never')"]), lease);
 
-      expect(fake.signals).toEqual(["SIGINT"]);
-      expect(result.status).toBe("error");
-      expect(executed(fake)).toEqual(["input('Your name? ')"]);
-      expect(released).toEqual(["error"]);
-      expect(result.error).toMatchObject({ ename: "StdinNotImplementedError", cellIndex: 0 });
-      expect(result.error!.evalue).toContain("pass the value as a parameter instead");
-    },
-  );
+    expect(fake.signals).toEqual(["SIGINT"]);
+    expect(result.status).toBe("error");
+    expect(executed(fake)).toEqual(["input('Your name? ')"]);
+    expect(released).toEqual(["error"]);
+    expect(result.error).toMatchObject({ ename: "StdinNotImplementedError", cellIndex: 0 });
+    expect(result.error!.evalue).toContain("pass the value as a parameter instead");
+  });
 });
 
 describe("executeNotebook: the notebook's response", () => {

@@ -7,7 +7,13 @@
  * parameters) throw.
  */
 import { AppError, coerceError } from "../errors.js";
-import { chooseKernelSpec, findKernelSpecs, type KernelClient, type KernelPool, type KernelSpec } from "../kernel/index.js";
+import {
+  chooseKernelSpec,
+  findKernelSpecs,
+  type KernelClient,
+  type KernelPool,
+  type KernelSpec,
+} from "../kernel/index.js";
 import { OutputCollector } from "../notebook/outputs.js";
 import { findInjectedCellIndex, hasTag, injectParameters } from "../notebook/parameters/index.js";
 import { sourceText } from "../notebook/read.js";
@@ -80,11 +86,13 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
     env: options.env,
     startTimeoutMs: Number.isFinite(deadline) ? Math.max(1, deadline - Date.now()) : undefined,
   };
-  const lease = await (options.lease ?? freshKernelLease(options.pool))({ spec, start }).catch((err: unknown) => {
-    throw err instanceof AppError && err.code === "timeout" && Number.isFinite(deadline)
-      ? new AppError("timeout", `the run timed out while the kernel was starting`, { cause: err })
-      : err;
-  });
+  const lease = await (options.lease ?? freshKernelLease(options.pool))({ spec, start }).catch(
+    (err: unknown) => {
+      throw err instanceof AppError && err.code === "timeout" && Number.isFinite(deadline)
+        ? new AppError("timeout", `the run timed out while the kernel was starting`, { cause: err })
+        : err;
+    },
+  );
   const { kernel } = lease;
   const kernelMs = performance.now() - t0;
   options.onProgress?.({ type: "kernel-ready", kernel: spec.name, ms: Date.now() - started });
@@ -93,7 +101,12 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
   try {
     if (lease.skipTag) copySkippedOutputs(notebook, lease);
     const t1 = performance.now();
-    const outcome = await executeCells(kernel, notebook, { ...options, deadline, started, skipTag: lease.skipTag });
+    const outcome = await executeCells(kernel, notebook, {
+      ...options,
+      deadline,
+      started,
+      skipTag: lease.skipTag,
+    });
     const cellsMs = performance.now() - t1;
     notebook.metadata.language_info ??= kernel.info.language_info;
     if (options.shownParameters && language) showParameters(notebook, options.shownParameters, language);
@@ -141,7 +154,9 @@ function showParameters(notebook: Notebook, shown: Parameters, language: ParamLa
 
 /** Cells that ran when the kernel was prepared (setup mode) show the outputs they had then. */
 function copySkippedOutputs(notebook: Notebook, lease: KernelLease): void {
-  const cells = notebook.cells.filter((c) => c.cell_type === "code" && hasTag(c, lease.skipTag!)) as CodeCell[];
+  const cells = notebook.cells.filter(
+    (c) => c.cell_type === "code" && hasTag(c, lease.skipTag!),
+  ) as CodeCell[];
   cells.forEach((cell, i) => {
     const done = lease.skippedOutputs?.[i];
     if (!done) return;
@@ -196,7 +211,13 @@ async function executeCells(
     const ordinal = i + 1;
     const total = codeCells.length;
     const cellStart = new Date();
-    options.onProgress?.({ type: "cell-start", cellIndex: index, ordinal, total, elapsedMs: Date.now() - options.started });
+    options.onProgress?.({
+      type: "cell-start",
+      cellIndex: index,
+      ordinal,
+      total,
+      elapsedMs: Date.now() - options.started,
+    });
     const sink = collector.forCell(code.outputs);
     const remaining = options.deadline - Date.now();
     const timeoutMs = Math.min(options.cellTimeoutMs || Infinity, remaining);
@@ -254,7 +275,9 @@ export function classifyFailure(err: Error): { status: Exclude<ExecutionStatus, 
   const code = err instanceof AppError ? err.code : undefined;
   if (code === "timeout") return { status: "timeout", ename: "TimeoutError" };
   if (code === "kernel-died") return { status: "died", ename: "KernelDied" };
-  const ename = code ? `${code.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase())}Error` : err.name;
+  const ename = code
+    ? `${code.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase())}Error`
+    : err.name;
   return { status: "error", ename };
 }
 
@@ -270,8 +293,7 @@ function errorFromReply(
     reply.ename === "StdinNotImplementedError"
       ? undefined
       : (cell.outputs.find((o) => o.output_type === "error") as
-          | { ename: string; evalue: string; traceback: string[] }
-          | undefined);
+          { ename: string; evalue: string; traceback: string[] } | undefined);
   const error: RunError = {
     ename: shown?.ename ?? reply.ename ?? (reply.status === "ok" ? "" : "ExecutionAborted"),
     evalue: shown?.evalue ?? reply.evalue ?? "",

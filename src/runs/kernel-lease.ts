@@ -12,9 +12,16 @@ import type { LeaseFn, LeaseRequest } from "./types.js";
  * Makes a running kernel ready for a run: the run's folder and environment when it was started
  * ahead (pooled), then nbhook's in-kernel helper where a silent import is needed (Deno).
  */
-export async function prepareKernel(kernel: KernelClient, request: LeaseRequest, prestarted: boolean): Promise<void> {
+export async function prepareKernel(
+  kernel: KernelClient,
+  request: LeaseRequest,
+  prestarted: boolean,
+): Promise<void> {
   const { spec, start } = request;
-  const preamble = [prestarted ? contextPreamble(spec, start.cwd, start.env) : undefined, helperPreamble(spec)]
+  const preamble = [
+    prestarted ? contextPreamble(spec, start.cwd, start.env) : undefined,
+    helperPreamble(spec),
+  ]
     .filter(Boolean)
     .join("\n");
   if (!preamble) return;
@@ -31,7 +38,9 @@ export async function prepareKernel(kernel: KernelClient, request: LeaseRequest,
 /** A fresh kernel, from `pool` when given, prepared for the run and shut down after it. */
 export function freshKernelLease(pool?: KernelPool): LeaseFn {
   return async (request) => {
-    const kernel = await (pool ? pool.take(request.spec, request.start) : KernelClient.start(request.spec, request.start));
+    const kernel = await (pool
+      ? pool.take(request.spec, request.start)
+      : KernelClient.start(request.spec, request.start));
     try {
       await prepareKernel(kernel, request, pool !== undefined);
     } catch (err) {

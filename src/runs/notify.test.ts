@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  composeMessage,
-  Notifier,
-  recipients,
-  recipientsFor,
-  type RunNotice,
-} from "./notify.js";
+import { composeMessage, Notifier, recipients, recipientsFor, type RunNotice } from "./notify.js";
 import type { RunLogger } from "./types.js";
 
 const notice: RunNotice = {

@@ -18,7 +18,11 @@ export interface PrepareDeps {
   log: RunLogger;
 }
 
-export async function prepareCall(deps: PrepareDeps, webhook: Webhook, input: RequestInput): Promise<PreparedCall> {
+export async function prepareCall(
+  deps: PrepareDeps,
+  webhook: Webhook,
+  input: RequestInput,
+): Promise<PreparedCall> {
   const versionHisto = webhook.liveHisto;
   const bytes = versionHisto ? await deps.store.readVersion(webhook.id, versionHisto) : undefined;
   if (!versionHisto || !bytes) {
@@ -39,6 +43,11 @@ export async function prepareCall(deps: PrepareDeps, webhook: Webhook, input: Re
     );
     return { ...base, parameters: {}, redacted: {} };
   }
-  const parameters = buildWebhookParameters({ notebook, language, addParams: webhook.params, request: input });
+  const parameters = buildWebhookParameters({
+    notebook,
+    language,
+    addParams: webhook.params,
+    request: input,
+  });
   return { ...base, language, parameters, redacted: redactParameters(parameters) };
 }

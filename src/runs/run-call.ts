@@ -13,9 +13,24 @@ import { toJsonValue } from "../notebook/parameters/index.js";
 import { serializeNotebook } from "../notebook/read.js";
 import { stripAnsi } from "../notebook/ansi.js";
 import type { Run, RunErrorInfo, Store, Webhook } from "../store/index.js";
-import { classifyFailure, executeNotebook, type ProgressEvent, type RunOptions, type RunResult } from "./execute-notebook.js";
+import {
+  classifyFailure,
+  executeNotebook,
+  type ProgressEvent,
+  type RunOptions,
+  type RunResult,
+} from "./execute-notebook.js";
 import { recipientsFor, type Notifier } from "./notify.js";
-import type { AnswerFn, CallOutcome, CallResult, LeaseFn, Links, PreparedCall, RunError, RunLogger } from "./types.js";
+import type {
+  AnswerFn,
+  CallOutcome,
+  CallResult,
+  LeaseFn,
+  Links,
+  PreparedCall,
+  RunError,
+  RunLogger,
+} from "./types.js";
 import { SetupCellError } from "./warm-prepare.js";
 
 export interface RunCallDeps {
@@ -42,9 +57,11 @@ export async function runCall(
   if (webhook.debug) log.info({ ...about, parameters: toJsonValue(call.redacted) }, "debug: run parameters");
   try {
     const result = await execute(deps, call, run, log);
-    await store.writeOutput(webhook.id, run.outputHisto, serializeNotebook(result.notebook), run.id).catch((err: unknown) => {
-      log.error({ ...about, err: coerceError(err).message }, "could not save the output notebook");
-    });
+    await store
+      .writeOutput(webhook.id, run.outputHisto, serializeNotebook(result.notebook), run.id)
+      .catch((err: unknown) => {
+        log.error({ ...about, err: coerceError(err).message }, "could not save the output notebook");
+      });
     const outcome: CallOutcome = {
       kind: "ran",
       runId: run.id,
@@ -52,18 +69,24 @@ export async function runCall(
       durationMs: result.durationMs,
       timings: result.timings,
     };
-    if (result.error) outcome.error = { ...result.error, traceback: result.error.traceback.map((l) => stripAnsi(l)) };
+    if (result.error)
+      outcome.error = { ...result.error, traceback: result.error.traceback.map((l) => stripAnsi(l)) };
     if (result.response) outcome.response = result.response;
     const answer = deps.answerFor(outcome, webhook);
     if (answer.droppedHeaders) {
-      log.warn({ ...about, headers: answer.droppedHeaders }, "response headers the notebook may not set were dropped");
+      log.warn(
+        { ...about, headers: answer.droppedHeaders },
+        "response headers the notebook may not set were dropped",
+      );
     }
     const finished = await store.finishRun(run.id, {
       status: outcome.status,
       durationMs: outcome.durationMs,
       error: errorInfo(outcome.error),
       httpStatus: answer.status,
-      response: options.keepAnswer ? { status: answer.status, headers: answer.headers, body: answer.body } : undefined,
+      response: options.keepAnswer
+        ? { status: answer.status, headers: answer.headers, body: answer.body }
+        : undefined,
     });
     logOutcome(log, webhook, about, outcome);
     deps.notifier.send(
@@ -146,14 +169,22 @@ function errorInfo(error: RunError | undefined): RunErrorInfo | null {
   return info;
 }
 
-function logOutcome(log: RunLogger, webhook: Webhook, about: object, outcome: CallOutcome & { kind: "ran" }): void {
+function logOutcome(
+  log: RunLogger,
+  webhook: Webhook,
+  about: object,
+  outcome: CallOutcome & { kind: "ran" },
+): void {
   const fields = { ...about, status: outcome.status, ms: outcome.durationMs };
   if (outcome.status === "ok") {
     log.info(fields, "webhook run finished");
     return;
   }
   const error = outcome.error;
-  log.warn({ ...fields, ename: error?.ename, evalue: error?.evalue, cell: error?.cellIndex }, "webhook run failed");
+  log.warn(
+    { ...fields, ename: error?.ename, evalue: error?.evalue, cell: error?.cellIndex },
+    "webhook run failed",
+  );
   if (webhook.debug && error) {
     log.info({ ...about, traceback: error.traceback.join("\n") }, "debug: traceback");
   }

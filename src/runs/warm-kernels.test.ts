@@ -5,11 +5,7 @@
  * same manager with a real ipykernel in test/integration/warm-modes.manager.test.ts.
  */
 import { describe, expect, it, vi } from "vitest";
-import {
-  fakeKernelSpec,
-  type ExecuteScript,
-  type FakeKernel,
-} from "../../test/support/fake-kernel.js";
+import { fakeKernelSpec, type ExecuteScript, type FakeKernel } from "../../test/support/fake-kernel.js";
 import { makeNotebook } from "../../test/support/notebooks.js";
 import { fakeClock, preparedCall, warmHarness } from "../../test/support/warm-harness.js";
 import type { KernelSpec } from "../kernel/index.js";

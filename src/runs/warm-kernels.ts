@@ -33,7 +33,6 @@ export interface WarmOptions {
   log?: WarmLog;
 }
 
-
 export class WarmKernels implements WarmHost {
   readonly pool: KernelPool;
   readonly readyPerVersion: number;

@@ -79,7 +79,6 @@ export class SetupCellError extends Error {
   }
 }
 
-
 export function hasSetupCells(notebook: Notebook): boolean {
   return notebook.cells.some((c) => c.cell_type === "code" && hasTag(c, SETUP_TAG));
 }

@@ -16,9 +16,11 @@ export async function loadOrCreateApiToken(home: string): Promise<string> {
   }
   await mkdir(home, { recursive: true, mode: 0o700 });
   const token = randomBytes(32).toString("base64url");
-  await writeFile(file, token + "\n", { mode: 0o600, flag: "wx" }).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code !== "EEXIST") throw err; // another process won the race: use its token
-  });
+  await writeFile(file, token + "\n", { mode: 0o600, flag: "wx" }).catch(
+    async (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err; // another process won the race: use its token
+    },
+  );
   return (await readFile(file, "utf8")).trim();
 }
 

@@ -49,7 +49,10 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
     const url = request.routeOptions.url?.startsWith("/notebook/")
       ? "/notebook/<token>"
       : request.url.split("?")[0]!.replace(/^\/notebook\/[^/]+/, "/notebook/<token>");
-    request.log.info({ method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+    request.log.info(
+      { method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
   });
   // Answers sent while the server closes (runs that were going, queued calls refused) end their
   // connection: close() would otherwise wait out the keep-alive timeout of each.
@@ -72,7 +75,10 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
     if (!route.startsWith("/api/") && route !== "/api") return;
     // GET /api/runs/{id}[/response] also take the run's webhook token: callers that only have the
     // webhook URL poll their asynchronous calls (docs/api.md, "Asynchronous calls").
-    if (isAuthorized(request.headers.authorization, deps.apiToken) || (await isRunPollAuthorized(request, deps.store))) {
+    if (
+      isAuthorized(request.headers.authorization, deps.apiToken) ||
+      (await isRunPollAuthorized(request, deps.store))
+    ) {
       return;
     }
     throw new AppError(
@@ -103,7 +109,8 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
   const log = createLogger(options.logger);
   // One server per home (the lock): what was in flight when it last stopped is over.
   const interrupted = await store.closeInterruptedRuns();
-  if (interrupted > 0) log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
+  if (interrupted > 0)
+    log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
   const apiToken = await loadOrCreateApiToken(config.home);
   let listening = "";
   const baseUrl = () => (config.baseUrl ?? listening).replace(/\/+$/, "");

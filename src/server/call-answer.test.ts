@@ -76,7 +76,9 @@ describe("answerFor", () => {
       evalue: "bad",
       traceback: ["ValueError: bad"],
     });
-    expect(bodyOf(webhookAnswer({ ...base, status: "error", error: { ...error, cellIndex: 2 } }))).toMatchObject({
+    expect(
+      bodyOf(webhookAnswer({ ...base, status: "error", error: { ...error, cellIndex: 2 } })),
+    ).toMatchObject({
       error: "run-failed",
       message: "the run failed in cell 3 of the executed notebook: ValueError: bad",
     });
@@ -85,7 +87,12 @@ describe("answerFor", () => {
 
   it("answers a call that left the queue 503 busy with Retry-After", () => {
     const webhook = hook({});
-    const cancelled = { kind: "cancelled", runId: "run-1", message: "the server is busy", retryAfterS: 7 } as const;
+    const cancelled = {
+      kind: "cancelled",
+      runId: "run-1",
+      message: "the server is busy",
+      retryAfterS: 7,
+    } as const;
     const busy = answerFor({ ...cancelled, reason: "queue-timeout" }, webhook);
     expect(busy.status).toBe(503);
     expect(busy.headers).toMatchObject({ "retry-after": "7", "x-nbhook-run-id": "run-1" });

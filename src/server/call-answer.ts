@@ -63,12 +63,16 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
   if (outcome.timings) {
     // Where the time went, for callers and the benchmark: the kernel's part, the rest is ours.
     const { kernelMs, cellsMs } = outcome.timings;
-    base["server-timing"] = `kernel;dur=${kernelMs.toFixed(1)}, cells;dur=${cellsMs.toFixed(1)}, run;dur=${outcome.durationMs}`;
+    base["server-timing"] =
+      `kernel;dur=${kernelMs.toFixed(1)}, cells;dur=${cellsMs.toFixed(1)}, run;dur=${outcome.durationMs}`;
   }
   if (outcome.status !== "ok") {
     const error = outcome.error ?? { ename: "Error", evalue: "the run failed", traceback: [] };
     const evalue = stripAnsi(error.evalue);
-    const err = new AppError(RUN_FAILURE_CODE[outcome.status], failureMessage(outcome.status, error.ename, evalue, error.cellIndex));
+    const err = new AppError(
+      RUN_FAILURE_CODE[outcome.status],
+      failureMessage(outcome.status, error.ename, evalue, error.cellIndex),
+    );
     return json(statusOf(err.code), base, {
       ...errorBody(err),
       id: outcome.runId,
@@ -106,7 +110,12 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
 }
 
 /** What a failed run's message says: where it failed and why. */
-function failureMessage(status: "error" | "timeout" | "died", ename: string, evalue: string, cellIndex?: number): string {
+function failureMessage(
+  status: "error" | "timeout" | "died",
+  ename: string,
+  evalue: string,
+  cellIndex?: number,
+): string {
   // Counted in the executed notebook (the one saved), which has the injected parameters cell.
   const where = cellIndex === undefined ? "" : ` in cell ${cellIndex + 1} of the executed notebook`;
   switch (status) {

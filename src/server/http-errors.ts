@@ -76,7 +76,8 @@ export function toAppError(err: unknown): AppError {
     );
   }
   if (status === 415) return new AppError("unsupported-media-type", message, { cause: err });
-  if (status !== undefined && status >= 400 && status < 500) return new AppError("bad-request", message, { cause: err });
+  if (status !== undefined && status >= 400 && status < 500)
+    return new AppError("bad-request", message, { cause: err });
   return new AppError("internal", "internal error: see the server log", { cause: err });
 }
 
@@ -92,7 +93,11 @@ function describeZodError(err: ZodError): string {
   return `invalid request: ${issues.join("; ")}`;
 }
 
-export function errorHandler(thrown: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+export function errorHandler(
+  thrown: FastifyError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const err = toAppError(thrown);
   if (err.code === "internal") request.log.error({ err: thrown }, "request failed");
   void reply.status(statusOf(err.code)).headers(errorHeaders(err)).send(errorBody(err));

@@ -20,9 +20,16 @@ export function parsePrefer(header: string | string[] | undefined): CallPreferen
     const [preference = ""] = item.split(";");
     const eq = preference.indexOf("=");
     const name = (eq < 0 ? preference : preference.slice(0, eq)).trim().toLowerCase();
-    const value = eq < 0 ? "" : preference.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    const value =
+      eq < 0
+        ? ""
+        : preference
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, "$1");
     if (name === "respond-async") async = true;
-    else if (name === "wait" && /^\d+$/.test(value) && waitS === undefined) waitS = Math.min(Number(value), MAX_WAIT_S);
+    else if (name === "wait" && /^\d+$/.test(value) && waitS === undefined)
+      waitS = Math.min(Number(value), MAX_WAIT_S);
   }
   if (waitS !== undefined) return { waitMs: waitS * 1000 };
   return async ? { waitMs: 0 } : {};

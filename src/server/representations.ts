@@ -34,7 +34,13 @@ export function webhookJson(w: Webhook, links: Links): WebhookJson {
 }
 
 export function versionJson(v: WebhookVersion, liveHisto: string | null): VersionJson {
-  return { histo: v.histo, created_at: v.createdAt, size: v.size, sha256: v.sha256, live: v.histo === liveHisto };
+  return {
+    histo: v.histo,
+    created_at: v.createdAt,
+    size: v.size,
+    sha256: v.sha256,
+    live: v.histo === liveHisto,
+  };
 }
 
 export function outputJson(o: OutputInfo): OutputJson {

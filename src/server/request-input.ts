@@ -43,7 +43,10 @@ export function registerBodyParsers(scope: FastifyInstance, bodyLimit: number): 
       } satisfies RequestBody);
     } catch (err) {
       done(
-        new AppError("bad-request", err instanceof AppError ? err.message : "the request body is not valid JSON"),
+        new AppError(
+          "bad-request",
+          err instanceof AppError ? err.message : "the request body is not valid JSON",
+        ),
         undefined,
       );
     }

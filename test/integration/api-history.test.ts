@@ -22,7 +22,10 @@ function notebookFile(name: string, n = 0): string {
 }
 
 /** Deploys `versions` versions of a fresh notebook; answers its path and histos, newest first. */
-async function deployed(name: string, versions: number): Promise<{ file: string; histos: string[]; url: string }> {
+async function deployed(
+  name: string,
+  versions: number,
+): Promise<{ file: string; histos: string[]; url: string }> {
   const file = notebookFile(name);
   let url = "";
   const histos: string[] = [];
@@ -98,7 +101,9 @@ describe("clearing versions", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/x-ipynb\+json/);
     expect(response.headers.get("nbhook-histo")).toBe(histos[0]);
-    expect(response.headers.get("content-disposition")).toBe(`attachment; filename="download.${histos[0]}.ipynb"`);
+    expect(response.headers.get("content-disposition")).toBe(
+      `attachment; filename="download.${histos[0]}.ipynb"`,
+    );
     expect(JSON.parse(await response.text())).toMatchObject({ nbformat: 4 });
   });
 });
@@ -110,8 +115,17 @@ describe("outputs", () => {
     const { store } = server.deps;
     const runs = [];
     for (let i = 0; i < 3; i++) {
-      const run = await store.createRun({ webhookId: webhook.id, versionHisto: histos[0]!, parameters: { i } });
-      await store.writeOutput(webhook.id, run.outputHisto, JSON.stringify(makeNotebook([`out = ${i}`])), run.id);
+      const run = await store.createRun({
+        webhookId: webhook.id,
+        versionHisto: histos[0]!,
+        parameters: { i },
+      });
+      await store.writeOutput(
+        webhook.id,
+        run.outputHisto,
+        JSON.stringify(makeNotebook([`out = ${i}`])),
+        run.id,
+      );
       runs.push(run);
     }
     const outputs = await client.outputs(file);
@@ -123,7 +137,9 @@ describe("outputs", () => {
 
     expect(await client.clearOutput(file, { histo: runs[1]!.outputHisto })).toEqual([runs[1]!.outputHisto]);
     expect((await rejection(client.clearOutput(file, { histo: runs[1]!.outputHisto }))).status).toBe(404);
-    expect((await client.clearOutput(file)).sort()).toEqual([runs[0]!.outputHisto, runs[2]!.outputHisto].sort());
+    expect((await client.clearOutput(file)).sort()).toEqual(
+      [runs[0]!.outputHisto, runs[2]!.outputHisto].sort(),
+    );
     expect(await client.outputs(file)).toEqual([]);
     expect((await rejection(client.getOutput(file))).message).toMatch(/has no output yet/);
   });
@@ -167,7 +183,9 @@ describe("delete and rotate", () => {
       headers: { authorization: `Bearer ${server.token}` },
     });
     expect(response.status).toBe(409);
-    expect(((await response.json()) as { message: string }).message).toMatch(/deploy it again with `nbhook add/);
+    expect(((await response.json()) as { message: string }).message).toMatch(
+      /deploy it again with `nbhook add/,
+    );
   });
 });
 
@@ -188,7 +206,10 @@ describe("restart", () => {
         expect(reopened.token).toBe(own.token);
         const again = new NbhookClient({ url: reopened.url, token: reopened.token });
         expect(await again.find(file)).toBe(first.webhook.url);
-        expect((await again.list(file)).map((v) => v.histo)).toEqual([second.version.histo, first.version.histo]);
+        expect((await again.list(file)).map((v) => v.histo)).toEqual([
+          second.version.histo,
+          first.version.histo,
+        ]);
         expect((await again.get(file, { histo: first.version.histo })).text).toContain("n = 1");
         expect((await reopened.deps.store.findWebhookByToken(tokenOf(first.webhook.url)))?.path).toBe(file);
       } finally {

@@ -29,12 +29,30 @@ async function recordRun(
 ): Promise<Run> {
   const { store } = server.deps;
   const run = await store.createRun({ webhookId, versionHisto: histo, parameters: result.parameters ?? {} });
-  if (result.output !== false) await store.writeOutput(webhookId, run.outputHisto, JSON.stringify(makeNotebook([`# run ${run.id}`])), run.id);
+  if (result.output !== false)
+    await store.writeOutput(
+      webhookId,
+      run.outputHisto,
+      JSON.stringify(makeNotebook([`# run ${run.id}`])),
+      run.id,
+    );
   const error =
-    result.status === "error" ? { ename: "ValueError", evalue: "bad city", traceback: ["Traceback", "ValueError: bad city"], cellIndex: 1 } : null;
+    result.status === "error"
+      ? {
+          ename: "ValueError",
+          evalue: "bad city",
+          traceback: ["Traceback", "ValueError: bad city"],
+          cellIndex: 1,
+        }
+      : null;
   // started_at has millisecond resolution: keep runs apart so "newest first" is well defined.
   await new Promise((resolve) => setTimeout(resolve, 5));
-  return store.finishRun(run.id, { status: result.status, durationMs: result.ms, error, httpStatus: result.status === "ok" ? 200 : 500 });
+  return store.finishRun(run.id, {
+    status: result.status,
+    durationMs: result.ms,
+    error,
+    httpStatus: result.status === "ok" ? 200 : 500,
+  });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<NbhookApiError> {
@@ -59,7 +77,11 @@ describe("run history", () => {
   it("lists a notebook's runs newest first, by path or webhook id, with a limit", async () => {
     const a = await deploy("a.ipynb");
     const b = await deploy("b.ipynb");
-    const first = await recordRun(a.id, a.live_histo!, { status: "ok", ms: 120, parameters: { city: "Paris" } });
+    const first = await recordRun(a.id, a.live_histo!, {
+      status: "ok",
+      ms: 120,
+      parameters: { city: "Paris" },
+    });
     const second = await recordRun(a.id, a.live_histo!, { status: "error", ms: 80 });
     const other = await recordRun(b.id, b.live_histo!, { status: "ok", ms: 5 });
 
@@ -77,9 +99,17 @@ describe("run history", () => {
       url: `${server.url}/api/runs/${first.id}`,
       output_url: `${server.url}/api/runs/${first.id}/output`,
     });
-    expect(runs[0]!.error).toEqual({ ename: "ValueError", evalue: "bad city", traceback: ["Traceback", "ValueError: bad city"], cell_index: 1 });
+    expect(runs[0]!.error).toEqual({
+      ename: "ValueError",
+      evalue: "bad city",
+      traceback: ["Traceback", "ValueError: bad city"],
+      cell_index: 1,
+    });
 
-    expect((await client.runs(undefined, { webhookId: a.id })).map((r) => r.id)).toEqual([second.id, first.id]);
+    expect((await client.runs(undefined, { webhookId: a.id })).map((r) => r.id)).toEqual([
+      second.id,
+      first.id,
+    ]);
     expect((await client.runs(a.path, { limit: 1 })).map((r) => r.id)).toEqual([second.id]);
     const all = await client.runs();
     expect(all.map((r) => r.id).slice(0, 3)).toEqual([other.id, second.id, first.id]);
@@ -92,12 +122,19 @@ describe("run history", () => {
   it("shows one run and its executed notebook", async () => {
     const w = await deploy("one.ipynb");
     const run = await recordRun(w.id, w.live_histo!, { status: "ok", ms: 42 });
-    expect(await client.run(run.id)).toMatchObject({ id: run.id, status: "ok", duration_ms: 42, path: w.path });
+    expect(await client.run(run.id)).toMatchObject({
+      id: run.id,
+      status: "ok",
+      duration_ms: 42,
+      path: w.path,
+    });
     const output = await client.runOutput(run.id);
     expect(output.histo).toBe(run.outputHisto);
     expect(output.text).toContain(`# run ${run.id}`);
 
-    const response = await fetch(`${server.url}/api/runs/${run.id}/output`, { headers: { authorization: `Bearer ${server.token}` } });
+    const response = await fetch(`${server.url}/api/runs/${run.id}/output`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
     expect(response.headers.get("content-type")).toMatch(/^application\/x-ipynb\+json/);
   });
 
@@ -105,11 +142,17 @@ describe("run history", () => {
     expect((await rejection(client.run("no-such-run"))).message).toMatch(/no run with id no-such-run/);
     expect((await rejection(client.runOutput("no-such-run"))).status).toBe(404);
     const missing = path.join(work, "missing.ipynb");
-    expect((await rejection(client.runs(missing))).message).toMatch(`no webhook for ${missing}: deploy it with`);
+    expect((await rejection(client.runs(missing))).message).toMatch(
+      `no webhook for ${missing}: deploy it with`,
+    );
     expect((await rejection(client.runs(undefined, { webhookId: "nope" }))).status).toBe(404);
 
     const w = await deploy("running.ipynb");
-    const running = await server.deps.store.createRun({ webhookId: w.id, versionHisto: w.live_histo!, parameters: {} });
+    const running = await server.deps.store.createRun({
+      webhookId: w.id,
+      versionHisto: w.live_histo!,
+      parameters: {},
+    });
     const noOutput = await rejection(client.runOutput(running.id));
     expect(noOutput.status).toBe(404);
     expect(noOutput.message).toMatch(/still running/);
@@ -118,7 +161,9 @@ describe("run history", () => {
 
   it("refuses bad queries with 400 naming the parameter", async () => {
     const get = async (query: string) => {
-      const response = await fetch(`${server.url}/api/runs?${query}`, { headers: { authorization: `Bearer ${server.token}` } });
+      const response = await fetch(`${server.url}/api/runs?${query}`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      });
       return { status: response.status, body: (await response.json()) as { message: string } };
     };
     for (const [query, message] of [

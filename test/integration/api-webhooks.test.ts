@@ -17,7 +17,10 @@ const work = mkdtempSync(path.join(os.tmpdir(), "nbhook-api-"));
 /** Writes a small Python notebook into the work folder; `n` makes versions differ. */
 function notebookFile(name: string, n = 0): string {
   const file = path.join(work, name);
-  writeFileSync(file, JSON.stringify(makeNotebook([{ source: `n = ${n}`, tags: ["parameters"] }, "print(n)"])));
+  writeFileSync(
+    file,
+    JSON.stringify(makeNotebook([{ source: `n = ${n}`, tags: ["parameters"] }, "print(n)"])),
+  );
   return file;
 }
 
@@ -25,7 +28,11 @@ async function api(method: string, route: string, body?: unknown, token: string 
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(server.url + route, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(server.url + route, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await response.text();
   let json: unknown;
   try {
@@ -33,7 +40,12 @@ async function api(method: string, route: string, body?: unknown, token: string 
   } catch {
     json = undefined;
   }
-  return { status: response.status, headers: response.headers, text, json: json as { error?: string; message?: string } & Record<string, unknown> };
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    json: json as { error?: string; message?: string } & Record<string, unknown>,
+  };
 }
 
 const notebookJson = (n = 0) => makeNotebook([`x = ${n}`]);
@@ -73,19 +85,29 @@ describe("authentication", () => {
     // The router decodes percent-escapes: an encoded path reaches the same routes, and needs the token too.
     expect((await api("GET", "/%61pi/webhooks", undefined, null)).status).toBe(401);
     expect((await api("GET", "/%61pi/runs/x", undefined, null)).status).toBe(401);
-    await expectApiError(new NbhookClient({ url: server.url, token: "wrong" }).currents(), 401, /NBHOOK_TOKEN/);
+    await expectApiError(
+      new NbhookClient({ url: server.url, token: "wrong" }).currents(),
+      401,
+      /NBHOOK_TOKEN/,
+    );
   });
 });
 
 describe("add", () => {
   it("creates a webhook (201), and a re-add of the same path keeps its URL and adds a live version (200)", async () => {
     const file = notebookFile("report.ipynb", 1);
-    const first = await client.add(file, { params: { inline: true, notif_up: "ops@example.com, dev@example.com", city: "Paris" } });
+    const first = await client.add(file, {
+      params: { inline: true, notif_up: "ops@example.com, dev@example.com", city: "Paris" },
+    });
     expect(first.created).toBe(true);
     expect(first.webhook.path).toBe(file);
     expect(first.webhook.name).toBe("report.ipynb");
     expect(first.webhook.url).toMatch(new RegExp(`^${server.url}/notebook/[A-Za-z0-9_-]{43}$`));
-    expect(first.webhook.params).toEqual({ inline: true, notif_up: ["ops@example.com", "dev@example.com"], city: "Paris" });
+    expect(first.webhook.params).toEqual({
+      inline: true,
+      notif_up: ["ops@example.com", "dev@example.com"],
+      city: "Paris",
+    });
     expect(first.webhook.timeout_ms).toBe(300_000);
     expect(first.version.live).toBe(true);
 
@@ -125,14 +147,35 @@ describe("add", () => {
       [{ notebook: notebookJson() }, /"path"/],
       [{ path: "relative/nb.ipynb", notebook: notebookJson() }, /"path": must be an absolute path/],
       [{ path: p }, /"notebook": must be the notebook/],
-      [{ path: p, notebook: notebookJson(), params: { next_url: "ftp://example.com/x" } }, /"params.next_url": must be an absolute http or https URL/],
+      [
+        { path: p, notebook: notebookJson(), params: { next_url: "ftp://example.com/x" } },
+        /"params.next_url": must be an absolute http or https URL/,
+      ],
       [{ path: p, notebook: notebookJson(), params: { next_url: "/relative" } }, /"params.next_url"/],
-      [{ path: p, notebook: notebookJson(), params: { notif_down: ["ops@example.com", "nobody"] } }, /"params.notif_down.1": "nobody" is not an email address/],
-      [{ path: p, notebook: notebookJson(), params: { notif_up: 3 } }, /"params.notif_up": must be an email address or a list/],
-      [{ path: p, notebook: notebookJson(), params: { inline: "yes" } }, /"params.inline": must be true or false/],
-      [{ path: p, notebook: notebookJson(), timeout_s: 0 }, /"timeout_s": must be a positive number of seconds/],
-      [{ path: p, notebook: notebookJson(), files: [{ path: "a.csv", data: "not base64!" }] }, /"files.0.data": must be the file's bytes in base64/],
-      [{ path: p, notebook: notebookJson(), files: [{ path: "../escape.csv", data: "" }] }, /must be relative to the notebook's folder/],
+      [
+        { path: p, notebook: notebookJson(), params: { notif_down: ["ops@example.com", "nobody"] } },
+        /"params.notif_down.1": "nobody" is not an email address/,
+      ],
+      [
+        { path: p, notebook: notebookJson(), params: { notif_up: 3 } },
+        /"params.notif_up": must be an email address or a list/,
+      ],
+      [
+        { path: p, notebook: notebookJson(), params: { inline: "yes" } },
+        /"params.inline": must be true or false/,
+      ],
+      [
+        { path: p, notebook: notebookJson(), timeout_s: 0 },
+        /"timeout_s": must be a positive number of seconds/,
+      ],
+      [
+        { path: p, notebook: notebookJson(), files: [{ path: "a.csv", data: "not base64!" }] },
+        /"files.0.data": must be the file's bytes in base64/,
+      ],
+      [
+        { path: p, notebook: notebookJson(), files: [{ path: "../escape.csv", data: "" }] },
+        /must be relative to the notebook's folder/,
+      ],
       [{ path: p, notebook: notebookJson(), files: [{ path: "/etc/x", data: "" }] }, /must be relative/],
     ];
     for (const [body, message] of cases) {
@@ -151,19 +194,34 @@ describe("add", () => {
   });
 
   it("refuses an invalid notebook with 422 naming the cell and field", async () => {
-    const nb = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: "code", source: "1", outputs: [] }, { cell_type: "code", source: 5 }] };
+    const nb = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
+      cells: [
+        { cell_type: "code", source: "1", outputs: [] },
+        { cell_type: "code", source: 5 },
+      ],
+    };
     const reply = await api("POST", "/api/webhooks", { path: path.join(work, "broken.ipynb"), notebook: nb });
     expect(reply.status).toBe(422);
     expect(reply.json.error).toBe("notebook-invalid");
     expect(reply.json.message).toMatch(/code cell 2, field "source"/);
-    const old = await api("POST", "/api/webhooks", { path: path.join(work, "old.ipynb"), notebook: '{"nbformat": 3, "cells": []}' });
+    const old = await api("POST", "/api/webhooks", {
+      path: path.join(work, "old.ipynb"),
+      notebook: '{"nbformat": 3, "cells": []}',
+    });
     expect(old.status).toBe(422);
     expect(old.json.message).toMatch(/nbformat 4/);
   });
 
   it("refuses an add-time parameter the notebook's language cannot name, with 422", async () => {
     const file = notebookFile("names.ipynb");
-    await expectApiError(client.add(file, { params: { "my-city": "Paris" } }), 422, /"my-city" cannot be set in a python notebook/);
+    await expectApiError(
+      client.add(file, { params: { "my-city": "Paris" } }),
+      422,
+      /"my-city" cannot be set in a python notebook/,
+    );
     await expectApiError(client.add(file, { params: { class: 1 } }), 422, /reserved word/);
   });
 
@@ -173,7 +231,11 @@ describe("add", () => {
     const outside = path.join(mkdtempSync(path.join(os.tmpdir(), "nbhook-dep-")), "lookup.json");
     writeFileSync(outside, "{}");
     const result = await client.add(file, {
-      files: [path.join(work, "cities.csv"), outside, { path: "data/bytes.bin", data: Buffer.from([0, 1, 2, 255]) }],
+      files: [
+        path.join(work, "cities.csv"),
+        outside,
+        { path: "data/bytes.bin", data: Buffer.from([0, 1, 2, 255]) },
+      ],
     });
     expect(result.files).toEqual(["cities.csv", "lookup.json", "data/bytes.bin"]);
     const filesDir = await server.deps.store.filesDir(result.webhook.id);
@@ -196,7 +258,11 @@ describe("lookups", () => {
     expect((await api("GET", "/api/webhooks?path=/no/such.ipynb")).json).toEqual({ webhooks: [] });
     expect((await api("GET", "/api/webhooks?path=relative.ipynb")).status).toBe(400);
     const missing = path.join(work, "missing.ipynb");
-    await expectApiError(client.list(missing), 404, new RegExp(`no webhook for ${missing}: deploy it with \`nbhook add ${missing}\``));
+    await expectApiError(
+      client.list(missing),
+      404,
+      new RegExp(`no webhook for ${missing}: deploy it with \`nbhook add ${missing}\``),
+    );
     expect(await client.find(missing)).toBeUndefined();
 
     const { webhook } = await client.add(notebookFile("lookups.ipynb"));

@@ -26,7 +26,12 @@ interface CliResult {
 }
 
 /** Runs `nbhook ...args --url <server>` in `cwd` with NBHOOK_HOME set to the server's home. */
-function nbhook(args: string[], cwd: string, env: Record<string, string> = {}, withUrl = true): Promise<CliResult> {
+function nbhook(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+  withUrl = true,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args, ...(withUrl ? ["--url", server.url] : [])], {
       cwd,
@@ -41,7 +46,11 @@ function nbhook(args: string[], cwd: string, env: Record<string, string> = {}, w
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
     });
   });
 }
@@ -55,7 +64,10 @@ function workspace(n = 0): string {
 }
 
 function writeNotebook(dir: string, n: number): void {
-  writeFileSync(path.join(dir, "report.ipynb"), JSON.stringify(makeNotebook([{ source: `n = ${n}`, tags: ["parameters"] }])));
+  writeFileSync(
+    path.join(dir, "report.ipynb"),
+    JSON.stringify(makeNotebook([{ source: `n = ${n}`, tags: ["parameters"] }])),
+  );
 }
 
 /** Deploys report.ipynb of `dir` `count` times (versions n = 0, 1, …); answers histos, newest first. */
@@ -99,9 +111,31 @@ describe("nbhook add and find", () => {
     const dir = workspace();
     const first = await nbhook(
       [
-        "add", "report.ipynb", "--notif-up", "ops@example.com", "--notif-up", "dev@example.com", "--notif-down", "oncall@example.com",
-        "--next-url", "https://example.com/done", "--inline", "-p", "days", "3", "-p", "ratio", "0.5", "-r", "code", "007",
-        "--debug-runs", "--timeout", "90", "--file", "cities.csv",
+        "add",
+        "report.ipynb",
+        "--notif-up",
+        "ops@example.com",
+        "--notif-up",
+        "dev@example.com",
+        "--notif-down",
+        "oncall@example.com",
+        "--next-url",
+        "https://example.com/done",
+        "--inline",
+        "-p",
+        "days",
+        "3",
+        "-p",
+        "ratio",
+        "0.5",
+        "-r",
+        "code",
+        "007",
+        "--debug-runs",
+        "--timeout",
+        "90",
+        "--file",
+        "cities.csv",
       ],
       dir,
     );
@@ -122,7 +156,9 @@ describe("nbhook add and find", () => {
     });
     expect(webhook.debug).toBe(true);
     expect(webhook.timeout_ms).toBe(90_000);
-    expect(readFileSync(path.join(await server.deps.store.filesDir(webhook.id), "cities.csv"), "utf8")).toBe("city\nParis\n");
+    expect(readFileSync(path.join(await server.deps.store.filesDir(webhook.id), "cities.csv"), "utf8")).toBe(
+      "city\nParis\n",
+    );
 
     writeNotebook(dir, 1);
     const again = await nbhook(["add", path.join(dir, "report.ipynb")], os.tmpdir());
@@ -151,10 +187,15 @@ describe("nbhook add and find", () => {
     const badMail = await nbhook(["add", "report.ipynb", "--notif-down", "not-an-address"], dir);
     expect(badMail.code).toBe(2);
     expect(badMail.stderr).toMatch(/"not-an-address" is not an email address/);
-    writeFileSync(path.join(dir, "broken.ipynb"), JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: "code" }] }));
+    writeFileSync(
+      path.join(dir, "broken.ipynb"),
+      JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: "code" }] }),
+    );
     const broken = await nbhook(["add", "broken.ipynb"], dir);
     expect(broken.code).toBe(2);
-    expect(broken.stderr).toMatch(/broken\.ipynb is not a valid nbformat v4 notebook:\n.*cell 1, field "source"/);
+    expect(broken.stderr).toMatch(
+      /broken\.ipynb is not a valid nbformat v4 notebook:\n.*cell 1, field "source"/,
+    );
     const missing = await nbhook(["add", "nope.ipynb"], dir);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(`cannot read notebook ${path.join(dir, "nope.ipynb")}: no such file`);
@@ -172,9 +213,14 @@ describe("nbhook list, get and clear", () => {
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^HISTO\s+DATE\s+SIZE\s+LIVE$/);
-    expect(lines[1]).toMatch(new RegExp(`^${histos[0]}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+\\d+ B\\s+live$`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^${histos[0]}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+\\d+ B\\s+live$`),
+    );
     expect(lines[2]).toMatch(new RegExp(`^${histos[1]}\\s+.*B$`));
-    const json = JSON.parse((await nbhook(["list", "report.ipynb", "--json"], dir)).stdout) as { histo: string; live: boolean }[];
+    const json = JSON.parse((await nbhook(["list", "report.ipynb", "--json"], dir)).stdout) as {
+      histo: string;
+      live: boolean;
+    }[];
     expect(json.map((v) => [v.histo, v.live])).toEqual([
       [histos[0], true],
       [histos[1], false],
@@ -192,7 +238,9 @@ describe("nbhook list, get and clear", () => {
     writeFileSync(expected, "mine");
     const refused = await nbhook(["get", "report.ipynb"], dir);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(`${expected} already exists: choose another file with -o FILE, or pass --force`);
+    expect(refused.stderr).toMatch(
+      `${expected} already exists: choose another file with -o FILE, or pass --force`,
+    );
     expect(readFileSync(expected, "utf8")).toBe("mine");
     expect((await nbhook(["get", "report.ipynb", "--force"], dir)).code).toBe(0);
     expect(readFileSync(expected, "utf8")).toContain("n = 1");
@@ -240,8 +288,17 @@ describe("nbhook get-output, clear-output and runs", () => {
     const { store } = server.deps;
     const histos: string[] = [];
     for (const i of [0, 1]) {
-      const run = await store.createRun({ webhookId: webhook.id, versionHisto: webhook.live_histo!, parameters: {} });
-      await store.writeOutput(webhook.id, run.outputHisto, JSON.stringify(makeNotebook([`out = ${i}`])), run.id);
+      const run = await store.createRun({
+        webhookId: webhook.id,
+        versionHisto: webhook.live_histo!,
+        parameters: {},
+      });
+      await store.writeOutput(
+        webhook.id,
+        run.outputHisto,
+        JSON.stringify(makeNotebook([`out = ${i}`])),
+        run.id,
+      );
       histos.unshift(run.outputHisto);
     }
     const got = await nbhook(["get-output", "report.ipynb"], dir);
@@ -249,13 +306,20 @@ describe("nbhook get-output, clear-output and runs", () => {
     expect(got).toMatchObject({ code: 0, stdout: expected + "\n" });
     expect(readFileSync(expected, "utf8")).toContain("out = 1");
     expect((await nbhook(["get-output", "report.ipynb"], dir)).code).toBe(2);
-    const older = await nbhook(["get-output", "report.ipynb", "--histo", histos[1]!, "-o", "older.ipynb"], dir);
+    const older = await nbhook(
+      ["get-output", "report.ipynb", "--histo", histos[1]!, "-o", "older.ipynb"],
+      dir,
+    );
     expect(older.code, older.stderr).toBe(0);
     expect(readFileSync(path.join(dir, "older.ipynb"), "utf8")).toContain("out = 0");
 
-    expect((await nbhook(["clear-output", "report.ipynb", "--histo", histos[0]!], dir)).stdout).toMatch(`cleared 1 output of`);
+    expect((await nbhook(["clear-output", "report.ipynb", "--histo", histos[0]!], dir)).stdout).toMatch(
+      `cleared 1 output of`,
+    );
     expect((await nbhook(["clear-output", "report.ipynb"], dir)).stdout).toMatch(`: ${histos[1]}`);
-    expect((await nbhook(["clear-output", "report.ipynb"], dir)).stdout).toMatch(/nothing to clear: .* has no outputs/);
+    expect((await nbhook(["clear-output", "report.ipynb"], dir)).stdout).toMatch(
+      /nothing to clear: .* has no outputs/,
+    );
     const none = await nbhook(["get-output", "report.ipynb", "-o", "x.ipynb"], dir);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/has no output yet/);
@@ -266,12 +330,21 @@ describe("nbhook get-output, clear-output and runs", () => {
     await deployVersions(dir, 1);
     const webhook = await client.webhook(path.join(dir, "report.ipynb"));
     const { store } = server.deps;
-    const run = await store.createRun({ webhookId: webhook.id, versionHisto: webhook.live_histo!, parameters: { city: "Paris" } });
+    const run = await store.createRun({
+      webhookId: webhook.id,
+      versionHisto: webhook.live_histo!,
+      parameters: { city: "Paris" },
+    });
     await store.writeOutput(webhook.id, run.outputHisto, JSON.stringify(makeNotebook(["boom()"])), run.id);
     await store.finishRun(run.id, {
       status: "error",
       durationMs: 1500,
-      error: { ename: "NameError", evalue: "name 'boom' is not defined", traceback: ["\u001b[31mNameError\u001b[0m: boom"], cellIndex: 0 },
+      error: {
+        ename: "NameError",
+        evalue: "name 'boom' is not defined",
+        traceback: ["\u001b[31mNameError\u001b[0m: boom"],
+        cellIndex: 0,
+      },
       httpStatus: 500,
     });
 
@@ -279,7 +352,9 @@ describe("nbhook get-output, clear-output and runs", () => {
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^RUN\s+STARTED\s+STATUS\s+DURATION\s+HTTP\n/);
     expect(table.stdout).toMatch(new RegExp(`${run.id}\\s+\\S+ \\S+\\s+error\\s+1\\.50 s\\s+500`));
-    const limited = JSON.parse((await nbhook(["runs", "report.ipynb", "--limit", "1", "--json"], dir)).stdout) as unknown[];
+    const limited = JSON.parse(
+      (await nbhook(["runs", "report.ipynb", "--limit", "1", "--json"], dir)).stdout,
+    ) as unknown[];
     expect(limited).toHaveLength(1);
 
     const one = await nbhook(["runs", "--id", run.id], dir);
@@ -306,7 +381,11 @@ describe("nbhook delete, currents and rotate", () => {
     const table = await nbhook(["currents"], dir);
     expect(table.stdout).toMatch(/^PATH\s+URL\s+LAST RUN\n/);
     expect(table.stdout).toMatch(new RegExp(`${file}\\s+${url}\\s+never`));
-    const raw = JSON.parse((await nbhook(["currents", "--raw"], dir)).stdout) as { path: string; id: string; url: string }[];
+    const raw = JSON.parse((await nbhook(["currents", "--raw"], dir)).stdout) as {
+      path: string;
+      id: string;
+      url: string;
+    }[];
     expect(raw.find((w) => w.path === file)).toMatchObject({ url, live_histo: expect.any(String) });
 
     const deleted = await nbhook(["delete", "report.ipynb"], dir);

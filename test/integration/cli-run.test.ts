@@ -363,7 +363,9 @@ describe("nbhook run: failures and exit codes", () => {
     const result = await nbhook(["run", "nb.ipynb", "-p", "n", "5", "-o", "out.ipynb"], dir);
     expectExit(result, 1);
     // Cell 4 of the executed notebook: the injected cell is cell 2.
-    expect(result.stderr).toMatch(/nbhook: run failed in cell 4 of the notebook \(In \[4\]\) after [\d.]+ s: ValueError: bad value 5/);
+    expect(result.stderr).toMatch(
+      /nbhook: run failed in cell 4 of the notebook \(In \[4\]\) after [\d.]+ s: ValueError: bad value 5/,
+    );
     expect(result.stderr).toContain("Traceback");
     expect(result.stderr).not.toContain("\x1b["); // the traceback's colours are stripped
     expect(result.stderr).toContain("executed notebook (up to the failing cell) written to out.ipynb");

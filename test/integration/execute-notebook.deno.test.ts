@@ -13,10 +13,15 @@ const code = (result: { notebook: { cells: unknown[] } }, i: number) => result.n
 
 describe("executeNotebook on Deno's Jupyter kernel (TypeScript)", () => {
   it("runs TypeScript cells and records stream and result outputs", async () => {
-    const result = await run(['const greet = (n: string): string => `hello ${n}`;\nconsole.log(greet("world"));', "40 + 2"]);
+    const result = await run([
+      'const greet = (n: string): string => `hello ${n}`;\nconsole.log(greet("world"));',
+      "40 + 2",
+    ]);
     expect(result.status).toBe("ok");
     expect(result.kernel).toBe("deno");
-    expect(code(result, 0).outputs).toEqual([{ output_type: "stream", name: "stdout", text: "hello world\n" }]);
+    expect(code(result, 0).outputs).toEqual([
+      { output_type: "stream", name: "stdout", text: "hello world\n" },
+    ]);
     const value = code(result, 1).outputs[0] as { output_type: string; data: Record<string, string> };
     expect(value.output_type).toBe("execute_result");
     expect(value.data["text/plain"]).toContain("42");

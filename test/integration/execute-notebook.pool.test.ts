@@ -23,10 +23,14 @@ async function runPooled(cells: CellSpec[], kernel: "python3" | "deno" = "python
 describe("executeNotebook with a kernel pool", () => {
   it("gives a pooled Python kernel the run's working folder and environment", async () => {
     const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "nbhook-cwd-")));
-    const result = await runPooled(["import os\nprint(os.getcwd())", "print(os.environ['NBHOOK_TEST_VALUE'])"], "python3", {
-      cwd: dir,
-      env: { NBHOOK_TEST_VALUE: "from the run" },
-    });
+    const result = await runPooled(
+      ["import os\nprint(os.getcwd())", "print(os.environ['NBHOOK_TEST_VALUE'])"],
+      "python3",
+      {
+        cwd: dir,
+        env: { NBHOOK_TEST_VALUE: "from the run" },
+      },
+    );
     expect(result.status).toBe("ok");
     expect(text(result, 0)).toBe(dir);
     expect(text(result, 1)).toBe("from the run");
@@ -44,10 +48,14 @@ describe("executeNotebook with a kernel pool", () => {
 
   it("gives a pooled Deno kernel the run's working folder and environment", async () => {
     const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "nbhook-cwd-")));
-    const result = await runPooled(['console.log(Deno.cwd()); console.log(Deno.env.get("NBHOOK_TEST_VALUE"))'], "deno", {
-      cwd: dir,
-      env: { NBHOOK_TEST_VALUE: "deno run" },
-    });
+    const result = await runPooled(
+      ['console.log(Deno.cwd()); console.log(Deno.env.get("NBHOOK_TEST_VALUE"))'],
+      "deno",
+      {
+        cwd: dir,
+        env: { NBHOOK_TEST_VALUE: "deno run" },
+      },
+    );
     expect(result.status).toBe("ok");
     expect(text(result, 0)).toBe(`${dir}\ndeno run`);
   });

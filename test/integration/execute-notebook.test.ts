@@ -8,8 +8,10 @@ import { makeNotebook } from "../support/notebooks.js";
 
 guardKernelLeaks();
 const specs = await findKernelSpecs();
-const run = (nb: Parameters<typeof executeNotebook>[0], options: Parameters<typeof executeNotebook>[1] = {}) =>
-  executeNotebook(nb, { specs, ...options });
+const run = (
+  nb: Parameters<typeof executeNotebook>[0],
+  options: Parameters<typeof executeNotebook>[1] = {},
+) => executeNotebook(nb, { specs, ...options });
 const code = (result: { notebook: { cells: unknown[] } }, i: number) => result.notebook.cells[i] as CodeCell;
 
 describe("executeNotebook on Debian's ipykernel", () => {
@@ -18,7 +20,9 @@ describe("executeNotebook on Debian's ipykernel", () => {
     const nb = makeNotebook([{ source: "# Title", type: "markdown" }, "print('hello world')", "", "1 + 1"]);
     const result = await run(nb, { onProgress: (e) => events.push(e) });
     expect(result.status).toBe("ok");
-    expect(code(result, 1).outputs).toEqual([{ output_type: "stream", name: "stdout", text: "hello world\n" }]);
+    expect(code(result, 1).outputs).toEqual([
+      { output_type: "stream", name: "stdout", text: "hello world\n" },
+    ]);
     expect(code(result, 1).execution_count).toBe(1);
     expect(code(result, 2).execution_count).toBeNull(); // empty cells are skipped, as nbclient does
     expect(code(result, 3).outputs).toEqual([
@@ -26,7 +30,9 @@ describe("executeNotebook on Debian's ipykernel", () => {
     ]);
     expect(code(result, 3).metadata.papermill).toMatchObject({ status: "completed", exception: false });
     expect(typeof (code(result, 3).metadata.papermill as { duration: number }).duration).toBe("number");
-    expect(events.filter((e) => e.type === "cell-done").map((e) => e.type === "cell-done" && e.ordinal)).toEqual([1, 2]);
+    expect(
+      events.filter((e) => e.type === "cell-done").map((e) => e.type === "cell-done" && e.ordinal),
+    ).toEqual([1, 2]);
     expect(nb.cells[1]).toMatchObject({ outputs: [] }); // the input is not modified
     // What nbhook writes reads back as a valid notebook.
     expect(() => parseNotebook(serializeNotebook(result.notebook))).not.toThrow();
@@ -54,9 +60,12 @@ describe("executeNotebook on Debian's ipykernel", () => {
   });
 
   it("applies the whole-run timeout across cells", async () => {
-    const result = await run(makeNotebook(["import time; time.sleep(0.5)", "time.sleep(0.5)", "time.sleep(5)"]), {
-      runTimeoutMs: 2500,
-    });
+    const result = await run(
+      makeNotebook(["import time; time.sleep(0.5)", "time.sleep(0.5)", "time.sleep(5)"]),
+      {
+        runTimeoutMs: 2500,
+      },
+    );
     expect(result.status).toBe("timeout");
     expect(result.error).toMatchObject({ cellIndex: 2 });
     expect(result.error!.evalue).toContain("the run timed out after 2.5 s");
@@ -92,8 +101,16 @@ describe("executeNotebook on Debian's ipykernel", () => {
     );
     expect(result.status).toBe("ok");
     expect(code(result, 0).outputs).toEqual([
-      { output_type: "display_data", data: { "text/html": "<b>100%</b>", "text/plain": "<IPython.core.display.HTML object>" }, metadata: {} },
-      { output_type: "display_data", data: { "application/vnd.example+json": { a: 1 }, "text/plain": "ex" }, metadata: { x: true } },
+      {
+        output_type: "display_data",
+        data: { "text/html": "<b>100%</b>", "text/plain": "<IPython.core.display.HTML object>" },
+        metadata: {},
+      },
+      {
+        output_type: "display_data",
+        data: { "application/vnd.example+json": { a: 1 }, "text/plain": "ex" },
+        metadata: { x: true },
+      },
     ]);
     expect(code(result, 1).outputs).toEqual([{ output_type: "stream", name: "stdout", text: "tick\n" }]);
     expect(code(result, 2).outputs).toEqual([{ output_type: "stream", name: "stdout", text: "kept\n" }]);
@@ -113,7 +130,9 @@ describe("executeNotebook on Debian's ipykernel", () => {
 
   it("keeps non-ASCII text exact in sources, outputs and errors", async () => {
     const text = "Zoë, 東京, emoji 😀, ‮rtl";
-    const result = await run(makeNotebook([`s = ${JSON.stringify(text)}\nprint(s)\ns`, "raise KeyError('ключ')"]));
+    const result = await run(
+      makeNotebook([`s = ${JSON.stringify(text)}\nprint(s)\ns`, "raise KeyError('ключ')"]),
+    );
     expect(code(result, 0).outputs[0]).toEqual({ output_type: "stream", name: "stdout", text: `${text}\n` });
     expect(result.error!.evalue).toBe("'ключ'");
   });
@@ -130,6 +149,8 @@ describe("executeNotebook on Debian's ipykernel", () => {
   it("names the kernels it found when none fits", async () => {
     const nb = makeNotebook(["1"]);
     nb.metadata.kernelspec = { name: "nope", display_name: "Nope", language: "cobol" } as never;
-    await expect(run(nb)).rejects.toThrow(/no installed kernel matches the notebook's name "nope" or language "cobol"[\s\S]*python3/);
+    await expect(run(nb)).rejects.toThrow(
+      /no installed kernel matches the notebook's name "nope" or language "cobol"[\s\S]*python3/,
+    );
   });
 });

@@ -48,9 +48,15 @@ describe("KernelClient against Debian's ipykernel", () => {
     const { msgs, onIopub } = collect();
     const reply = await kernel.execute("for i in range(200): print(i)\n'done'", { onIopub });
     expect(reply.status).toBe("ok");
-    const text = msgs.filter(([t]) => t === "stream").map(([, c]) => c.text).join("");
+    const text = msgs
+      .filter(([t]) => t === "stream")
+      .map(([, c]) => c.text)
+      .join("");
     expect(text).toBe(Array.from({ length: 200 }, (_, i) => `${i}\n`).join(""));
-    expect(msgs.at(-1)).toEqual(["execute_result", expect.objectContaining({ data: { "text/plain": "'done'" } })]);
+    expect(msgs.at(-1)).toEqual([
+      "execute_result",
+      expect.objectContaining({ data: { "text/plain": "'done'" } }),
+    ]);
   });
 
   it("answers the heartbeat and shuts down cleanly", async () => {
@@ -74,7 +80,9 @@ describe("KernelClient against Debian's ipykernel", () => {
     const kernel = await python();
     const t0 = Date.now();
     const err = await rejection(
-      kernel.execute("import os, time\nos.write(2, b'last words before exit\\n')\ntime.sleep(0.1)\nos._exit(3)"),
+      kernel.execute(
+        "import os, time\nos.write(2, b'last words before exit\\n')\ntime.sleep(0.1)\nos._exit(3)",
+      ),
     );
     expect(Date.now() - t0).toBeLessThan(1500);
     expect(err.code).toBe("kernel-died");
@@ -104,7 +112,9 @@ describe("KernelClient against Debian's ipykernel", () => {
     const spec = chooseKernelSpec(await findKernelSpecs(), { name: "python3" });
     const kernel = await KernelClient.start({ ...spec, interruptMode: "message" });
     started.push(kernel);
-    const err = await rejection(kernel.execute("import time\nwhile True: time.sleep(0.01)", { timeoutMs: 500 }));
+    const err = await rejection(
+      kernel.execute("import time\nwhile True: time.sleep(0.01)", { timeoutMs: 500 }),
+    );
     expect(err.code).toBe("timeout");
     expect(kernel.isAlive).toBe(true);
     expect((await executeAfterError(kernel, "1+1")).status).toBe("ok");

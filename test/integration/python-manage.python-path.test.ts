@@ -54,7 +54,10 @@ describe("nbhook python-path", () => {
   it("prints the helper folder, which makes python3 import naas and nbhook", async () => {
     const printed = await nbhookPythonPath([]);
     expect(printed).toBe(PYTHON_HELPER_DIR + "\n");
-    const { stdout } = await python(IMPORT_CHECK, { ...envWithout("PYTHONUSERBASE"), PYTHONPATH: printed.trim() });
+    const { stdout } = await python(IMPORT_CHECK, {
+      ...envWithout("PYTHONUSERBASE"),
+      PYTHONPATH: printed.trim(),
+    });
     expect(stdout.trim()).toBe(PYTHON_HELPER_DIR.replace(/\/$/, ""));
   });
 
@@ -78,11 +81,16 @@ describe("nbhook python-path", () => {
   });
 
   it("--python without --install is a usage error", async () => {
-    await expect(nbhookPythonPath(["--python", "/opt/py/bin/python3"])).rejects.toThrow("--python and --system go with --install");
+    await expect(nbhookPythonPath(["--python", "/opt/py/bin/python3"])).rejects.toThrow(
+      "--python and --system go with --install",
+    );
   });
 });
 
 async function pythonVersion(): Promise<string> {
-  const { stdout } = await python("import sys; print('%d.%d' % sys.version_info[:2])", envWithout("PYTHONPATH"));
+  const { stdout } = await python(
+    "import sys; print('%d.%d' % sys.version_info[:2])",
+    envWithout("PYTHONPATH"),
+  );
   return stdout.trim();
 }

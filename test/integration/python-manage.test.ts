@@ -57,10 +57,21 @@ let nbPath: string;
 /** Runs `code` with /usr/bin/python3 in the notebook's folder, pointed at the test server. */
 function py(code: string, env: Record<string, string> = {}): Promise<PyResult> {
   const base = { ...process.env };
-  for (const name of ["NBHOOK_TOKEN", "NBHOOK_RUN", "NBHOOK_WEBHOOK_URL", "JPY_SESSION_NAME", "PYTHONPATH"]) delete base[name];
-  const childEnv = { ...base, PYTHONPATH: PYTHON_HELPER_DIR, NBHOOK_URL: server.url, NBHOOK_HOME: home, ...env };
+  for (const name of ["NBHOOK_TOKEN", "NBHOOK_RUN", "NBHOOK_WEBHOOK_URL", "JPY_SESSION_NAME", "PYTHONPATH"])
+    delete base[name];
+  const childEnv = {
+    ...base,
+    PYTHONPATH: PYTHON_HELPER_DIR,
+    NBHOOK_URL: server.url,
+    NBHOOK_HOME: home,
+    ...env,
+  };
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ["-c", PRELUDE + code], { cwd: work, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(PYTHON, ["-c", PRELUDE + code], {
+      cwd: work,
+      env: childEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -71,13 +82,21 @@ function py(code: string, env: Record<string, string> = {}): Promise<PyResult> {
       clearTimeout(timer);
       const stdout = Buffer.concat(out).toString("utf8");
       const line = stdout.split("\n").find((l) => l.startsWith("@@RESULT "));
-      resolve({ code, stdout, stderr: Buffer.concat(err).toString("utf8"), result: line ? JSON.parse(line.slice(9)) : undefined });
+      resolve({
+        code,
+        stdout,
+        stderr: Buffer.concat(err).toString("utf8"),
+        result: line ? JSON.parse(line.slice(9)) : undefined,
+      });
     });
   });
 }
 
 /** Like `py`, but fails the test when the script fails, and returns what it reported. */
-async function pyOk<T = unknown>(code: string, env: Record<string, string> = {}): Promise<{ result: T; stdout: string }> {
+async function pyOk<T = unknown>(
+  code: string,
+  env: Record<string, string> = {},
+): Promise<{ result: T; stdout: string }> {
   const run = await py(code, env);
   expect(run.stderr).toBe("");
   expect(run.code).toBe(0);
@@ -85,7 +104,9 @@ async function pyOk<T = unknown>(code: string, env: Record<string, string> = {})
 }
 
 async function api<T = Record<string, unknown>>(urlPath: string): Promise<T> {
-  const response = await fetch(server.url + urlPath, { headers: { authorization: `Bearer ${server.deps.apiToken}` } });
+  const response = await fetch(server.url + urlPath, {
+    headers: { authorization: `Bearer ${server.deps.apiToken}` },
+  });
   expect(response.status).toBe(200);
   return (await response.json()) as T;
 }
@@ -106,7 +127,8 @@ async function webhookAt(notebook: string, includeDeleted = false): Promise<Webh
 }
 
 async function versionsOf(id: string): Promise<{ histo: string; live: boolean }[]> {
-  return (await api<{ versions: { histo: string; live: boolean }[] }>(`/api/webhooks/${id}/versions`)).versions;
+  return (await api<{ versions: { histo: string; live: boolean }[] }>(`/api/webhooks/${id}/versions`))
+    .versions;
 }
 
 function saveNotebook(marker: string): void {
@@ -148,7 +170,9 @@ describe("naas.webhook management calls from Python", () => {
   });
 
   it("find gives the URL, or None for a notebook not deployed", async () => {
-    const { result } = await pyOk(`out([naas.webhook.find("nb.ipynb"), naas.webhook.find(path="missing.ipynb")])`);
+    const { result } = await pyOk(
+      `out([naas.webhook.find("nb.ipynb"), naas.webhook.find(path="missing.ipynb")])`,
+    );
     expect(result).toEqual([url, null]);
   });
 
@@ -207,7 +231,12 @@ describe("naas.webhook management calls from Python", () => {
     const before = await versionsOf(id);
     expect(before).toHaveLength(3);
     const { result } = await pyOk<string[]>(`out(naas.webhook.clear("nb.ipynb"))`);
-    expect(result.sort()).toEqual(before.slice(1).map((v) => v.histo).sort());
+    expect(result.sort()).toEqual(
+      before
+        .slice(1)
+        .map((v) => v.histo)
+        .sort(),
+    );
     expect(await versionsOf(id)).toEqual([expect.objectContaining({ histo: before[0]!.histo, live: true })]);
   });
 
@@ -225,15 +254,32 @@ describe("naas.webhook management calls from Python", () => {
 
   it("get_output answers 404 until a run left an output, then writes output__<name>", async () => {
     const before = await py(`out(error_of(naas.webhook.get_output, "nb.ipynb"))`);
-    expect(before.result).toMatchObject({ type: "NotFound", message: expect.stringContaining("no output yet") });
+    expect(before.result).toMatchObject({
+      type: "NotFound",
+      message: expect.stringContaining("no output yet"),
+    });
     expect((before.result as PyError).mro).toContain("LookupError");
 
     const webhook = (await webhookAt(nbPath))!;
     const outputs: string[] = [];
     for (const marker of ["out-1", "out-2"]) {
-      const run = await server.deps.store.createRun({ webhookId: id, versionHisto: webhook.live_histo!, parameters: {} });
-      await server.deps.store.writeOutput(id, run.outputHisto, JSON.stringify(makeNotebook([`y = "${marker}"`])), run.id);
-      await server.deps.store.finishRun(run.id, { status: "ok", durationMs: 5, error: null, httpStatus: 200 });
+      const run = await server.deps.store.createRun({
+        webhookId: id,
+        versionHisto: webhook.live_histo!,
+        parameters: {},
+      });
+      await server.deps.store.writeOutput(
+        id,
+        run.outputHisto,
+        JSON.stringify(makeNotebook([`y = "${marker}"`])),
+        run.id,
+      );
+      await server.deps.store.finishRun(run.id, {
+        status: "ok",
+        durationMs: 5,
+        error: null,
+        httpStatus: 200,
+      });
       outputs.push(run.outputHisto);
     }
     const { result } = await pyOk(
@@ -249,7 +295,10 @@ describe("naas.webhook management calls from Python", () => {
   });
 
   it("clear_output removes the latest output, all=True every one", async () => {
-    const listed = async () => (await api<{ outputs: { histo: string }[] }>(`/api/webhooks/${id}/outputs`)).outputs.map((o) => o.histo);
+    const listed = async () =>
+      (await api<{ outputs: { histo: string }[] }>(`/api/webhooks/${id}/outputs`)).outputs.map(
+        (o) => o.histo,
+      );
     const [newest, older] = await listed();
     expect((await pyOk(`out(naas.webhook.clear_output("nb.ipynb"))`)).result).toEqual([newest]);
     expect(await listed()).toEqual([older]);
@@ -291,7 +340,10 @@ describe("naas.webhook management calls from Python", () => {
 
   it("a wrong token gets a hint about NBHOOK_TOKEN", async () => {
     const run = await py(`out(error_of(naas.webhook.list, "nb.ipynb"))`, { NBHOOK_TOKEN: "not-the-token" });
-    expect(run.result).toMatchObject({ type: "Unauthorized", message: expect.stringContaining("NBHOOK_TOKEN") });
+    expect(run.result).toMatchObject({
+      type: "Unauthorized",
+      message: expect.stringContaining("NBHOOK_TOKEN"),
+    });
     expect((run.result as PyError).mro).toContain("PermissionError");
   });
 
@@ -356,7 +408,12 @@ describe("a deployed notebook calling naas.webhook.* on itself, run by the serve
     });
 
     const after = (await webhookAt(selfPath))!;
-    expect(after).toMatchObject({ deleted_at: null, live_histo: before.live_histo, params: before.params, updated_at: before.updated_at });
+    expect(after).toMatchObject({
+      deleted_at: null,
+      live_histo: before.live_histo,
+      params: before.params,
+      updated_at: before.updated_at,
+    });
     expect(await versionsOf(after.id)).toHaveLength(1);
 
     const { result: written } = await pyOk<string>(`out(naas.webhook.get_output("selfcall.ipynb"))`);

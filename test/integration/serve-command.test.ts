@@ -19,8 +19,14 @@ afterEach(async () => {
   for (const home of homes.splice(0)) rmSync(home, { recursive: true, force: true });
 });
 
-function serve(args: string[]): { child: ChildProcess; output: Promise<{ code: number | null; stderr: string }>; ready: Promise<string> } {
-  const child = spawn(process.execPath, [cli, "serve", "-q", "--pool", "0", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+function serve(args: string[]): {
+  child: ChildProcess;
+  output: Promise<{ code: number | null; stderr: string }>;
+  ready: Promise<string>;
+} {
+  const child = spawn(process.execPath, [cli, "serve", "-q", "--pool", "0", ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   children.push(child);
   let stderr = "";
   const ready = new Promise<string>((resolve) => {
@@ -30,7 +36,9 @@ function serve(args: string[]): { child: ChildProcess; output: Promise<{ code: n
       if (m) resolve(m[1]!);
     });
   });
-  const output = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once("exit", (code) => resolve({ code, stderr })));
+  const output = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.once("exit", (code) => resolve({ code, stderr })),
+  );
   return { child, output, ready };
 }
 
@@ -57,7 +65,9 @@ describe("nbhook serve", () => {
     const second = serve(["--port", port, "--home", home()]);
     const { code, stderr } = await second.output;
     expect(code).toBe(2);
-    expect(stderr).toContain(`127.0.0.1:${port} is already in use (another nbhook serve?): choose another with --port`);
+    expect(stderr).toContain(
+      `127.0.0.1:${port} is already in use (another nbhook serve?): choose another with --port`,
+    );
     expect(stderr).not.toContain("unexpected error");
   });
 

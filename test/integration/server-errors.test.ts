@@ -29,7 +29,12 @@ afterAll(async () => server?.close());
 let deployed = 0;
 async function deploy(cells: CellSpec[], timeoutMs = 60_000): Promise<string> {
   const store = server.deps.store;
-  const webhook = await store.upsertWebhook({ path: `/work/e${++deployed}/nb.ipynb`, params: {}, debug: false, timeoutMs });
+  const webhook = await store.upsertWebhook({
+    path: `/work/e${++deployed}/nb.ipynb`,
+    params: {},
+    debug: false,
+    timeoutMs,
+  });
   await store.addVersion(webhook.id, Buffer.from(JSON.stringify(makeNotebook(cells))));
   return `${server.url}/notebook/${webhook.token}`;
 }
@@ -53,7 +58,9 @@ async function error(url: string, init?: RequestInit): Promise<ErrorAnswer> {
 describe("error answers", () => {
   it("answers an unknown route, GET / included, 404 not-found in nbhook's shape", async () => {
     for (const route of ["/", "/nope", "/api/nope?secret=1"]) {
-      const answer = await error(server.url + route, { headers: { authorization: `Bearer ${server.deps.apiToken}` } });
+      const answer = await error(server.url + route, {
+        headers: { authorization: `Bearer ${server.deps.apiToken}` },
+      });
       expect([answer.status, answer.body.error]).toEqual([404, "not-found"]);
       expect(Object.keys(answer.body).sort()).toEqual(["error", "message"]);
       expect(answer.body.message).not.toContain("secret");
@@ -76,7 +83,11 @@ describe("error answers", () => {
   it("answers 413 body-too-large, 400 bad-request for malformed JSON, 415 for a type /api does not read", async () => {
     const url = await deploy(["1"]);
     const json = { "content-type": "application/json" };
-    const big = await error(url, { method: "POST", headers: json, body: JSON.stringify({ x: "y".repeat(4096) }) });
+    const big = await error(url, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ x: "y".repeat(4096) }),
+    });
     expect([big.status, big.body.error]).toEqual([413, "body-too-large"]);
     const malformed = await error(url, { method: "POST", headers: json, body: "{not json" });
     expect([malformed.status, malformed.body.error]).toEqual([400, "bad-request"]);
@@ -89,7 +100,9 @@ describe("error answers", () => {
   });
 
   it("answers 400 usage for a wrong API field and 422 for a parameter that cannot be converted", async () => {
-    const bad = await error(`${server.url}/api/runs?limit=0`, { headers: { authorization: `Bearer ${server.deps.apiToken}` } });
+    const bad = await error(`${server.url}/api/runs?limit=0`, {
+      headers: { authorization: `Bearer ${server.deps.apiToken}` },
+    });
     expect([bad.status, bad.body.error]).toEqual([400, "usage"]);
     const url = await deploy([{ source: "n = 1", tags: ["parameters"] }, "n"]);
     const invalid = await error(`${url}?n=abc`);

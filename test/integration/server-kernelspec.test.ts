@@ -35,7 +35,12 @@ afterAll(async () => server?.close());
 describe("a broken kernel.json on the Jupyter paths", () => {
   it("is skipped with one warning naming it, and calls still run", async () => {
     const store = server.deps.store;
-    const webhook = await store.upsertWebhook({ path: "/work/spec/nb.ipynb", params: {}, debug: false, timeoutMs: 60_000 });
+    const webhook = await store.upsertWebhook({
+      path: "/work/spec/nb.ipynb",
+      params: {},
+      debug: false,
+      timeoutMs: 60_000,
+    });
     const cells = ["import naas\nnaas.webhook.respond_json({'ok': True})"];
     await store.addVersion(webhook.id, Buffer.from(JSON.stringify(makeNotebook(cells))));
     for (let i = 0; i < 2; i++) {

@@ -68,7 +68,12 @@ describe("Prefer: respond-async", () => {
     expect(accepted.status).toBe(202);
     const body = accepted.json<Accepted>();
     const runUrl = `${server.url}/api/runs/${body.id}`;
-    expect(body).toEqual({ id: body.id, status: expect.stringMatching(/^(queued|running)$/), url: runUrl, response_url: `${runUrl}/response` });
+    expect(body).toEqual({
+      id: body.id,
+      status: expect.stringMatching(/^(queued|running)$/),
+      url: runUrl,
+      response_url: `${runUrl}/response`,
+    });
     expect(accepted.headers.get("location")).toBe(runUrl);
     expect(accepted.headers.get("preference-applied")).toBe("respond-async");
     expect(accepted.headers.get("x-nbhook-run-id")).toBe(body.id);
@@ -79,7 +84,12 @@ describe("Prefer: respond-async", () => {
     expect(early.json()).toMatchObject({ error: "conflict", message: expect.stringContaining("still") });
 
     const run = await pollUntilDone(body.id, webhook.token);
-    expect(run).toMatchObject({ id: body.id, status: "ok", http_status: 201, response_url: `${runUrl}/response` });
+    expect(run).toMatchObject({
+      id: body.id,
+      status: "ok",
+      http_status: 201,
+      response_url: `${runUrl}/response`,
+    });
     const kept = await call(`${runUrl}/response`, bearer(webhook.token));
     const direct = await call(webhook.url);
     expect(direct.status).toBe(201);
@@ -170,6 +180,9 @@ describe("polling with the webhook's token", () => {
     const id = direct.headers.get("x-nbhook-run-id")!;
     const kept = await call(`${server.url}/api/runs/${id}/response`, bearer(webhook.token));
     expect(kept.status).toBe(404);
-    expect(kept.json()).toMatchObject({ error: "not-found", message: expect.stringContaining("respond-async") });
+    expect(kept.json()).toMatchObject({
+      error: "not-found",
+      message: expect.stringContaining("respond-async"),
+    });
   });
 });

@@ -35,7 +35,9 @@ describe("one run at once and a queue of one", () => {
     const [second, first] = runs;
     expect(first!.queuedAt).toBeNull();
     expect(second!.queuedAt).not.toBeNull();
-    expect(Date.parse(second!.startedAt)).toBeGreaterThanOrEqual(Date.parse(first!.startedAt) + first!.durationMs! - 50);
+    expect(Date.parse(second!.startedAt)).toBeGreaterThanOrEqual(
+      Date.parse(first!.startedAt) + first!.durationMs! - 50,
+    );
     expect([server.deps.calls.stats().running, server.deps.calls.stats().queued]).toEqual([0, 0]);
   });
 
@@ -95,7 +97,11 @@ describe("a webhook's own max_concurrency", () => {
         ended[name] = Date.now() - started;
         return answer;
       });
-    const answers = await Promise.all([timed("a1", limited.url), timed("a2", limited.url), timed("b", free.url)]);
+    const answers = await Promise.all([
+      timed("a1", limited.url),
+      timed("a2", limited.url),
+      timed("b", free.url),
+    ]);
     expect(answers.map((a) => [a.status, a.text])).toEqual([
       [200, "limited"],
       [200, "limited"],
@@ -108,7 +114,9 @@ describe("a webhook's own max_concurrency", () => {
     const runs = await server.deps.store.listRuns({ webhookId: limited.id });
     const [later, earlier] = runs;
     expect(later!.queuedAt).not.toBeNull();
-    expect(Date.parse(later!.startedAt)).toBeGreaterThanOrEqual(Date.parse(earlier!.startedAt) + earlier!.durationMs! - 50);
+    expect(Date.parse(later!.startedAt)).toBeGreaterThanOrEqual(
+      Date.parse(earlier!.startedAt) + earlier!.durationMs! - 50,
+    );
     expect((await server.deps.store.listRuns({ webhookId: free.id }))[0]!.queuedAt).toBeNull();
   });
 });
@@ -128,7 +136,10 @@ describe("shutting down with calls queued", () => {
     const closing = server.close();
     const waiting = await queued[0]!;
     expect(waiting.status).toBe(503);
-    expect(waiting.json()).toMatchObject({ error: "busy", message: expect.stringContaining("shutting down") });
+    expect(waiting.json()).toMatchObject({
+      error: "busy",
+      message: expect.stringContaining("shutting down"),
+    });
     expect(Number(waiting.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     const finished = await running;
     expect([finished.status, finished.text]).toEqual([200, "done"]);

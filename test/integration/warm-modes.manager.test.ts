@@ -9,7 +9,13 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { chooseKernelSpec, findKernelSpecs, KernelPool, type KernelSpec } from "../../src/kernel/index.js";
 import type { Notebook } from "../../src/notebook/types.js";
-import { executeNotebook, WarmKernels, type PreparedCall, type RunResult, type WarmOptions } from "../../src/runs/index.js";
+import {
+  executeNotebook,
+  WarmKernels,
+  type PreparedCall,
+  type RunResult,
+  type WarmOptions,
+} from "../../src/runs/index.js";
 import type { RunMode } from "../../src/store/index.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook } from "../support/notebooks.js";
@@ -41,7 +47,12 @@ const COUNTER = makeNotebook([
   "counter = globals().get('counter', 0) + 1\ntime.sleep(nap)\nprint(counter, os.getpid())",
 ]);
 
-function prepared(id: string, mode: RunMode, notebook: Notebook = COUNTER, spec: KernelSpec = python): PreparedCall {
+function prepared(
+  id: string,
+  mode: RunMode,
+  notebook: Notebook = COUNTER,
+  spec: KernelSpec = python,
+): PreparedCall {
   return preparedCall(id, mode, { notebook, spec, specs });
 }
 
@@ -135,7 +146,9 @@ describe("WarmKernels", () => {
     const call = prepared("deno", "reuse", notebook, deno);
     const results = [await run(warm, call), await run(warm, call)];
     for (const r of results) expect(r.status).toBe("ok");
-    const lines = results.map((r) => (r.notebook.cells.at(-1) as { outputs: { text?: string }[] }).outputs[0]!.text!.trim());
+    const lines = results.map((r) =>
+      (r.notebook.cells.at(-1) as { outputs: { text?: string }[] }).outputs[0]!.text!.trim(),
+    );
     expect(lines).toEqual(["1 true r", "2 true r"]);
     expect(results[1]!.response).toMatchObject({ contentType: expect.stringContaining("application/json") });
   });

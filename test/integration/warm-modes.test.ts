@@ -331,10 +331,7 @@ describe("closing the server", () => {
       pids.push(json.pid as number);
     }
     await until(() => warmStats(own).every((s) => s.ready === 1));
-    pids.push(
-      ...warmStats(own).flatMap((s) => s.pids),
-      ...poolStats(own).flatMap((s) => s.pids),
-    );
+    pids.push(...warmStats(own).flatMap((s) => s.pids), ...poolStats(own).flatMap((s) => s.pids));
     await own.close();
     expect(warmStats(own)).toEqual([]);
     await until(() => pids.every((pid) => !alive(pid)), 5000);

@@ -33,7 +33,10 @@ export async function deploy(server: RunningServer, cells: CellSpec[], settings:
 
 /** A notebook that sleeps, then answers `text`. */
 export function sleeping(seconds: number, text = "done"): CellSpec[] {
-  return [`import time\ntime.sleep(${seconds})`, `import naas\nnaas.webhook.respond_text(${JSON.stringify(text)})`];
+  return [
+    `import time\ntime.sleep(${seconds})`,
+    `import naas\nnaas.webhook.respond_text(${JSON.stringify(text)})`,
+  ];
 }
 
 export interface Answer {

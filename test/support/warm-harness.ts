@@ -15,7 +15,13 @@ import { fakeKernelStarter, type ExecuteScript, type RequestContext } from "./fa
 export function preparedCall(
   id: string,
   mode: RunMode,
-  options: { notebook: Notebook; spec: KernelSpec; specs?: KernelSpec[]; reuseCalls?: number; timeoutMs?: number },
+  options: {
+    notebook: Notebook;
+    spec: KernelSpec;
+    specs?: KernelSpec[];
+    reuseCalls?: number;
+    timeoutMs?: number;
+  },
 ): PreparedCall {
   const { notebook, spec, specs = [spec], reuseCalls = 100, timeoutMs = 30_000 } = options;
   const now = "2026-01-01T00:00:00.000Z";
@@ -93,7 +99,11 @@ export function warmHarness(options: Partial<WarmOptions> = {}) {
     fake.onExecute((code, k) => (cells[code] ? cells[code](code, k) : k.ok()));
   });
   const pool = new KernelPool({ size: 0, start: starter.start });
-  const warm = new WarmKernels({ pool, log: (level, fields, msg) => logs.push({ level, fields, msg }), ...options });
+  const warm = new WarmKernels({
+    pool,
+    log: (level, fields, msg) => logs.push({ level, fields, msg }),
+    ...options,
+  });
   cleanups.push(async () => {
     await warm.close();
     await pool.close();

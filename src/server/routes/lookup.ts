@@ -9,13 +9,20 @@ import type { ServerDeps } from "../types.js";
 export async function webhookOr404(deps: ServerDeps, id: string): Promise<Webhook> {
   const webhook = await deps.store.getWebhook(id);
   if (!webhook) {
-    throw new AppError("not-found", `no webhook with id ${id}: list them with \`nbhook currents\` (GET /api/webhooks)`);
+    throw new AppError(
+      "not-found",
+      `no webhook with id ${id}: list them with \`nbhook currents\` (GET /api/webhooks)`,
+    );
   }
   return webhook;
 }
 
 export async function runOr404(deps: ServerDeps, id: string): Promise<Run> {
   const run = await deps.store.getRun(id);
-  if (!run) throw new AppError("not-found", `no run with id ${id}: list runs with \`nbhook runs <path>\` (GET /api/runs)`);
+  if (!run)
+    throw new AppError(
+      "not-found",
+      `no run with id ${id}: list runs with \`nbhook runs <path>\` (GET /api/runs)`,
+    );
   return run;
 }

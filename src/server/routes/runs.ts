@@ -15,7 +15,9 @@ import { runOr404, webhookOr404 } from "./lookup.js";
 const listQuery = z.object({
   path: z
     .string()
-    .refine((p) => path.isAbsolute(p), { error: (i) => `must be an absolute notebook path (got ${JSON.stringify(i.input)})` })
+    .refine((p) => path.isAbsolute(p), {
+      error: (i) => `must be an absolute notebook path (got ${JSON.stringify(i.input)})`,
+    })
     .transform((p) => path.normalize(p))
     .optional(),
   webhook: z.string().min(1).optional(),
@@ -47,7 +49,11 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     let webhookId = query.webhook;
     if (query.path !== undefined) {
       const webhook = await store.findWebhookByPath(query.path);
-      if (!webhook) throw new AppError("not-found", `no webhook for ${query.path}: deploy it with \`nbhook add ${query.path}\``);
+      if (!webhook)
+        throw new AppError(
+          "not-found",
+          `no webhook for ${query.path}: deploy it with \`nbhook add ${query.path}\``,
+        );
       webhookId = webhook.id;
     } else if (webhookId !== undefined) {
       await webhookOr404(deps, webhookId);
@@ -79,7 +85,10 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     const run = await runOr404(deps, idParams.parse(request.params).id);
     if (run.status === "queued" || run.status === "running") {
       reply.header("retry-after", "1");
-      throw new AppError("conflict", `run ${run.id} is still ${run.status}: ask again once GET /api/runs/${run.id} shows it finished`);
+      throw new AppError(
+        "conflict",
+        `run ${run.id} is still ${run.status}: ask again once GET /api/runs/${run.id} shows it finished`,
+      );
     }
     const answer = await store.readResponse(run.id);
     if (!answer) {

@@ -11,9 +11,10 @@ import { HISTO_HEADER, IPYNB_CONTENT_TYPE, outputJson, versionJson } from "../re
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
 
-const histo = z
-  .string()
-  .regex(/^(\d{20}|latest)$/, { error: (i) => `must be a 20-digit history id such as 20201008101221879662, or "latest" (got ${JSON.stringify(i.input)})` });
+const histo = z.string().regex(/^(\d{20}|latest)$/, {
+  error: (i) =>
+    `must be a 20-digit history id such as 20201008101221879662, or "latest" (got ${JSON.stringify(i.input)})`,
+});
 const idParams = z.object({ id: z.string().min(1) });
 const histoParams = z.object({ id: z.string().min(1), histo });
 const forceQuery = z.object({
@@ -34,7 +35,10 @@ function sendNotebook(reply: FastifyReply, webhook: Webhook, which: string, data
 
 function liveOf(webhook: Webhook): string {
   if (!webhook.liveHisto) {
-    throw new AppError("not-found", `${webhook.path} has no deployed version left: deploy one with \`nbhook add ${webhook.path}\``);
+    throw new AppError(
+      "not-found",
+      `${webhook.path} has no deployed version left: deploy one with \`nbhook add ${webhook.path}\``,
+    );
   }
   return webhook.liveHisto;
 }
@@ -61,7 +65,11 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     const webhook = await webhookOr404(deps, params.id);
     const which = params.histo === "latest" ? liveOf(webhook) : params.histo;
     const data = await store.readVersion(webhook.id, which);
-    if (!data) throw new AppError("not-found", `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``);
+    if (!data)
+      throw new AppError(
+        "not-found",
+        `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``,
+      );
     return sendNotebook(reply, webhook, which, data);
   });
 
@@ -72,7 +80,10 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     const which = params.histo === "latest" ? liveOf(webhook) : params.histo;
     if (which === webhook.liveHisto && !force) throw liveConflict(webhook, which);
     if (!(await store.deleteVersion(webhook.id, which))) {
-      throw new AppError("not-found", `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``);
+      throw new AppError(
+        "not-found",
+        `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``,
+      );
     }
     return { deleted: [which] };
   });
@@ -100,12 +111,19 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     if (which === "latest") {
       const newest = (await store.listOutputs(webhook.id))[0];
       if (!newest) {
-        throw new AppError("not-found", `${webhook.path} has no output yet: call its URL (see \`nbhook find ${webhook.path}\`) to run it`);
+        throw new AppError(
+          "not-found",
+          `${webhook.path} has no output yet: call its URL (see \`nbhook find ${webhook.path}\`) to run it`,
+        );
       }
       which = newest.histo;
     }
     const data = await store.readOutput(webhook.id, which);
-    if (!data) throw new AppError("not-found", `no output ${which} of ${webhook.path}: see GET /api/webhooks/${webhook.id}/outputs`);
+    if (!data)
+      throw new AppError(
+        "not-found",
+        `no output ${which} of ${webhook.path}: see GET /api/webhooks/${webhook.id}/outputs`,
+      );
     return sendNotebook(reply, webhook, which, data);
   });
 
@@ -114,7 +132,10 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     const webhook = await webhookOr404(deps, params.id);
     const which = params.histo === "latest" ? (await store.listOutputs(webhook.id))[0]?.histo : params.histo;
     if (!which || !(await store.deleteOutput(webhook.id, which))) {
-      throw new AppError("not-found", `no output ${params.histo} of ${webhook.path}: see GET /api/webhooks/${webhook.id}/outputs`);
+      throw new AppError(
+        "not-found",
+        `no output ${params.histo} of ${webhook.path}: see GET /api/webhooks/${webhook.id}/outputs`,
+      );
     }
     return { deleted: [which] };
   });

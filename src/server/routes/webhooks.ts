@@ -25,9 +25,19 @@ const ADD_BODY_LIMIT = 100 * 1024 * 1024;
 const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+$/;
 
 const addresses = z
-  .union([z.string(), z.array(z.string())], { error: "must be an email address or a list of email addresses" })
-  .transform((value) => (Array.isArray(value) ? value : value.split(/[,;]/)).map((a) => a.trim()).filter(Boolean))
-  .pipe(z.array(z.string().refine((a) => EMAIL.test(a), { error: (i) => `${JSON.stringify(i.input)} is not an email address` })));
+  .union([z.string(), z.array(z.string())], {
+    error: "must be an email address or a list of email addresses",
+  })
+  .transform((value) =>
+    (Array.isArray(value) ? value : value.split(/[,;]/)).map((a) => a.trim()).filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .refine((a) => EMAIL.test(a), { error: (i) => `${JSON.stringify(i.input)} is not an email address` }),
+    ),
+  );
 
 const paramsSchema = z
   .object({
@@ -36,7 +46,8 @@ const paramsSchema = z
     next_url: z
       .string({ error: "must be a URL string" })
       .refine((text) => redirectTarget(text) !== undefined, {
-        error: (i) => `must be an absolute http or https URL such as "https://example.com/done" (got ${JSON.stringify(i.input)})`,
+        error: (i) =>
+          `must be an absolute http or https URL such as "https://example.com/done" (got ${JSON.stringify(i.input)})`,
       })
       .optional(),
     inline: z.boolean({ error: "must be true or false" }).optional(),
@@ -64,7 +75,9 @@ const addBody = z.object({
     .positive({ error: "must be a positive number of seconds" })
     .max(7 * 24 * 3600, { error: "must be at most a week (604800 s)" })
     .optional(),
-  mode: z.enum(["isolated", "setup", "reuse"], { error: 'must be "isolated", "setup" or "reuse"' }).default("isolated"),
+  mode: z
+    .enum(["isolated", "setup", "reuse"], { error: 'must be "isolated", "setup" or "reuse"' })
+    .default("isolated"),
   max_concurrency: z
     .number({ error: "must be a whole number of calls" })
     .int({ error: "must be a whole number of calls" })
@@ -99,7 +112,12 @@ const idParams = z.object({ id: z.string().min(1) });
 /** A dependency path: relative, and staying inside the webhook's files folder once normalized. */
 function dependencyPath(given: string): string {
   const normalized = path.posix.normalize(given.replaceAll("\\", "/"));
-  if (path.posix.isAbsolute(normalized) || normalized === ".." || normalized.startsWith("../") || normalized === ".") {
+  if (
+    path.posix.isAbsolute(normalized) ||
+    normalized === ".." ||
+    normalized.startsWith("../") ||
+    normalized === "."
+  ) {
     throw new AppError(
       "usage",
       `dependency file path ${JSON.stringify(given)} must be relative to the notebook's folder and stay inside it (e.g. "data/cities.csv")`,
@@ -120,7 +138,11 @@ function checkParamNames(nb: Notebook, params: Record<string, unknown>): void {
 function cleanParams(params: z.infer<typeof paramsSchema>): WebhookParams {
   const out: WebhookParams = {};
   for (const [name, value] of Object.entries(params)) {
-    if (value === undefined || (Array.isArray(value) && value.length === 0 && (name === "notif_up" || name === "notif_down"))) continue;
+    if (
+      value === undefined ||
+      (Array.isArray(value) && value.length === 0 && (name === "notif_up" || name === "notif_down"))
+    )
+      continue;
     out[name] = value;
   }
   return out;
@@ -131,17 +153,22 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
 
   app.post("/api/webhooks", { bodyLimit: ADD_BODY_LIMIT }, async (request, reply) => {
     const body = addBody.parse(request.body);
-    const text = typeof body.notebook === "string" ? body.notebook : JSON.stringify(body.notebook, null, 1) + "\n";
+    const text =
+      typeof body.notebook === "string" ? body.notebook : JSON.stringify(body.notebook, null, 1) + "\n";
     const notebook = parseNotebook(text, body.path);
     checkParamNames(notebook, body.params);
-    const files = body.files.map((f) => ({ path: dependencyPath(f.path), data: Buffer.from(f.data, "base64") }));
+    const files = body.files.map((f) => ({
+      path: dependencyPath(f.path),
+      data: Buffer.from(f.data, "base64"),
+    }));
 
     const existing = await deps.store.findWebhookByPath(body.path);
     const saved = await deps.store.upsertWebhook({
       path: body.path,
       params: cleanParams(body.params),
       debug: body.debug,
-      timeoutMs: body.timeout_s === undefined ? deps.config.defaultTimeoutMs : Math.round(body.timeout_s * 1000),
+      timeoutMs:
+        body.timeout_s === undefined ? deps.config.defaultTimeoutMs : Math.round(body.timeout_s * 1000),
       settings: { mode: body.mode, maxConcurrency: body.max_concurrency, reuseCalls: body.reuse_calls },
     });
     // Files first: the new version may read them as soon as it is live.
