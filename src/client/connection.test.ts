@@ -1,11 +1,21 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_SERVER_URL, resolveConnection } from "./connection.js";
 
+const scratches: string[] = [];
+function scratch(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "nbhook-conn-"));
+  scratches.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of scratches.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 function homeWithToken(token: string): string {
-  const home = mkdtempSync(path.join(os.tmpdir(), "nbhook-conn-"));
+  const home = scratch();
   writeFileSync(path.join(home, "api-token"), token + "\n");
   return home;
 }
@@ -33,7 +43,7 @@ describe("resolveConnection", () => {
   });
 
   it("has no token when none is given and the home folder has no token file", async () => {
-    const empty = mkdtempSync(path.join(os.tmpdir(), "nbhook-conn-"));
+    const empty = scratch();
     expect(await resolveConnection({}, { NBHOOK_HOME: empty })).toEqual({ url: DEFAULT_SERVER_URL });
   });
 });

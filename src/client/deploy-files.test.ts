@@ -1,9 +1,19 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
 import { dependencyName, readDependencies, readNotebookText } from "./deploy-files.js";
+
+const scratches: string[] = [];
+function scratch(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "nbhook-deps-"));
+  scratches.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of scratches.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 describe("dependency files", () => {
   it("keep their path relative to the notebook's folder, or their name when outside it", () => {
@@ -14,7 +24,7 @@ describe("dependency files", () => {
   });
 
   it("are read from disk and sent in base64; given contents are sent as they are", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "nbhook-deps-"));
+    const dir = scratch();
     mkdirSync(path.join(dir, "data"));
     writeFileSync(path.join(dir, "data", "a.bin"), Buffer.from([0, 255]));
     const files = await readDependencies(path.join(dir, "nb.ipynb"), [
@@ -28,7 +38,7 @@ describe("dependency files", () => {
   });
 
   it("that are missing, like a missing notebook, are a usage error naming the file", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "nbhook-deps-"));
+    const dir = scratch();
     await expect(readDependencies(path.join(dir, "nb.ipynb"), [path.join(dir, "gone.csv")])).rejects.toThrow(
       new AppError("usage", `cannot read dependency file ${path.join(dir, "gone.csv")}: no such file`),
     );

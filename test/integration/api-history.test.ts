@@ -3,7 +3,7 @@
  * live version is never cleared by accident), outputs, delete, rotate, and a restart of the server
  * on the same home. Outputs are written through the store, as a run would; no kernel is started.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -56,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   removeHome(server);
+  rmSync(work, { recursive: true, force: true });
 });
 
 describe("clearing versions", () => {

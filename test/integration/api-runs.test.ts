@@ -2,7 +2,7 @@
  * The run history API over real HTTP through the SDK. Runs are recorded through the store, as the
  * trigger route records them, so no kernel is needed.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,6 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   removeHome(server);
+  rmSync(work, { recursive: true, force: true });
 });
 
 describe("run history", () => {

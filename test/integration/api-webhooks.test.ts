@@ -2,7 +2,7 @@
  * The management API over real HTTP on loopback, through the TypeScript SDK (every management
  * call) and raw fetch (statuses, headers, validation messages). No kernel: nothing is triggered.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   removeHome(server);
+  rmSync(work, { recursive: true, force: true });
 });
 
 describe("authentication", () => {

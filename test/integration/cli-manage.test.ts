@@ -4,7 +4,7 @@
  * on the server's machine. No kernel: runs and outputs are recorded through the store.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -56,8 +56,10 @@ function nbhook(
 }
 
 /** A fresh folder holding `report.ipynb` (and `cities.csv`); answers the folder. */
+const workspaces: string[] = [];
 function workspace(n = 0): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "nbhook-cli-"));
+  workspaces.push(dir);
   writeNotebook(dir, n);
   writeFileSync(path.join(dir, "cities.csv"), "city\nParis\n");
   return dir;
@@ -104,6 +106,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   removeHome(server);
+  for (const dir of workspaces) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("nbhook add and find", () => {
