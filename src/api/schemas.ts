@@ -6,10 +6,13 @@
  */
 import { z } from "zod";
 import { runStatusSchema } from "../run-status.js";
+// The types module only (no store code): the SDK imports this file.
+import { RUN_MODES, type RunMode } from "../store/types.js";
 
 export { runStatusSchema };
 
-export const runModeSchema = z.enum(["isolated", "setup", "reuse"]);
+export const runModeSchema = z.enum(RUN_MODES);
+export type { RunMode };
 
 export const webhookSchema = z.object({
   id: z.string(),
@@ -84,11 +87,17 @@ export const addResultSchema = z.object({
 export type AddResultJson = z.infer<typeof addResultSchema>;
 
 export const webhookListSchema = z.object({ webhooks: z.array(webhookSchema) });
+export type WebhookListJson = z.infer<typeof webhookListSchema>;
 export const versionListSchema = z.object({ versions: z.array(versionSchema) });
+export type VersionListJson = z.infer<typeof versionListSchema>;
 export const outputListSchema = z.object({ outputs: z.array(outputSchema) });
+export type OutputListJson = z.infer<typeof outputListSchema>;
 export const runListSchema = z.object({ runs: z.array(runSchema) });
+export type RunListJson = z.infer<typeof runListSchema>;
 export const deletedSchema = z.object({ deleted: z.array(z.string()) });
+export type DeletedJson = z.infer<typeof deletedSchema>;
 export const deletedWebhookSchema = z.object({ deleted: z.literal(true), webhook: webhookSchema });
+export type DeletedWebhookJson = z.infer<typeof deletedWebhookSchema>;
 
 /**
  * The `202 Accepted` of an asynchronous call (`Prefer: respond-async`, or `wait=N` run out): the

@@ -5,6 +5,7 @@
 import { Command, Option } from "commander";
 import { AppError } from "../errors.js";
 import { inferCliValue } from "../notebook/parameters/index.js";
+import { RUN_MODES, type RunMode } from "../store/index.js";
 import { splitPair } from "./argv.js";
 import { secondsFlag, wholeNumberFlag } from "./flag-values.js";
 import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
@@ -20,7 +21,7 @@ interface AddFlags extends ServerFlags {
   debugRuns?: boolean;
   timeout?: number;
   file?: string[];
-  mode?: "isolated" | "setup" | "reuse";
+  mode?: RunMode;
   maxConcurrency?: number;
   reuseCalls?: number;
 }
@@ -93,7 +94,7 @@ export function addCommand(): Command {
           "how calls get a kernel: isolated (fresh kernel per call), setup (cells tagged `setup` run ahead), " +
             "reuse (one kernel serves calls in turn: fastest, state can leak between calls)",
         )
-          .choices(["isolated", "setup", "reuse"])
+          .choices(RUN_MODES)
           .default("isolated"),
       )
       .addOption(

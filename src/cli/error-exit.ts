@@ -9,8 +9,16 @@ import {
   NbhookConnectionError,
   NbhookResponseError,
 } from "../client/index.js";
-import { AppError } from "../errors.js";
+import { AppError, type ErrorCode } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
+
+/** AppError codes that do not end with exit 2 (usage, or a setup error). */
+const APP_ERROR_EXIT: Partial<Record<ErrorCode, number>> = {
+  timeout: EXIT.timeout,
+  "not-found": EXIT.notFound,
+  "kernel-died": EXIT.kernelDied,
+  internal: EXIT.internal,
+};
 
 /** The exit code for a failure the user can act on, or undefined for a bug. */
 export function exitCodeOf(err: unknown): number | undefined {
@@ -20,10 +28,7 @@ export function exitCodeOf(err: unknown): number | undefined {
   }
   if (err instanceof NbhookConnectionError || err instanceof NbhookResponseError) return EXIT.server;
   if (err instanceof NbhookClientError) return EXIT.usage;
-  if (err instanceof AppError) {
-    if (err.code === "timeout") return EXIT.timeout;
-    return err.code === "not-found" ? EXIT.notFound : EXIT.usage;
-  }
+  if (err instanceof AppError) return APP_ERROR_EXIT[err.code] ?? EXIT.usage;
   // A value that did not fit a schema (a setting, a file, what a program answered): usage, like
   // any other bad input, described field by field.
   if (err instanceof z.core.$ZodError) return EXIT.usage;

@@ -13,7 +13,7 @@ import {
 } from "../notebook/parameters/index.js";
 import { readNotebook, writeFileAtomic, writeNotebook } from "../notebook/read.js";
 import type { Parameters } from "../notebook/types.js";
-import { executeNotebook, type ProgressEvent, type RunResult } from "../runs/index.js";
+import { executeNotebook, type ProgressEvent, type ExecutionResult } from "../runs/index.js";
 import { splitPair } from "./argv.js";
 import { EXIT } from "./exit-codes.js";
 import { secondsFlag } from "./flag-values.js";
@@ -142,7 +142,7 @@ function defaultOutputPath(input: string): string {
   return path.join(dir, `${name}.out.ipynb`);
 }
 
-async function writeResponse(file: string, result: RunResult): Promise<string> {
+async function writeResponse(file: string, result: ExecutionResult): Promise<string> {
   if (result.response) {
     await writeFileAtomic(file, result.response.body);
     return result.response.contentType;
@@ -157,7 +157,7 @@ async function writeResponse(file: string, result: RunResult): Promise<string> {
   return "application/json";
 }
 
-function exitCodeOf(result: RunResult): number {
+function exitCodeOf(result: ExecutionResult): number {
   switch (result.status) {
     case "ok":
       return EXIT.ok;
@@ -170,7 +170,7 @@ function exitCodeOf(result: RunResult): number {
   }
 }
 
-function reportOutcome(result: RunResult, output: string): void {
+function reportOutcome(result: ExecutionResult, output: string): void {
   const secs = (result.durationMs / 1000).toFixed(2);
   if (result.status === "ok") {
     process.stderr.write(`nbhook: done in ${secs} s; executed notebook written to ${output}\n`);

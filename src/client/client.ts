@@ -26,6 +26,7 @@ import {
   type OutputJson as Output,
   type RunJson as Run,
   type VersionJson as Version,
+  type RunMode,
   type WebhookJson as Webhook,
 } from "../api/schemas.js";
 import { Transport, type TransportOptions } from "./transport.js";
@@ -44,7 +45,7 @@ export interface AddOptions {
   /** Dependency files deployed beside the notebook (its runs' working directory). */
   files?: DependencyFile[];
   /** How calls get their kernel: isolated (default), setup, reuse. */
-  mode?: "isolated" | "setup" | "reuse";
+  mode?: RunMode;
   /** Calls of this webhook running at once (default: only the server's limit). */
   maxConcurrency?: number;
   /** In reuse mode, calls one kernel serves before it is replaced (default 100). */

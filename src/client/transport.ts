@@ -130,7 +130,7 @@ function apiError(status: number, text: string, what: string): NbhookApiError {
   }
   const parsed = errorBodySchema.safeParse(body);
   if (parsed.success) return new NbhookApiError(status, parsed.data.error, parsed.data.message);
-  // Not one of ours (fastify's own 404 for an unknown route, a proxy's page, …).
+  // Not one of ours (a proxy's page, an older server's route 404, …).
   const message = (body as { message?: unknown } | undefined)?.message;
   return new NbhookApiError(
     status,

@@ -193,8 +193,11 @@ export class KernelClient {
         return this.recordProtocolError(channel, decoded.error);
       case "invalid-content":
         this.recordProtocolError(channel, decoded.error);
-        // The reply a request waits for: fail it now rather than at its timeout (or never).
+        // The reply a request waits for, or a status that may be the idle ending it: fail the request
+        // now rather than at its timeout (or never, without one).
         if (channel !== "iopub") this.requests.failReply(decoded.parentId, decoded.msgType, decoded.error);
+        else if (decoded.msgType === "status" && decoded.parentId)
+          this.requests.fail(decoded.parentId, decoded.error);
         return;
     }
   }

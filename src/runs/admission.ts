@@ -13,12 +13,15 @@
  * Written by hand: the npm queues (p-limit, p-queue) have one limit and no per-key limit, bounded
  * length, cancellation and Retry-After estimate, which is all this module is.
  */
-import type { Refusal } from "./types.js";
+import type { CancelReason, Refusal } from "./types.js";
+
+/** Why a call will not run: refused at `enter`, or cancelled while it waited. */
+export type Reason = Refusal | CancelReason;
 
 /** A call that will not run: why, and when trying again makes sense (seconds, at least 1). */
 export class AdmissionRefused extends Error {
   constructor(
-    readonly reason: Refusal,
+    readonly reason: Reason,
     message: string,
     readonly retryAfterS: number,
   ) {
@@ -187,7 +190,7 @@ export class Admission {
   }
 
   /** @internal Entry.cancel and the wait timer. */
-  leave(entry: Entry, reason: Refusal, message: string): void {
+  leave(entry: Entry, reason: CancelReason, message: string): void {
     const index = this.queue.indexOf(entry);
     if (index < 0) return;
     this.queue.splice(index, 1);
@@ -230,7 +233,7 @@ export class Admission {
     }
   }
 
-  private refusal(reason: Refusal, message: string): AdmissionRefused {
+  private refusal(reason: Reason, message: string): AdmissionRefused {
     return new AdmissionRefused(reason, message, this.retryAfterSeconds());
   }
 }

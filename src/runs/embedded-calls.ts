@@ -14,16 +14,23 @@
  * Every call is tracked until it is over, answered or not, so `close` waits for them.
  */
 import { rm } from "node:fs/promises";
-import { cachedKernelSpecs, KernelPool, onKernelWarning, type KernelSpec } from "../kernel/index.js";
+import {
+  cachedKernelSpecs,
+  KernelPool,
+  onKernelWarning,
+  type KernelSpec,
+  type PoolOptions,
+} from "../kernel/index.js";
 import { toJsonValue } from "../notebook/parameters/index.js";
 import type { Run, Store, Webhook, WebhookSettings } from "../store/index.js";
 import { Admission, AdmissionRefused, type Slot, type Ticket } from "./admission.js";
 import { Notifier, type SmtpSettings } from "./notify.js";
 import { prepareCall } from "./prepare-call.js";
-import { runCall, type RunCallDeps } from "./run-call.js";
+import { failedCall, runCall, type RunCallDeps } from "./run-call.js";
 import type {
   AnswerFn,
   CallOutcome,
+  CancelReason,
   CallResult,
   Calls,
   CallStats,
@@ -52,11 +59,12 @@ export interface EmbeddedCallsOptions {
   smtp?: SmtpSettings;
   /** @default cachedKernelSpecs */
   findSpecs?: () => Promise<KernelSpec[]>;
+  /** How the pool starts a kernel (tests give fake kernels). @default KernelClient.start */
+  startKernel?: PoolOptions["start"];
 }
 
 /** `error.ename` of a cancelled run, by why it left the queue. */
-const ENAME: Record<Exclude<CallOutcome, { kind: "ran" }>["reason"], string> = {
-  "queue-full": "QueueFull",
+const ENAME: Record<CancelReason, string> = {
   "queue-timeout": "QueueTimeout",
   "caller-gone": "CallerGone",
   closing: "ServerStopping",
@@ -86,6 +94,7 @@ export class EmbeddedCalls implements Calls {
     this.findSpecs = options.findSpecs ?? (() => cachedKernelSpecs());
     this.pool = new KernelPool({
       size: options.poolSize,
+      start: options.startKernel,
       onError: (err, spec) => this.log.error({ err, kernel: spec.name }, "could not start a pooled kernel"),
     });
     this.warm = new WarmKernels({
@@ -129,34 +138,15 @@ export class EmbeddedCalls implements Calls {
         maxWaitMs: call.webhook.timeoutMs,
       });
     } catch (err) {
+      await this.discard(call, log);
       if (!(err instanceof AdmissionRefused)) throw err;
-      await this.discard(call, log);
-      return { kind: "refused", reason: err.reason, message: err.message, retryAfterS: err.retryAfterS };
+      const reason = err.reason === "queue-full" ? "queue-full" : "closing"; // what enter() refuses with
+      return { kind: "refused", reason, message: err.message, retryAfterS: err.retryAfterS };
     }
-    let run: Run;
-    try {
-      run = await this.options.store.createRun({
-        webhookId: call.webhook.id,
-        versionHisto: call.versionHisto,
-        parameters: toJsonValue(call.redacted) as Record<string, unknown>,
-        queued: ticket.state === "queued",
-      });
-    } catch (err) {
-      ticket.cancel();
-      void ticket.slot.then(
-        (slot) => slot.release(),
-        () => undefined,
-      );
-      await this.discard(call, log);
-      throw err;
-    }
-    const result = this.whenAdmitted(call, ticket, run, options.keepAnswer, log);
-    const tracked = result.catch(() => undefined);
-    this.running.add(tracked);
-    void tracked.finally(() => this.running.delete(tracked));
-    const state = () =>
-      ticket.state === "queued" ? "queued" : ticket.state === "running" ? "running" : "over";
-    return { kind: "accepted", run, state, result, cancel: () => ticket.cancel() };
+    // Tracked from here, so that close() waits for this call even while its record is created.
+    const accepting = this.accept(call, ticket, options.keepAnswer, log);
+    this.track(accepting.then((accepted) => accepted.result));
+    return accepting;
   }
 
   webhookChanged(webhookId: string): void {
@@ -177,11 +167,50 @@ export class EmbeddedCalls implements Calls {
 
   async close(): Promise<void> {
     this.stopAdmitting();
-    while (this.running.size) await Promise.allSettled([...this.running]);
-    await this.notifier.close();
-    await this.warm.close(); // before the pool: its kernels came from there
-    await this.pool.close();
-    this.unsubscribe();
+    try {
+      while (this.running.size) await Promise.allSettled([...this.running]);
+      await this.notifier.close();
+      await this.warm.close(); // before the pool: its kernels came from there
+    } finally {
+      await this.pool.close();
+      this.unsubscribe();
+    }
+  }
+
+  /** Creates the record of an admitted or queued call, and starts waiting for its slot. */
+  private async accept(
+    call: PreparedCall,
+    ticket: Ticket,
+    keepAnswer: boolean,
+    log: RunLogger,
+  ): Promise<Extract<Submission, { kind: "accepted" }>> {
+    let run: Run;
+    try {
+      run = await this.options.store.createRun({
+        webhookId: call.webhook.id,
+        versionHisto: call.versionHisto,
+        parameters: toJsonValue(call.redacted) as Record<string, unknown>,
+        queued: ticket.state === "queued",
+      });
+    } catch (err) {
+      ticket.cancel();
+      void ticket.slot.then(
+        (slot) => slot.release(),
+        () => undefined,
+      );
+      await this.discard(call, log);
+      throw err;
+    }
+    const result = this.whenAdmitted(call, ticket, run, keepAnswer, log);
+    const state = () =>
+      ticket.state === "queued" ? "queued" : ticket.state === "running" ? "running" : "over";
+    return { kind: "accepted", run, state, result, cancel: () => ticket.cancel() };
+  }
+
+  /** Keeps `job` in `running` until it settles (close() waits for it). */
+  private track(job: Promise<unknown>): void {
+    const tracked: Promise<unknown> = job.catch(() => undefined).finally(() => this.running.delete(tracked));
+    this.running.add(tracked);
   }
 
   /** Waits for the slot, runs, records; a call that never gets a slot ends `cancelled`. */
@@ -196,12 +225,18 @@ export class EmbeddedCalls implements Calls {
     try {
       slot = await ticket.slot;
     } catch (err) {
-      if (!(err instanceof AdmissionRefused)) throw err;
-      return this.cancelled(call, run, err, keepAnswer, log);
+      await this.discard(call, log);
+      if (err instanceof AdmissionRefused && err.reason !== "queue-full") {
+        const why = { reason: err.reason, message: err.message, retryAfterS: err.retryAfterS };
+        return this.cancelled(call, run, why, keepAnswer, log);
+      }
+      return failedCall(this.deps, call, run, err, { keepAnswer, log });
     }
     try {
       const started = run.status === "queued" ? await this.options.store.startRun(run.id) : run;
       return await runCall(this.deps, call, started, { keepAnswer, log });
+    } catch (err) {
+      return failedCall(this.deps, call, run, err, { keepAnswer, log }); // startRun failed
     } finally {
       slot.release();
       // Uploaded files were the run's input; the answer (even one made of them) is in memory now.
@@ -212,28 +247,26 @@ export class EmbeddedCalls implements Calls {
   private async cancelled(
     call: PreparedCall,
     run: Run,
-    err: AdmissionRefused,
+    why: { reason: CancelReason; message: string; retryAfterS: number },
     keepAnswer: boolean,
     log: RunLogger,
   ): Promise<CallResult> {
-    const outcome: CallOutcome = {
-      kind: "cancelled",
-      runId: run.id,
-      reason: err.reason,
-      message: err.message,
-      retryAfterS: err.retryAfterS,
-    };
+    const outcome: CallOutcome = { kind: "cancelled", runId: run.id, ...why };
     const answer = this.options.answerFor(outcome, call.webhook);
-    await this.discard(call, log);
-    const finished = await this.options.store.finishRun(run.id, {
-      status: "cancelled",
-      durationMs: Date.now() - Date.parse(run.queuedAt ?? run.startedAt),
-      error: { ename: ENAME[err.reason], evalue: err.message },
-      httpStatus: answer.status,
-      // Nobody is left to poll the answer of a call whose caller went away.
-      response: keepAnswer && err.reason !== "caller-gone" ? answer : undefined,
-    });
-    log.warn({ webhook: call.webhook.path, run: run.id, reason: err.reason }, "queued call cancelled");
+    log.warn({ webhook: call.webhook.path, run: run.id, reason: why.reason }, "queued call cancelled");
+    const finished = await this.options.store
+      .finishRun(run.id, {
+        status: "cancelled",
+        durationMs: Date.now() - Date.parse(run.queuedAt ?? run.startedAt),
+        error: { ename: ENAME[why.reason], evalue: why.message },
+        httpStatus: answer.status,
+        // Nobody is left to poll the answer of a call whose caller went away.
+        answer: keepAnswer && why.reason !== "caller-gone" ? answer : undefined,
+      })
+      .catch((err: unknown) => {
+        log.error({ err, run: run.id }, "could not record a cancelled call");
+        return run;
+      });
     return { run: finished, outcome, answer };
   }
 

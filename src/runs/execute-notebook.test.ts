@@ -15,7 +15,7 @@ import {
 } from "../../test/support/fake-kernel.js";
 import { makeNotebook, type CellSpec } from "../../test/support/notebooks.js";
 import { RESPONSE_MIME, type CodeCell, type Notebook } from "../notebook/types.js";
-import { executeNotebook, type RunOptions, type RunResult } from "./execute-notebook.js";
+import { executeNotebook, type ExecutionOptions, type ExecutionResult } from "./execute-notebook.js";
 import type { ExecutionStatus, LeaseFn } from "./types.js";
 
 // Fake kernels answer in milliseconds: a test that waits longer is stuck, not slow.
@@ -85,9 +85,9 @@ const executed = (fake: FakeKernel) =>
     .filter((r) => r.msgType === "execute_request")
     .map((r) => (r.content as { code: string }).code);
 
-const cell = (result: RunResult, i: number) => result.notebook.cells[i] as CodeCell;
+const cell = (result: ExecutionResult, i: number) => result.notebook.cells[i] as CodeCell;
 
-function run(nb: Notebook, lease: LeaseFn, options: RunOptions = {}): Promise<RunResult> {
+function run(nb: Notebook, lease: LeaseFn, options: ExecutionOptions = {}): Promise<ExecutionResult> {
   return executeNotebook(nb, { specs, lease, ...options });
 }
 

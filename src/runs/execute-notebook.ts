@@ -31,7 +31,7 @@ export type ProgressEvent =
   | { type: "cell-start"; cellIndex: number; ordinal: number; total: number; elapsedMs: number }
   | { type: "cell-done"; cellIndex: number; ordinal: number; total: number; ms: number; status: string };
 
-export interface RunOptions {
+export interface ExecutionOptions {
   parameters?: Parameters;
   /**
    * What the executed notebook's injected cell shows instead of `parameters` (the redacted
@@ -57,7 +57,7 @@ export interface RunOptions {
   lease?: LeaseFn;
 }
 
-export interface RunResult {
+export interface ExecutionResult {
   status: ExecutionStatus;
   /** The executed notebook: parameters injected (as shown), outputs and timing metadata filled in. */
   notebook: Notebook;
@@ -71,7 +71,10 @@ export interface RunResult {
 }
 
 /** Executes `source` (not modified) and returns the executed copy with its status. */
-export async function executeNotebook(source: Notebook, options: RunOptions = {}): Promise<RunResult> {
+export async function executeNotebook(
+  source: Notebook,
+  options: ExecutionOptions = {},
+): Promise<ExecutionResult> {
   const started = Date.now();
   const specs = options.specs ?? (await findKernelSpecs());
   const spec = chooseKernelSpec(specs, { ...kernelChoiceOf(source), override: options.kernel });
@@ -101,7 +104,7 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
   try {
     if (lease.skipTag) copySkippedOutputs(notebook, lease);
     const t1 = performance.now();
-    const outcome = await executeCells(kernel, notebook, {
+    const ended = await executeCells(kernel, notebook, {
       ...options,
       deadline,
       started,
@@ -110,14 +113,14 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
     const cellsMs = performance.now() - t1;
     notebook.metadata.language_info ??= kernel.info.language_info;
     if (options.shownParameters && language) showParameters(notebook, options.shownParameters, language);
-    const result: RunResult = {
-      ...outcome,
+    const result: ExecutionResult = {
+      ...ended,
       notebook,
       kernel: spec.name,
       durationMs: Date.now() - started,
       timings: { kernelMs, cellsMs },
     };
-    if (outcome.status === "ok") answerOf(result, options.cwd);
+    if (ended.status === "ok") answerOf(result, options.cwd);
     status = result.status;
     return result;
   } finally {
@@ -129,7 +132,7 @@ export async function executeNotebook(source: Notebook, options: RunOptions = {}
  * Fills in what an ok run answers: the notebook's first response, its executed self rendered to
  * HTML when it asked for that (the one render of a run), or the error of a broken response.
  */
-function answerOf(result: RunResult, cwd: string | undefined): void {
+function answerOf(result: ExecutionResult, cwd: string | undefined): void {
   const found = findResponse(result.notebook.cells, { baseDir: cwd });
   if (found?.kind === "broken") {
     result.status = "error";
@@ -189,7 +192,7 @@ function prepareNotebook(
   return injectParameters(copy, parameters, { language });
 }
 
-interface CellLoopOptions extends RunOptions {
+interface CellLoopOptions extends ExecutionOptions {
   deadline: number;
   started: number;
   /** Cells with this tag already ran when the kernel was prepared. */
@@ -267,9 +270,9 @@ async function executeCells(
 }
 
 /**
- * What a thrown error (not a cell's own exception) means for a run: a timeout, a dead kernel, or
- * another failure, and the error name shown for it. The one mapping runs, warm kernels and
- * webhook runs share.
+ * What a thrown error (not a cell's own exception) means for an execution: a timeout, a dead
+ * kernel, or another failure, and the error name shown for it. The one mapping executions, warm
+ * kernels and calls share.
  */
 export function classifyFailure(err: Error): { status: Exclude<ExecutionStatus, "ok">; ename: string } {
   const code = err instanceof AppError ? err.code : undefined;

@@ -2,7 +2,12 @@
  * @module The run layer: one execution of a notebook (`executeNotebook`, what `nbhook run` uses),
  * and webhook calls end to end behind `Calls` (`EmbeddedCalls` in one process).
  */
-export { executeNotebook, type ProgressEvent, type RunOptions, type RunResult } from "./execute-notebook.js";
+export {
+  executeNotebook,
+  type ProgressEvent,
+  type ExecutionOptions,
+  type ExecutionResult,
+} from "./execute-notebook.js";
 export { EmbeddedCalls, type EmbeddedCallsOptions } from "./embedded-calls.js";
 export { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
 export { freshKernelLease, prepareKernel } from "./kernel-lease.js";

@@ -12,17 +12,18 @@ import type { KernelPool } from "../kernel/index.js";
 import { toJsonValue } from "../notebook/parameters/index.js";
 import { serializeNotebook } from "../notebook/read.js";
 import { stripAnsi } from "../notebook/ansi.js";
-import type { Run, RunErrorInfo, Store, Webhook } from "../store/index.js";
+import type { KeptAnswer, Run, RunErrorInfo, Store, Webhook } from "../store/index.js";
 import {
   classifyFailure,
   executeNotebook,
   type ProgressEvent,
-  type RunOptions,
-  type RunResult,
+  type ExecutionOptions,
+  type ExecutionResult,
 } from "./execute-notebook.js";
 import { recipientsFor, type Notifier } from "./notify.js";
 import type {
   AnswerFn,
+  CallAnswer,
   CallOutcome,
   CallResult,
   LeaseFn,
@@ -43,7 +44,10 @@ export interface RunCallDeps {
   leaseFor(call: PreparedCall): LeaseFn | undefined;
 }
 
-/** Runs `call` on its record `run` (already `running`) and finishes the record. */
+/**
+ * Runs `call` on its record `run` (already `running`) and finishes the record. Never rejects: a
+ * failure of nbhook itself (the store) is a `failed` outcome with its answer (see failedCall).
+ */
 export async function runCall(
   deps: RunCallDeps,
   call: PreparedCall,
@@ -55,6 +59,9 @@ export async function runCall(
   const log = options.log;
   const about = { webhook: webhook.path, run: run.id };
   if (webhook.debug) log.info({ ...about, parameters: toJsonValue(call.redacted) }, "debug: run parameters");
+  let outcome: Extract<CallOutcome, { kind: "ran" }>;
+  let answer: CallAnswer;
+  let finished: Run;
   try {
     const result = await execute(deps, call, run, log);
     await store
@@ -62,67 +69,99 @@ export async function runCall(
       .catch((err: unknown) => {
         log.error({ ...about, err: coerceError(err).message }, "could not save the output notebook");
       });
-    const outcome: CallOutcome = {
+    outcome = {
       kind: "ran",
       runId: run.id,
       status: result.status,
       durationMs: result.durationMs,
       timings: result.timings,
     };
-    if (result.error)
+    if (result.error) {
       outcome.error = { ...result.error, traceback: result.error.traceback.map((l) => stripAnsi(l)) };
-    if (result.response) outcome.response = result.response;
-    const answer = deps.answerFor(outcome, webhook);
-    if (answer.droppedHeaders) {
-      log.warn(
-        { ...about, headers: answer.droppedHeaders },
-        "response headers the notebook may not set were dropped",
-      );
     }
-    const finished = await store.finishRun(run.id, {
+    if (result.response) outcome.response = result.response;
+    answer = deps.answerFor(outcome, webhook);
+    finished = await store.finishRun(run.id, {
       status: outcome.status,
       durationMs: outcome.durationMs,
       error: errorInfo(outcome.error),
       httpStatus: answer.status,
-      response: options.keepAnswer
-        ? { status: answer.status, headers: answer.headers, body: answer.body }
-        : undefined,
+      answer: options.keepAnswer ? keptOf(answer) : undefined,
     });
-    logOutcome(log, webhook, about, outcome);
-    deps.notifier.send(
-      recipientsFor(webhook.params, outcome.status),
-      {
-        notebook: webhook.name,
-        path: webhook.path,
-        runId: run.id,
-        status: outcome.status,
-        durationMs: outcome.durationMs,
-        error: outcome.error,
-        outputUrl: deps.links.runOutput(run.id),
-      },
-      log,
-    );
-    return { run: finished, outcome, answer };
   } catch (err) {
-    // Not the notebook's doing (the store failed): close the record; the caller gets a 500.
-    await store
-      .finishRun(run.id, {
-        status: "error",
-        durationMs: Date.now() - Date.parse(run.startedAt),
-        error: { ename: "InternalError", evalue: coerceError(err).message },
-        httpStatus: 500,
-      })
-      .catch(() => undefined);
-    throw err;
+    return failedCall(deps, call, run, err, options);
   }
+  // The record is final from here: nothing below may change it.
+  if (answer.droppedHeaders) {
+    log.warn(
+      { ...about, headers: answer.droppedHeaders },
+      "response headers the notebook may not set were dropped",
+    );
+  }
+  logOutcome(log, webhook, about, outcome);
+  deps.notifier.send(
+    recipientsFor(webhook.params, outcome.status),
+    {
+      notebook: webhook.name,
+      path: webhook.path,
+      runId: run.id,
+      status: outcome.status,
+      durationMs: outcome.durationMs,
+      error: outcome.error,
+      outputUrl: deps.links.runOutput(run.id),
+    },
+    log,
+  );
+  return { run: finished, outcome, answer };
+}
+
+/**
+ * A call nbhook itself failed (the store could not start, record or finish its run): logged, the
+ * record closed as an internal error when the store still can, and a `failed` outcome answered
+ * (kept for pollers, when asked).
+ */
+export async function failedCall(
+  deps: Pick<RunCallDeps, "store" | "answerFor">,
+  call: PreparedCall,
+  run: Run,
+  thrown: unknown,
+  options: { keepAnswer: boolean; log: RunLogger },
+): Promise<CallResult> {
+  const err = coerceError(thrown);
+  options.log.error({ err, webhook: call.webhook.path, run: run.id }, "the call failed inside nbhook");
+  const outcome: CallOutcome = { kind: "failed", runId: run.id, message: err.message };
+  const answer = deps.answerFor(outcome, call.webhook);
+  const finished = await deps.store
+    .finishRun(run.id, {
+      status: "error",
+      durationMs: Date.now() - Date.parse(run.startedAt),
+      error: { ename: "InternalError", evalue: err.message },
+      httpStatus: answer.status,
+      answer: options.keepAnswer ? keptOf(answer) : undefined,
+    })
+    .catch((again: unknown) => {
+      options.log.error({ err: again, run: run.id }, "could not record the failure either");
+      return run;
+    });
+  return { run: finished, outcome, answer };
+}
+
+/** What the store keeps of an answer. */
+function keptOf(answer: CallAnswer): KeptAnswer {
+  return { status: answer.status, headers: answer.headers, body: answer.body };
 }
 
 /** Executes; a setup failure (kernel launch, start timeout) becomes a failed result, not a throw. */
-async function execute(deps: RunCallDeps, call: PreparedCall, run: Run, log: RunLogger): Promise<RunResult> {
+async function execute(
+  deps: RunCallDeps,
+  call: PreparedCall,
+  run: Run,
+  log: RunLogger,
+): Promise<ExecutionResult> {
   const { webhook } = call;
   const url = deps.links.webhook(webhook.token);
   const started = Date.now();
-  const options: RunOptions = {
+  const options: ExecutionOptions = {
     parameters: call.parameters,
     shownParameters: call.redacted,
     kernel: call.spec.name,

@@ -66,8 +66,11 @@ export interface RunTimings {
   cellsMs: number;
 }
 
-/** Why a call did not run. */
-export type Refusal = "queue-full" | "queue-timeout" | "caller-gone" | "closing";
+/** Why a call was refused at once (503 busy, nothing recorded). */
+export type Refusal = "queue-full" | "closing";
+
+/** Why a queued call left the queue without running (its record ends `cancelled`). */
+export type CancelReason = "queue-timeout" | "caller-gone" | "closing";
 
 /** What a call came to. */
 export type CallOutcome =
@@ -85,9 +88,15 @@ export type CallOutcome =
       /** Left the queue without running. */
       kind: "cancelled";
       runId: string;
-      reason: Refusal;
+      reason: CancelReason;
       message: string;
       retryAfterS: number;
+    }
+  | {
+      /** nbhook itself failed (the store could not start, record or finish the run): not the notebook's doing. */
+      kind: "failed";
+      runId: string;
+      message: string;
     };
 
 /** What the caller of a call receives: status, headers, bytes. */
@@ -130,7 +139,7 @@ export type Submission =
       run: Run;
       /** Where the call is now. */
       state(): "queued" | "running" | "over";
-      /** Settles once the call is over; rejects only when nbhook itself failed (the store). */
+      /** Settles once the call is over (a failure of nbhook itself is a `failed` outcome). */
       result: Promise<CallResult>;
       /** The caller went away: a call still queued leaves the queue (its record ends cancelled). */
       cancel(): void;

@@ -11,7 +11,7 @@ import { fakeClock, preparedCall, warmHarness } from "../../test/support/warm-ha
 import type { KernelSpec } from "../kernel/index.js";
 import type { Notebook } from "../notebook/types.js";
 import type { RunMode } from "../store/index.js";
-import { executeNotebook, type RunResult } from "./execute-notebook.js";
+import { executeNotebook, type ExecutionResult } from "./execute-notebook.js";
 import type { PreparedCall } from "./types.js";
 import type { WarmKernels } from "./warm-kernels.js";
 
@@ -39,7 +39,7 @@ function prepared(
   return preparedCall(id, mode, { notebook: NOTEBOOK, spec: SPEC, ...options });
 }
 
-function call(warm: WarmKernels, target: PreparedCall, run: string): Promise<RunResult> {
+function call(warm: WarmKernels, target: PreparedCall, run: string): Promise<ExecutionResult> {
   const { webhook } = target;
   const lease = warm.leaseFor(target);
   if (!lease) throw new Error("expected a warm lease"); // else executeNotebook would spawn a process

@@ -16,7 +16,7 @@ import { makeNotebook } from "../../test/support/notebooks.js";
 import { fakeClock, preparedCall, warmHarness } from "../../test/support/warm-harness.js";
 import type { CodeCell, Notebook } from "../notebook/types.js";
 import type { RunMode } from "../store/index.js";
-import { executeNotebook, type RunResult } from "./execute-notebook.js";
+import { executeNotebook, type ExecutionResult } from "./execute-notebook.js";
 import type { PreparedCall } from "./types.js";
 import type { WarmKernels } from "./warm-kernels.js";
 import { SetupCellError } from "./warm-prepare.js";
@@ -52,7 +52,7 @@ function call(
   target: PreparedCall,
   run: string,
   options: { cellTimeoutMs?: number; runTimeoutMs?: number } = {},
-): Promise<RunResult> {
+): Promise<ExecutionResult> {
   const { webhook } = target;
   const lease = warm.leaseFor(target);
   if (!lease) throw new Error("expected a warm lease"); // else executeNotebook would spawn a process

@@ -6,6 +6,7 @@
  *   (ANSI stripped); the status comes from http-errors.ts (500 for an error or a dead kernel, 504
  *   for a timeout).
  * - A call that left the queue: 503 `{"error": "busy", "message"}` with Retry-After.
+ * - A call nbhook itself failed (the store): 500 `{"error": "internal", "message", "id"}`.
  * - `next_url` (add-time; absolute http/https only) after a successful run: 302 to it, the
  *   notebook's response unused (as Naas did).
  * - The notebook's response (first respond_* output): its bytes; its content type, with
@@ -59,6 +60,13 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
     });
     const answer = json(statusOf(err.code), { ...base, ...errorHeaders(err) }, errorBody(err));
     return outcome.reason === "caller-gone" ? { ...answer, status: CALLER_GONE_STATUS } : answer;
+  }
+  if (outcome.kind === "failed") {
+    const err = new AppError(
+      "internal",
+      `nbhook failed while running the call: see the server log (run ${outcome.runId})`,
+    );
+    return json(statusOf(err.code), base, { ...errorBody(err), id: outcome.runId });
   }
   if (outcome.timings) {
     // Where the time went, for callers and the benchmark: the kernel's part, the rest is ours.

@@ -5,7 +5,7 @@
  * `id`, `status`, `ename`, `evalue`, `traceback`).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { ZodError } from "zod";
+import type { z, ZodError } from "zod";
 import type { ErrorBody } from "../api/schemas.js";
 import { AppError, type ErrorCode } from "../errors.js";
 import type { ExecutionStatus } from "../run-status.js";
@@ -62,10 +62,19 @@ export function errorHeaders(err: AppError): Record<string, string> {
   return headers;
 }
 
-/** Any thrown error as an AppError: ours as they are, fastify's and zod's by what they mean. */
+/**
+ * A request's params, query or body read with the route's schema: a mismatch is the caller's
+ * mistake (400 usage, naming each wrong field). Other zod errors are nbhook's own (500).
+ */
+export function parseRequest<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AppError("usage", describeZodError(parsed.error), { cause: parsed.error });
+  return parsed.data;
+}
+
+/** Any thrown error as an AppError: ours as they are, fastify's by what they mean, others internal. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  if (err instanceof ZodError) return new AppError("usage", describeZodError(err), { cause: err });
   const status = (err as Partial<FastifyError> | undefined)?.statusCode;
   const message = err instanceof Error ? err.message : String(err);
   if (status === 413) {

@@ -18,7 +18,7 @@ import { pipeline } from "node:stream/promises";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../errors.js";
 import { parseJsonParameters } from "../notebook/parameters/index.js";
-import type { RequestBody, RequestInput } from "../runs/webhook-parameters.js";
+import type { RequestBody, RequestInput } from "../runs/index.js";
 
 export function bodyTooLarge(limit: number): AppError {
   return new AppError(
@@ -115,6 +115,29 @@ export function announcesTooMuch(request: FastifyRequest, limit: number): boolea
 }
 
 async function readMultipart(request: FastifyRequest, options: ReadInputOptions): Promise<RequestBody> {
+  try {
+    return await readParts(request, options);
+  } catch (err) {
+    throw unreadableMultipart(err);
+  }
+}
+
+/**
+ * The parser's own complaints (busboy: "Unexpected end of multipart data", "Boundary not found")
+ * are the caller's mistake: 400. Ours (AppError), the plugin's limits (with a statusCode) and
+ * system errors (with an errno) keep their meaning.
+ */
+function unreadableMultipart(err: unknown): unknown {
+  if (err instanceof AppError || !(err instanceof Error)) return err;
+  if ("statusCode" in err || "errno" in err) return err;
+  return new AppError(
+    "bad-request",
+    `the multipart body cannot be read (${err.message}): send a complete multipart/form-data body with its boundary`,
+    { cause: err },
+  );
+}
+
+async function readParts(request: FastifyRequest, options: ReadInputOptions): Promise<RequestBody> {
   const limit = options.maxBodyBytes;
   const fields: Record<string, string> = {};
   const files: Record<string, string | string[]> = {};

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { AppError } from "../errors.js";
-import { DEFAULT_SETTINGS, type WebhookSettings } from "./types.js";
+import { DEFAULT_SETTINGS, RUN_MODES, type WebhookSettings } from "./types.js";
 
 /** Naas's add-time params: the known keys are typed, any other key is a parameter to inject. */
 export const webhookParamsSchema = z.looseObject({
@@ -16,7 +16,7 @@ export const webhookParamsSchema = z.looseObject({
   inline: z.boolean().optional(),
 });
 
-export const runModeSchema = z.enum(["isolated", "setup", "reuse"]);
+export const runModeSchema = z.enum(RUN_MODES);
 
 /** A key missing from a kept value (written before that setting existed) takes its default. */
 export const webhookSettingsSchema = z.object({
@@ -59,12 +59,13 @@ export function describeIssues(error: z.ZodError): string {
 
 /**
  * JSON text of a value about to be stored, checked against the schema it will be read back with:
- * a store never writes what it could not read.
+ * a store never writes what it could not read. Callers check what they are given first, so a
+ * value that fails here is nbhook's own mistake ("internal").
  */
 export function toJsonText(schema: z.ZodType, value: unknown, what: string): string {
   const result = schema.safeParse(value);
   if (!result.success) {
-    throw new AppError("usage", `cannot store ${what}: ${describeIssues(result.error)}`, {
+    throw new AppError("internal", `cannot store ${what}: ${describeIssues(result.error)}`, {
       cause: result.error,
     });
   }

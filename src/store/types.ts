@@ -22,7 +22,8 @@ export interface WebhookParams {
 }
 
 /** How calls get their kernel (issue "warm modes"). */
-export type RunMode = "isolated" | "setup" | "reuse";
+export const RUN_MODES = ["isolated", "setup", "reuse"] as const;
+export type RunMode = (typeof RUN_MODES)[number];
 
 /** Per-webhook execution settings. */
 export interface WebhookSettings {
@@ -67,7 +68,7 @@ export interface WebhookVersion {
 }
 
 /** The HTTP answer of a call, kept for `GET /api/runs/{id}/response`. */
-export interface StoredResponse {
+export interface KeptAnswer {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
@@ -99,7 +100,7 @@ export interface Run {
   /** HTTP status answered, once known. */
   httpStatus: number | null;
   /** Whether the answer was kept (calls made with `Prefer: respond-async` or `wait`). */
-  hasResponse: boolean;
+  hasAnswer: boolean;
 }
 
 export interface OutputInfo {
@@ -173,7 +174,7 @@ export interface Store {
   /** A queued run starts: status `running`, `startedAt` now. A run that is not queued is left as it is. */
   startRun(id: string): Promise<Run>;
   /**
-   * Closes the record (`durationMs` rounded to a whole ms). With `response`, the answer is kept
+   * Closes the record (`durationMs` rounded to a whole ms). With `answer`, the answer is kept
    * (its body stored first) before the status changes, so a finished run never lacks the answer
    * it claims.
    */
@@ -184,7 +185,7 @@ export interface Store {
       durationMs: number;
       error: RunErrorInfo | null;
       httpStatus: number;
-      response?: StoredResponse;
+      answer?: KeptAnswer;
     },
   ): Promise<Run>;
   /**
@@ -194,7 +195,7 @@ export interface Store {
    */
   closeInterruptedRuns(): Promise<number>;
   /** The kept answer of a finished run, byte for byte; undefined for a run that kept none or an unknown run. */
-  readResponse(id: string): Promise<StoredResponse | undefined>;
+  readAnswer(id: string): Promise<KeptAnswer | undefined>;
   getRun(id: string): Promise<Run | undefined>;
   /**
    * Newest first (by `startedAt`, then by creation), all webhooks' or one's; `limit` defaults to

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { findKernelSpecs } from "../../src/kernel/index.js";
 import { coerceParameter, readParameterDefaults } from "../../src/notebook/parameters/index.js";
 import type { CodeCell, Notebook, ParamValue, Parameters } from "../../src/notebook/types.js";
-import { executeNotebook, type RunResult } from "../../src/runs/index.js";
+import { executeNotebook, type ExecutionResult } from "../../src/runs/index.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook, type CellSpec } from "../support/notebooks.js";
 
@@ -21,7 +21,7 @@ const runCells = (cells: CellSpec[], parameters: Parameters, kernel: Kernel = "p
   run(makeNotebook(cells, kernel), parameters);
 
 /** The text a code cell printed on stdout. */
-function stdout(result: RunResult, index: number): string {
+function stdout(result: ExecutionResult, index: number): string {
   const cell = result.notebook.cells[index] as CodeCell;
   return cell.outputs
     .filter((o) => o.output_type === "stream" && o.name === "stdout")
@@ -29,21 +29,21 @@ function stdout(result: RunResult, index: number): string {
     .join("");
 }
 
-function sourceOf(result: RunResult, index: number): string {
+function sourceOf(result: ExecutionResult, index: number): string {
   const source = result.notebook.cells[index]!.source;
   return Array.isArray(source) ? source.join("") : source;
 }
 
-function tagsOf(result: RunResult, index: number): unknown {
+function tagsOf(result: ExecutionResult, index: number): unknown {
   return result.notebook.cells[index]!.metadata.tags;
 }
 
-const injectedIndexes = (result: RunResult) =>
+const injectedIndexes = (result: ExecutionResult) =>
   result.notebook.cells.flatMap((c, i) =>
     (c.metadata.tags as string[] | undefined)?.includes("injected-parameters") ? [i] : [],
   );
 
-function expectOk(result: RunResult): void {
+function expectOk(result: ExecutionResult): void {
   expect(result.error, `the run failed: ${JSON.stringify(result.error)}`).toBeUndefined();
   expect(result.status).toBe("ok");
 }

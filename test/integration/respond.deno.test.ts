@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { findKernelSpecs } from "../../src/kernel/index.js";
 import { renderNotebookHtml } from "../../src/notebook/render-html.js";
 import type { CodeCell, NotebookResponse } from "../../src/notebook/types.js";
-import { executeNotebook, type RunResult } from "../../src/runs/index.js";
+import { executeNotebook, type ExecutionResult } from "../../src/runs/index.js";
 import { ALL_BYTES, gifBytes, jpegBytes, pngBytes } from "../support/images.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook, writeTempNotebook, type CellSpec } from "../support/notebooks.js";
@@ -21,7 +21,7 @@ const specs = await findKernelSpecs();
 const tempDir = () => mkdtempSync(path.join(os.tmpdir(), "respond-deno-"));
 
 /** Runs the cells on Deno with a fresh folder as the kernel's working directory unless one is given. */
-function run(cells: CellSpec[], cwd = tempDir()): Promise<RunResult> {
+function run(cells: CellSpec[], cwd = tempDir()): Promise<ExecutionResult> {
   return executeNotebook(makeNotebook(cells, "deno"), { specs, cwd });
 }
 
@@ -33,7 +33,7 @@ async function respond(cells: CellSpec[], cwd?: string): Promise<NotebookRespons
   return result.response!;
 }
 
-const code = (result: RunResult, i: number) => result.notebook.cells[i] as CodeCell;
+const code = (result: ExecutionResult, i: number) => result.notebook.cells[i] as CodeCell;
 /** A TypeScript expression for `bytes`, as a Uint8Array. */
 const tsBytes = (bytes: Buffer) =>
   `Uint8Array.from(atob("${bytes.toString("base64")}"), (c) => c.charCodeAt(0))`;

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { findKernelSpecs } from "../../src/kernel/index.js";
 import { renderNotebookHtml } from "../../src/notebook/render-html.js";
 import type { CodeCell, NotebookResponse } from "../../src/notebook/types.js";
-import { executeNotebook, type RunResult } from "../../src/runs/index.js";
+import { executeNotebook, type ExecutionResult } from "../../src/runs/index.js";
 import { ALL_BYTES, gifBytes, jpegBytes, pngBytes } from "../support/images.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook, writeTempNotebook, type CellSpec } from "../support/notebooks.js";
@@ -22,7 +22,7 @@ const specs = await findKernelSpecs();
 const tempDir = () => mkdtempSync(path.join(os.tmpdir(), "respond-"));
 
 /** Runs the cells with a fresh folder as the kernel's working directory unless one is given. */
-function run(cells: CellSpec[], cwd = tempDir()): Promise<RunResult> {
+function run(cells: CellSpec[], cwd = tempDir()): Promise<ExecutionResult> {
   return executeNotebook(makeNotebook(cells), { specs, cwd });
 }
 
@@ -35,7 +35,7 @@ async function respond(cells: CellSpec[], cwd?: string): Promise<NotebookRespons
   return result.response!;
 }
 
-const code = (result: RunResult, i: number) => result.notebook.cells[i] as CodeCell;
+const code = (result: ExecutionResult, i: number) => result.notebook.cells[i] as CodeCell;
 /** A Python expression for `bytes`. */
 const pyBytes = (bytes: Buffer) => `__import__("base64").b64decode("${bytes.toString("base64")}")`;
 /** A Python string literal (JSON's string syntax is Python's for these texts). */

@@ -99,6 +99,22 @@ describe("error answers", () => {
     expect([xml.status, xml.body.error]).toEqual([415, "unsupported-media-type"]);
   });
 
+  it("answers a malformed multipart body 400 bad-request, not 500", async () => {
+    const url = await deploy(["1"]);
+    const truncated = await error(url, {
+      method: "POST",
+      headers: { "content-type": "multipart/form-data; boundary=XYZ" },
+      body: '--XYZ\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue',
+    });
+    expect([truncated.status, truncated.body.error]).toEqual([400, "bad-request"]);
+    const noBoundary = await error(url, {
+      method: "POST",
+      headers: { "content-type": "multipart/form-data" },
+      body: "--XYZ\r\n\r\n",
+    });
+    expect([noBoundary.status, noBoundary.body.error]).toEqual([400, "bad-request"]);
+  });
+
   it("answers 400 usage for a wrong API field and 422 for a parameter that cannot be converted", async () => {
     const bad = await error(`${server.url}/api/runs?limit=0`, {
       headers: { authorization: `Bearer ${server.deps.apiToken}` },

@@ -75,7 +75,7 @@ describe("one run at once and a queue of one", () => {
     expect(runs.find((r) => r.status === "cancelled")).toMatchObject({
       httpStatus: 499,
       error: { ename: "CallerGone" },
-      hasResponse: false,
+      hasAnswer: false,
     });
   });
 });
@@ -152,9 +152,9 @@ describe("shutting down with calls queued", () => {
         status: "cancelled",
         httpStatus: 503,
         error: { ename: "ServerStopping" },
-        hasResponse: true,
+        hasAnswer: true,
       });
-      expect((await reopened.deps.store.readResponse(asyncRun))?.status).toBe(503);
+      expect((await reopened.deps.store.readAnswer(asyncRun))?.status).toBe(503);
     } finally {
       await reopened.close();
     }

@@ -13,7 +13,7 @@ import {
   executeNotebook,
   WarmKernels,
   type PreparedCall,
-  type RunResult,
+  type ExecutionResult,
   type WarmOptions,
 } from "../../src/runs/index.js";
 import type { RunMode } from "../../src/store/index.js";
@@ -73,7 +73,7 @@ async function run(
 }
 
 /** [counter, pid] printed by the last cell. */
-const printed = (result: RunResult) => {
+const printed = (result: ExecutionResult) => {
   const cell = result.notebook.cells.at(-1) as { outputs: { text?: string }[] };
   return cell.outputs[0]!.text!.trim().split(" ").map(Number) as [number, number];
 };

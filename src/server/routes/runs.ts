@@ -6,9 +6,11 @@
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import type { RunListJson } from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
 import type { Run } from "../../store/index.js";
 import { HISTO_HEADER, IPYNB_CONTENT_TYPE, runJson } from "../representations.js";
+import { parseRequest } from "../http-errors.js";
 import type { ServerDeps } from "../types.js";
 import { runOr404, webhookOr404 } from "./lookup.js";
 
@@ -42,7 +44,7 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
   };
 
   app.get("/api/runs", async (request) => {
-    const query = listQuery.parse(request.query);
+    const query = parseRequest(listQuery, request.query);
     if (query.path !== undefined && query.webhook !== undefined) {
       throw new AppError("usage", "give either path or webhook, not both");
     }
@@ -58,16 +60,18 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     } else if (webhookId !== undefined) {
       await webhookOr404(deps, webhookId);
     }
-    return { runs: await withPaths(await store.listRuns({ webhookId, limit: query.limit })) };
+    return {
+      runs: await withPaths(await store.listRuns({ webhookId, limit: query.limit })),
+    } satisfies RunListJson;
   });
 
   app.get("/api/runs/:id", async (request) => {
-    const run = await runOr404(deps, idParams.parse(request.params).id);
+    const run = await runOr404(deps, parseRequest(idParams, request.params).id);
     return (await withPaths([run]))[0];
   });
 
   app.get("/api/runs/:id/output", async (request, reply) => {
-    const run = await runOr404(deps, idParams.parse(request.params).id);
+    const run = await runOr404(deps, parseRequest(idParams, request.params).id);
     const data = await store.readOutput(run.webhookId, run.outputHisto);
     if (!data) {
       const why =
@@ -82,15 +86,15 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
   // The answer the call would have had synchronously: same status, headers and bytes (a 302 for
   // next_url). 409 with Retry-After while the run is queued or running.
   app.get("/api/runs/:id/response", async (request, reply) => {
-    const run = await runOr404(deps, idParams.parse(request.params).id);
+    const run = await runOr404(deps, parseRequest(idParams, request.params).id);
     if (run.status === "queued" || run.status === "running") {
-      reply.header("retry-after", "1");
       throw new AppError(
         "conflict",
         `run ${run.id} is still ${run.status}: ask again once GET /api/runs/${run.id} shows it finished`,
+        { retryAfterS: 1 },
       );
     }
-    const answer = await store.readResponse(run.id);
+    const answer = await store.readAnswer(run.id);
     if (!answer) {
       throw new AppError(
         "not-found",

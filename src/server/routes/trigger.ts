@@ -14,6 +14,7 @@ import { newHisto } from "../../store/index.js";
 import { deliverCall } from "../deliver-call.js";
 import { parsePrefer } from "../prefer.js";
 import { announcesTooMuch, bodyTooLarge, readRequestInput, registerBodyParsers } from "../request-input.js";
+import { parseRequest } from "../http-errors.js";
 import type { ServerDeps } from "../types.js";
 
 const ROUTE = "/notebook/:token";
@@ -38,12 +39,19 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDe
   });
 
   async function trigger(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const { token } = routeParams.parse(request.params);
+    const { token } = parseRequest(routeParams, request.params);
     const webhook = await deps.store.findWebhookByToken(token);
     if (!webhook) {
       throw new AppError(
         "not-found",
         "no webhook at this URL: its token is unknown, was rotated, or the webhook was deleted",
+      );
+    }
+    if (!webhook.liveHisto) {
+      // Before reading a body that would only be thrown away (prepare checks again, authoritatively).
+      throw new AppError(
+        "not-found",
+        `the webhook for ${webhook.name} has no deployed version: deploy one with \`nbhook add\``,
       );
     }
     const multipart = request.isMultipart();

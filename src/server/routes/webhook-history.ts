@@ -5,9 +5,11 @@
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
+import type { DeletedJson, OutputListJson, VersionListJson } from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
 import type { Webhook } from "../../store/index.js";
 import { HISTO_HEADER, IPYNB_CONTENT_TYPE, outputJson, versionJson } from "../representations.js";
+import { parseRequest } from "../http-errors.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
 
@@ -55,13 +57,13 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
   const { store } = deps;
 
   app.get("/api/webhooks/:id/versions", async (request) => {
-    const webhook = await webhookOr404(deps, idParams.parse(request.params).id);
+    const webhook = await webhookOr404(deps, parseRequest(idParams, request.params).id);
     const versions = await store.listVersions(webhook.id);
-    return { versions: versions.map((v) => versionJson(v, webhook.liveHisto)) };
+    return { versions: versions.map((v) => versionJson(v, webhook.liveHisto)) } satisfies VersionListJson;
   });
 
   app.get("/api/webhooks/:id/versions/:histo", async (request, reply) => {
-    const params = histoParams.parse(request.params);
+    const params = parseRequest(histoParams, request.params);
     const webhook = await webhookOr404(deps, params.id);
     const which = params.histo === "latest" ? liveOf(webhook) : params.histo;
     const data = await store.readVersion(webhook.id, which);
@@ -74,8 +76,8 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
   });
 
   app.delete("/api/webhooks/:id/versions/:histo", async (request) => {
-    const params = histoParams.parse(request.params);
-    const { force } = forceQuery.parse(request.query);
+    const params = parseRequest(histoParams, request.params);
+    const { force } = parseRequest(forceQuery, request.query);
     const webhook = await webhookOr404(deps, params.id);
     const which = params.histo === "latest" ? liveOf(webhook) : params.histo;
     if (which === webhook.liveHisto && !force) throw liveConflict(webhook, which);
@@ -85,27 +87,27 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
         `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``,
       );
     }
-    return { deleted: [which] };
+    return { deleted: [which] } satisfies DeletedJson;
   });
 
   app.delete("/api/webhooks/:id/versions", async (request) => {
-    const { force } = forceQuery.parse(request.query);
-    const webhook = await webhookOr404(deps, idParams.parse(request.params).id);
+    const { force } = parseRequest(forceQuery, request.query);
+    const webhook = await webhookOr404(deps, parseRequest(idParams, request.params).id);
     const deleted: string[] = [];
     for (const version of await store.listVersions(webhook.id)) {
       if (version.histo === webhook.liveHisto && !force) continue;
       if (await store.deleteVersion(webhook.id, version.histo)) deleted.push(version.histo);
     }
-    return { deleted };
+    return { deleted } satisfies DeletedJson;
   });
 
   app.get("/api/webhooks/:id/outputs", async (request) => {
-    const webhook = await webhookOr404(deps, idParams.parse(request.params).id);
-    return { outputs: (await store.listOutputs(webhook.id)).map(outputJson) };
+    const webhook = await webhookOr404(deps, parseRequest(idParams, request.params).id);
+    return { outputs: (await store.listOutputs(webhook.id)).map(outputJson) } satisfies OutputListJson;
   });
 
   app.get("/api/webhooks/:id/outputs/:histo", async (request, reply) => {
-    const params = histoParams.parse(request.params);
+    const params = parseRequest(histoParams, request.params);
     const webhook = await webhookOr404(deps, params.id);
     let which = params.histo;
     if (which === "latest") {
@@ -128,7 +130,7 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
   });
 
   app.delete("/api/webhooks/:id/outputs/:histo", async (request) => {
-    const params = histoParams.parse(request.params);
+    const params = parseRequest(histoParams, request.params);
     const webhook = await webhookOr404(deps, params.id);
     const which = params.histo === "latest" ? (await store.listOutputs(webhook.id))[0]?.histo : params.histo;
     if (!which || !(await store.deleteOutput(webhook.id, which))) {
@@ -137,15 +139,15 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
         `no output ${params.histo} of ${webhook.path}: see GET /api/webhooks/${webhook.id}/outputs`,
       );
     }
-    return { deleted: [which] };
+    return { deleted: [which] } satisfies DeletedJson;
   });
 
   app.delete("/api/webhooks/:id/outputs", async (request) => {
-    const webhook = await webhookOr404(deps, idParams.parse(request.params).id);
+    const webhook = await webhookOr404(deps, parseRequest(idParams, request.params).id);
     const deleted: string[] = [];
     for (const output of await store.listOutputs(webhook.id)) {
       if (await store.deleteOutput(webhook.id, output.histo)) deleted.push(output.histo);
     }
-    return { deleted };
+    return { deleted } satisfies DeletedJson;
   });
 }

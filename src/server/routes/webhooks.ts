@@ -5,13 +5,15 @@
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import type { AddResultJson, DeletedWebhookJson, WebhookListJson } from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
 import { validateName } from "../../notebook/parameters/index.js";
 import { parseNotebook } from "../../notebook/read.js";
 import type { Notebook } from "../../notebook/types.js";
-import { kernelChoiceOf, paramLanguageOf } from "../../runs/kernel-choice.js";
-import type { Webhook, WebhookParams } from "../../store/index.js";
+import { kernelChoiceOf, paramLanguageOf } from "../../runs/index.js";
+import { RUN_MODES, type Webhook, type WebhookParams } from "../../store/index.js";
 import { versionJson, webhookJson } from "../representations.js";
+import { parseRequest } from "../http-errors.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
 import { registerWebhookHistoryRoutes } from "./webhook-history.js";
@@ -76,7 +78,7 @@ const addBody = z.object({
     .max(7 * 24 * 3600, { error: "must be at most a week (604800 s)" })
     .optional(),
   mode: z
-    .enum(["isolated", "setup", "reuse"], { error: 'must be "isolated", "setup" or "reuse"' })
+    .enum(RUN_MODES, { error: `must be one of ${RUN_MODES.map((m) => JSON.stringify(m)).join(", ")}` })
     .default("isolated"),
   max_concurrency: z
     .number({ error: "must be a whole number of calls" })
@@ -152,7 +154,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
   const json = (w: Webhook) => webhookJson(w, deps.links);
 
   app.post("/api/webhooks", { bodyLimit: ADD_BODY_LIMIT }, async (request, reply) => {
-    const body = addBody.parse(request.body);
+    const body = parseRequest(addBody, request.body);
     const text =
       typeof body.notebook === "string" ? body.notebook : JSON.stringify(body.notebook, null, 1) + "\n";
     const notebook = parseNotebook(text, body.path);
@@ -168,7 +170,10 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
       params: cleanParams(body.params),
       debug: body.debug,
       timeoutMs:
-        body.timeout_s === undefined ? deps.config.defaultTimeoutMs : Math.round(body.timeout_s * 1000),
+        // At least a millisecond: a positive number of seconds never becomes "no time at all".
+        body.timeout_s === undefined
+          ? deps.config.defaultTimeoutMs
+          : Math.max(1, Math.round(body.timeout_s * 1000)),
       settings: { mode: body.mode, maxConcurrency: body.max_concurrency, reuseCalls: body.reuse_calls },
     });
     // Files first: the new version may read them as soon as it is live.
@@ -181,11 +186,11 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
       webhook: json(webhook),
       version: versionJson(version, webhook.liveHisto),
       files: files.map((f) => f.path),
-    });
+    } satisfies AddResultJson);
   });
 
   app.get("/api/webhooks", async (request) => {
-    const query = listQuery.parse(request.query);
+    const query = parseRequest(listQuery, request.query);
     const includeDeleted = query.include_deleted === "true" || query.include_deleted === "1";
     let webhooks: Webhook[];
     if (query.path !== undefined) {
@@ -194,24 +199,24 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     } else {
       webhooks = await deps.store.listWebhooks({ includeDeleted });
     }
-    return { webhooks: webhooks.map(json) };
+    return { webhooks: webhooks.map(json) } satisfies WebhookListJson;
   });
 
   app.get("/api/webhooks/:id", async (request) => {
-    const { id } = idParams.parse(request.params);
+    const { id } = parseRequest(idParams, request.params);
     return json(await webhookOr404(deps, id));
   });
 
   app.delete("/api/webhooks/:id", async (request) => {
-    const { id } = idParams.parse(request.params);
+    const { id } = parseRequest(idParams, request.params);
     const webhook = await webhookOr404(deps, id);
     if (!webhook.deletedAt) await deps.store.deleteWebhook(id);
     deps.calls.webhookChanged(id);
-    return { deleted: true, webhook: json(await webhookOr404(deps, id)) };
+    return { deleted: true, webhook: json(await webhookOr404(deps, id)) } satisfies DeletedWebhookJson;
   });
 
   app.post("/api/webhooks/:id/rotate", async (request) => {
-    const { id } = idParams.parse(request.params);
+    const { id } = parseRequest(idParams, request.params);
     const webhook = await webhookOr404(deps, id);
     if (webhook.deletedAt) {
       throw new AppError(

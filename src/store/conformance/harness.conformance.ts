@@ -4,7 +4,7 @@
  */
 import { expect } from "vitest";
 import { AppError, type ErrorCode } from "../../errors.js";
-import type { NewWebhook, Run, Store, StoredResponse, Webhook, WebhookVersion } from "../types.js";
+import type { NewWebhook, Run, Store, KeptAnswer, Webhook, WebhookVersion } from "../types.js";
 
 /** One fresh store, as an implementation's test file opens it for each case. */
 export interface StoreHarness {
@@ -72,9 +72,9 @@ export function newRun(
   return store.createRun({ webhookId: webhook.id, versionHisto: version.histo, parameters: {}, queued });
 }
 
-/** Finishes a run as `ok` (200), keeping `response` when given. */
-export function finishOk(store: Store, runId: string, response?: StoredResponse): Promise<Run> {
-  return store.finishRun(runId, { status: "ok", durationMs: 5, error: null, httpStatus: 200, response });
+/** Finishes a run as `ok` (200), keeping `answer` when given. */
+export function finishOk(store: Store, runId: string, answer?: KeptAnswer): Promise<Run> {
+  return store.finishRun(runId, { status: "ok", durationMs: 5, error: null, httpStatus: 200, answer });
 }
 
 export function isTime(value: string | null): boolean {

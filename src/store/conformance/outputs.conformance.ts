@@ -81,7 +81,7 @@ export function restartCases(test: DeclareCase): void {
       durationMs: 7,
       error: null,
       httpStatus: 200,
-      response: { status: 200, headers: { "content-type": "image/png" }, body: ALL_BYTES },
+      answer: { status: 200, headers: { "content-type": "image/png" }, body: ALL_BYTES },
     });
     await store.writeFile(webhook.id, "data.bin", ALL_BYTES);
     const before = await store.getWebhook(webhook.id);
@@ -92,7 +92,7 @@ export function restartCases(test: DeclareCase): void {
     expect(await reopened.listVersions(webhook.id)).toEqual([version]);
     expect(await reopened.readVersion(webhook.id, version.histo)).toEqual(notebook(1));
     expect(await reopened.getRun(run.id)).toEqual(finished);
-    expect(await reopened.readResponse(run.id)).toEqual({
+    expect(await reopened.readAnswer(run.id)).toEqual({
       status: 200,
       headers: { "content-type": "image/png" },
       body: ALL_BYTES,

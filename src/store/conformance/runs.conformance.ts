@@ -26,7 +26,7 @@ export function runCases(test: DeclareCase): void {
       durationMs: null,
       error: null,
       httpStatus: null,
-      hasResponse: false,
+      hasAnswer: false,
     });
     expect(run.parameters).toEqual(parameters);
     expect(isHisto(run.outputHisto)).toBe(true);
@@ -41,7 +41,7 @@ export function runCases(test: DeclareCase): void {
   test("creates a queued run whose startedAt is its queuedAt until it starts", async (store) => {
     const { webhook, version } = await deployed(store);
     const queued = await newRun(store, webhook, version, true);
-    expect(queued).toMatchObject({ status: "queued", queuedAt: queued.startedAt, hasResponse: false });
+    expect(queued).toMatchObject({ status: "queued", queuedAt: queued.startedAt, hasAnswer: false });
     expect(isTime(queued.queuedAt)).toBe(true);
   });
 
@@ -89,10 +89,10 @@ export function runCases(test: DeclareCase): void {
       durationMs: 12,
       error,
       httpStatus: 500,
-      hasResponse: false,
+      hasAnswer: false,
     });
     expect(await store.getRun(run.id)).toEqual(finished);
-    expect(await store.readResponse(run.id)).toBeUndefined();
+    expect(await store.readAnswer(run.id)).toBeUndefined();
   });
 
   test("finishes a run keeping its answer, every byte value intact, an empty body too", async (store) => {
@@ -108,16 +108,16 @@ export function runCases(test: DeclareCase): void {
       durationMs: 3,
       error: null,
       httpStatus: 201,
-      response: { status: 201, headers, body: ALL_BYTES },
+      answer: { status: 201, headers, body: ALL_BYTES },
     });
-    expect(finished).toMatchObject({ status: "ok", httpStatus: 201, hasResponse: true });
-    const answer = await store.readResponse(run.id);
+    expect(finished).toMatchObject({ status: "ok", httpStatus: 201, hasAnswer: true });
+    const answer = await store.readAnswer(run.id);
     expect(answer).toEqual({ status: 201, headers, body: ALL_BYTES });
     expect(Buffer.isBuffer(answer?.body) && answer.body.equals(ALL_BYTES)).toBe(true);
 
     const empty = await newRun(store, webhook, version);
     await finishOk(store, empty.id, { status: 204, headers: {}, body: Buffer.alloc(0) });
-    expect(await store.readResponse(empty.id)).toEqual({ status: 204, headers: {}, body: Buffer.alloc(0) });
+    expect(await store.readAnswer(empty.id)).toEqual({ status: 204, headers: {}, body: Buffer.alloc(0) });
   });
 
   test("answers undefined for the answer of a run that kept none, running or finished, or of an unknown run", async (store) => {
@@ -125,8 +125,8 @@ export function runCases(test: DeclareCase): void {
     const running = await newRun(store, webhook, version);
     const queued = await newRun(store, webhook, version, true);
     const finished = await finishOk(store, (await newRun(store, webhook, version)).id);
-    for (const run of [running, queued, finished]) expect(await store.readResponse(run.id)).toBeUndefined();
-    expect(await store.readResponse("no-such-run")).toBeUndefined();
+    for (const run of [running, queued, finished]) expect(await store.readAnswer(run.id)).toBeUndefined();
+    expect(await store.readAnswer("no-such-run")).toBeUndefined();
   });
 
   test("closes runs left queued or running as died and counts them, leaving finished runs alone", async (store, harness) => {

@@ -42,3 +42,19 @@ export function openDatabase(home: string): Database.Database {
 export function inTransaction<T>(db: Database.Database, fn: () => T): T {
   return db.transaction(fn).immediate();
 }
+
+/**
+ * Statements prepared once per SQL text: better-sqlite3 compiles a statement at `prepare`, a cost
+ * every query would otherwise pay again (the largest part of the store's time per call).
+ */
+export function statementCache(db: Database.Database): (sql: string) => Database.Statement {
+  const statements = new Map<string, Database.Statement>();
+  return (sql) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+}

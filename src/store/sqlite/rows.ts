@@ -170,7 +170,7 @@ export function toRun(row: z.output<typeof runRowSchema>): Run {
     error: row.error,
     parameters: row.parameters,
     httpStatus: row.http_status,
-    hasResponse: row.response_headers !== null,
+    hasAnswer: row.response_headers !== null,
   };
 }
 

@@ -8,7 +8,7 @@ import { AppError } from "../../errors.js";
 import type { FileLayout } from "../files.js";
 import { newHisto } from "../histo.js";
 import { responseHeadSchema, runErrorSchema, runParametersSchema, toJsonText } from "../schemas.js";
-import type { Run, RunErrorInfo, Store, StoredResponse } from "../types.js";
+import type { Run, RunErrorInfo, Store, KeptAnswer } from "../types.js";
 import { inTransaction } from "./database.js";
 import { now, parseRow, runOwnerRowSchema, runResponseRowSchema, runRowSchema, toRun } from "./rows.js";
 
@@ -34,11 +34,12 @@ function runLimit(limit: number | undefined): number {
 export class SqliteRuns {
   constructor(
     private readonly db: Database.Database,
+    private readonly sql: (text: string) => Database.Statement,
     private readonly files: FileLayout,
   ) {}
 
   get(id: string): Run | undefined {
-    const raw = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id);
+    const raw = this.sql("SELECT * FROM runs WHERE id = ?").get(id);
     return raw === undefined ? undefined : toRun(parseRow(runRowSchema, "runs", raw));
   }
 
@@ -53,73 +54,68 @@ export class SqliteRuns {
     const stamp = now();
     const parameters = toJsonText(runParametersSchema, input.parameters, "the run's parameters");
     return inTransaction(this.db, () => {
-      if (this.db.prepare("SELECT 1 FROM webhooks WHERE id = ?").get(input.webhookId) === undefined) {
+      if (this.sql("SELECT 1 FROM webhooks WHERE id = ?").get(input.webhookId) === undefined) {
         throw new AppError("not-found", `no webhook with id ${input.webhookId}`);
       }
-      this.db
-        .prepare(
-          `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, queued_at, started_at, parameters)
+      this.sql(
+        `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, queued_at, started_at, parameters)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          id,
-          input.webhookId,
-          input.versionHisto,
-          newHisto(),
-          input.queued ? "queued" : "running",
-          input.queued ? stamp : null,
-          stamp,
-          parameters,
-        );
+      ).run(
+        id,
+        input.webhookId,
+        input.versionHisto,
+        newHisto(),
+        input.queued ? "queued" : "running",
+        input.queued ? stamp : null,
+        stamp,
+        parameters,
+      );
       return this.mustGet(id);
     });
   }
 
   start(id: string): Run {
     return inTransaction(this.db, () => {
-      this.db
-        .prepare("UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'")
-        .run(now(), id);
+      this.sql("UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'").run(
+        now(),
+        id,
+      );
       return this.mustGet(id);
     });
   }
 
   closeInterrupted(): number {
     const error = toJsonText(runErrorSchema, INTERRUPTED_ERROR, "the run's error");
-    const info = this.db
-      .prepare(
-        "UPDATE runs SET status = 'died', error = ?, http_status = 500 WHERE status IN ('queued', 'running')",
-      )
-      .run(error);
+    const info = this.sql(
+      "UPDATE runs SET status = 'died', error = ?, http_status = 500 WHERE status IN ('queued', 'running')",
+    ).run(error);
     return info.changes;
   }
 
   async finish(id: string, result: Parameters<Store["finishRun"]>[1]): Promise<Run> {
     const error = result.error && toJsonText(runErrorSchema, result.error, "the run's error");
     let head: string | null = null;
-    if (result.response) {
-      const { status, headers, body } = result.response;
+    if (result.answer) {
+      const { status, headers, body } = result.answer;
       head = toJsonText(responseHeadSchema, { status, headers }, "the run's answer");
       // The body first (atomically), then the row: a run never claims an answer it has not got.
-      const raw = this.db.prepare("SELECT id, webhook_id FROM runs WHERE id = ?").get(id);
+      const raw = this.sql("SELECT id, webhook_id FROM runs WHERE id = ?").get(id);
       if (raw === undefined) throw noRun(id);
       const owner = parseRow(runOwnerRowSchema, "runs", raw);
       await this.files.write(this.files.responseFile(owner.webhook_id, id), body);
     }
     return inTransaction(this.db, () => {
-      this.db
-        .prepare(
-          `UPDATE runs SET status = ?, duration_ms = ?, error = ?, http_status = ?,
+      this.sql(
+        `UPDATE runs SET status = ?, duration_ms = ?, error = ?, http_status = ?,
              response_headers = coalesce(?, response_headers)
            WHERE id = ?`,
-        )
-        .run(result.status, Math.round(result.durationMs), error, result.httpStatus, head, id);
+      ).run(result.status, Math.round(result.durationMs), error, result.httpStatus, head, id);
       return this.mustGet(id);
     });
   }
 
-  async readResponse(id: string): Promise<StoredResponse | undefined> {
-    const raw = this.db.prepare("SELECT id, webhook_id, response_headers FROM runs WHERE id = ?").get(id);
+  async readAnswer(id: string): Promise<KeptAnswer | undefined> {
+    const raw = this.sql("SELECT id, webhook_id, response_headers FROM runs WHERE id = ?").get(id);
     if (raw === undefined) return undefined;
     const row = parseRow(runResponseRowSchema, "runs", raw);
     if (!row.response_headers) return undefined;
@@ -132,10 +128,11 @@ export class SqliteRuns {
     const limit = runLimit(options.limit);
     const rows =
       options.webhookId === undefined
-        ? this.db.prepare(`SELECT * FROM runs r ${NEWEST_RUN_FIRST} LIMIT ?`).all(limit)
-        : this.db
-            .prepare(`SELECT * FROM runs r WHERE r.webhook_id = ? ${NEWEST_RUN_FIRST} LIMIT ?`)
-            .all(options.webhookId, limit);
+        ? this.sql(`SELECT * FROM runs r ${NEWEST_RUN_FIRST} LIMIT ?`).all(limit)
+        : this.sql(`SELECT * FROM runs r WHERE r.webhook_id = ? ${NEWEST_RUN_FIRST} LIMIT ?`).all(
+            options.webhookId,
+            limit,
+          );
     return rows.map((raw) => toRun(parseRow(runRowSchema, "runs", raw)));
   }
 }

@@ -67,8 +67,8 @@ describe("SqliteStore on disk", () => {
     const run = await store.createRun({ webhookId: w.id, versionHisto: v.histo, parameters: {} });
     await store.uploadsDir(w.id, run.outputHisto);
     await store.writeOutput(w.id, run.outputHisto, "{}", run.id);
-    const response = { status: 200, headers: {}, body: Buffer.from("x") };
-    await store.finishRun(run.id, { status: "ok", durationMs: 1, error: null, httpStatus: 200, response });
+    const answer = { status: 200, headers: {}, body: Buffer.from("x") };
+    await store.finishRun(run.id, { status: "ok", durationMs: 1, error: null, httpStatus: 200, answer });
     const files = tree(store.home).filter((name) => !/^nbhook\.db-(wal|shm)$/.test(name));
     const dir = `webhooks/${w.id}`;
     expect(files.sort()).toEqual(

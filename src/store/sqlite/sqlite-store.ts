@@ -15,16 +15,8 @@ import { FileLayout } from "../files.js";
 import { newHisto } from "../histo.js";
 import { newToken } from "../token.js";
 import { settingsWithDefaults, toJsonText, webhookParamsSchema, webhookSettingsSchema } from "../schemas.js";
-import type {
-  NewWebhook,
-  OutputInfo,
-  Run,
-  Store,
-  StoredResponse,
-  Webhook,
-  WebhookVersion,
-} from "../types.js";
-import { inTransaction, openDatabase } from "./database.js";
+import type { NewWebhook, OutputInfo, Run, Store, KeptAnswer, Webhook, WebhookVersion } from "../types.js";
+import { inTransaction, openDatabase, statementCache } from "./database.js";
 import {
   now,
   outputRowSchema,
@@ -49,17 +41,19 @@ const noWebhook = (id: string) => new AppError("not-found", `no webhook with id 
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly sql: (text: string) => Database.Statement;
   private readonly runs: SqliteRuns;
   readonly files: FileLayout;
 
   constructor(readonly home: string) {
     this.db = openDatabase(home);
+    this.sql = statementCache(this.db);
     this.files = new FileLayout(home);
-    this.runs = new SqliteRuns(this.db, this.files);
+    this.runs = new SqliteRuns(this.db, this.sql, this.files);
   }
 
   private webhookWhere(where: string, ...args: unknown[]): Webhook | undefined {
-    const raw = this.db.prepare(`${WEBHOOK_SELECT} WHERE ${where}`).get(...args);
+    const raw = this.sql(`${WEBHOOK_SELECT} WHERE ${where}`).get(...args);
     return raw === undefined ? undefined : toWebhook(parseRow(webhookRowSchema, "webhooks", raw));
   }
 
@@ -81,15 +75,14 @@ export class SqliteStore implements Store {
     return inTransaction(this.db, () => {
       // One statement either way: a new path is inserted with a fresh id and token; a known one
       // (deleted or not) keeps both and takes the new settings.
-      const id = this.db
-        .prepare(
-          `INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
+      const id = this.sql(
+        `INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (path) DO UPDATE SET params = excluded.params, debug = excluded.debug,
              timeout_ms = excluded.timeout_ms, settings = excluded.settings, updated_at = excluded.updated_at,
              deleted_at = NULL
            RETURNING id`,
-        )
+      )
         .pluck()
         .get(
           randomUUID().replaceAll("-", "").slice(0, 16),
@@ -129,16 +122,16 @@ export class SqliteStore implements Store {
 
   async listWebhooks(options: { includeDeleted?: boolean } = {}): Promise<Webhook[]> {
     const where = options.includeDeleted ? "" : " WHERE w.deleted_at IS NULL";
-    const rows = this.db.prepare(`${WEBHOOK_SELECT}${where} ORDER BY w.path`).all();
+    const rows = this.sql(`${WEBHOOK_SELECT}${where} ORDER BY w.path`).all();
     return rows.map((raw) => toWebhook(parseRow(webhookRowSchema, "webhooks", raw)));
   }
 
   async rotateToken(id: string): Promise<Webhook> {
     const token = newToken();
     return inTransaction(this.db, () => {
-      const info = this.db
-        .prepare("UPDATE webhooks SET token = ?, token_sha256 = ?, updated_at = ? WHERE id = ?")
-        .run(token, sha256(token), now(), id);
+      const info = this.sql(
+        "UPDATE webhooks SET token = ?, token_sha256 = ?, updated_at = ? WHERE id = ?",
+      ).run(token, sha256(token), now(), id);
       if (info.changes === 0) throw noWebhook(id);
       return this.mustGet(id);
     });
@@ -146,9 +139,11 @@ export class SqliteStore implements Store {
 
   async deleteWebhook(id: string): Promise<void> {
     const stamp = now();
-    const info = this.db
-      .prepare("UPDATE webhooks SET deleted_at = ?, updated_at = ? WHERE id = ?")
-      .run(stamp, stamp, id);
+    const info = this.sql("UPDATE webhooks SET deleted_at = ?, updated_at = ? WHERE id = ?").run(
+      stamp,
+      stamp,
+      id,
+    );
     if (info.changes === 0) throw noWebhook(id);
   }
 
@@ -165,12 +160,10 @@ export class SqliteStore implements Store {
     await this.files.write(file, notebook);
     try {
       inTransaction(this.db, () => {
-        this.db
-          .prepare(
-            "INSERT INTO versions (webhook_id, histo, created_at, size, sha256) VALUES (?, ?, ?, ?, ?)",
-          )
-          .run(webhookId, version.histo, version.createdAt, version.size, version.sha256);
-        this.db.prepare("UPDATE webhooks SET updated_at = ? WHERE id = ?").run(version.createdAt, webhookId);
+        this.sql(
+          "INSERT INTO versions (webhook_id, histo, created_at, size, sha256) VALUES (?, ?, ?, ?, ?)",
+        ).run(webhookId, version.histo, version.createdAt, version.size, version.sha256);
+        this.sql("UPDATE webhooks SET updated_at = ? WHERE id = ?").run(version.createdAt, webhookId);
       });
     } catch (err) {
       await this.files.remove(file); // no row will ever name it
@@ -180,23 +173,17 @@ export class SqliteStore implements Store {
   }
 
   async listVersions(webhookId: string): Promise<WebhookVersion[]> {
-    const rows = this.db
-      .prepare("SELECT * FROM versions WHERE webhook_id = ? ORDER BY histo DESC")
-      .all(webhookId);
+    const rows = this.sql("SELECT * FROM versions WHERE webhook_id = ? ORDER BY histo DESC").all(webhookId);
     return rows.map((raw) => toVersion(parseRow(versionRowSchema, "versions", raw)));
   }
 
   async readVersion(webhookId: string, histo: string): Promise<Buffer | undefined> {
-    const row = this.db
-      .prepare("SELECT 1 FROM versions WHERE webhook_id = ? AND histo = ?")
-      .get(webhookId, histo);
+    const row = this.sql("SELECT 1 FROM versions WHERE webhook_id = ? AND histo = ?").get(webhookId, histo);
     return row === undefined ? undefined : this.files.read(this.files.versionFile(webhookId, histo));
   }
 
   async deleteVersion(webhookId: string, histo: string): Promise<boolean> {
-    const info = this.db
-      .prepare("DELETE FROM versions WHERE webhook_id = ? AND histo = ?")
-      .run(webhookId, histo);
+    const info = this.sql("DELETE FROM versions WHERE webhook_id = ? AND histo = ?").run(webhookId, histo);
     if (info.changes === 0) return false;
     await this.files.remove(this.files.versionFile(webhookId, histo));
     return true;
@@ -231,8 +218,8 @@ export class SqliteStore implements Store {
     return this.runs.finish(id, result);
   }
 
-  async readResponse(id: string): Promise<StoredResponse | undefined> {
-    return this.runs.readResponse(id);
+  async readAnswer(id: string): Promise<KeptAnswer | undefined> {
+    return this.runs.readAnswer(id);
   }
 
   async getRun(id: string): Promise<Run | undefined> {
@@ -246,31 +233,23 @@ export class SqliteStore implements Store {
   async writeOutput(webhookId: string, histo: string, notebook: string, runId?: string): Promise<void> {
     this.mustGet(webhookId);
     await this.files.write(this.files.outputFile(webhookId, histo), notebook);
-    this.db
-      .prepare(
-        "INSERT OR REPLACE INTO outputs (webhook_id, histo, created_at, size, run_id) VALUES (?, ?, ?, ?, ?)",
-      )
-      .run(webhookId, histo, now(), Buffer.byteLength(notebook), runId ?? null);
+    this.sql(
+      "INSERT OR REPLACE INTO outputs (webhook_id, histo, created_at, size, run_id) VALUES (?, ?, ?, ?, ?)",
+    ).run(webhookId, histo, now(), Buffer.byteLength(notebook), runId ?? null);
   }
 
   async readOutput(webhookId: string, histo: string): Promise<Buffer | undefined> {
-    const row = this.db
-      .prepare("SELECT 1 FROM outputs WHERE webhook_id = ? AND histo = ?")
-      .get(webhookId, histo);
+    const row = this.sql("SELECT 1 FROM outputs WHERE webhook_id = ? AND histo = ?").get(webhookId, histo);
     return row === undefined ? undefined : this.files.read(this.files.outputFile(webhookId, histo));
   }
 
   async listOutputs(webhookId: string): Promise<OutputInfo[]> {
-    const rows = this.db
-      .prepare("SELECT * FROM outputs WHERE webhook_id = ? ORDER BY histo DESC")
-      .all(webhookId);
+    const rows = this.sql("SELECT * FROM outputs WHERE webhook_id = ? ORDER BY histo DESC").all(webhookId);
     return rows.map((raw) => toOutput(parseRow(outputRowSchema, "outputs", raw)));
   }
 
   async deleteOutput(webhookId: string, histo: string): Promise<boolean> {
-    const info = this.db
-      .prepare("DELETE FROM outputs WHERE webhook_id = ? AND histo = ?")
-      .run(webhookId, histo);
+    const info = this.sql("DELETE FROM outputs WHERE webhook_id = ? AND histo = ?").run(webhookId, histo);
     if (info.changes === 0) return false;
     await this.files.remove(this.files.outputFile(webhookId, histo));
     return true;
