@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { parseNotebook, serializeNotebook, writeNotebook } from "./read.js";
 
 const valid = {
@@ -74,6 +74,7 @@ describe("serializeNotebook", () => {
 
   it("writes atomically: no temporary file is left behind", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "nbhook-read-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, "out.ipynb");
     await writeNotebook(file, parseNotebook(JSON.stringify(valid)));
     expect(readdirSync(dir)).toEqual(["out.ipynb"]);

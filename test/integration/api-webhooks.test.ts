@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { NbhookApiError, NbhookClient } from "../../src/client/index.js";
 import { makeNotebook } from "../support/notebooks.js";
 import { removeHome, startTestServer, type TestServer } from "../support/manage-server.js";
@@ -229,7 +229,9 @@ describe("add", () => {
   it("writes dependency files beside the notebook, keeping paths relative to its folder", async () => {
     const file = notebookFile("deps.ipynb");
     writeFileSync(path.join(work, "cities.csv"), "city\nParis\n");
-    const outside = path.join(mkdtempSync(path.join(os.tmpdir(), "nbhook-dep-")), "lookup.json");
+    const outsideDir = mkdtempSync(path.join(os.tmpdir(), "nbhook-dep-"));
+    onTestFinished(() => rmSync(outsideDir, { recursive: true, force: true }));
+    const outside = path.join(outsideDir, "lookup.json");
     writeFileSync(outside, "{}");
     const result = await client.add(file, {
       files: [

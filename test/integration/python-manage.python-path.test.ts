@@ -4,10 +4,10 @@
  * PYTHONUSERBASE) that does the same without PYTHONPATH.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi, onTestFinished } from "vitest";
 import { pythonPathCommand } from "../../src/cli/python-path-command.js";
 import { PYTHON_HELPER_DIR } from "../../src/kernel/index.js";
 
@@ -63,6 +63,7 @@ describe("nbhook python-path", () => {
 
   it("--install writes nbhook.pth into the user site-packages and says how to undo it", async () => {
     const userBase = mkdtempSync(path.join(os.tmpdir(), "nbhook-userbase-"));
+    onTestFinished(() => rmSync(userBase, { recursive: true, force: true }));
     process.env.PYTHONUSERBASE = userBase;
     const printed = await nbhookPythonPath(["--install", "--python", PYTHON]);
     const pth = path.join(userBase, "lib", `python${await pythonVersion()}`, "site-packages", "nbhook.pth");
