@@ -166,7 +166,11 @@ export class EmbeddedCalls implements Calls {
   }
 
   async close(): Promise<void> {
+    const { running, queued } = this.admission;
     this.stopAdmitting();
+    if (running + queued > 0) {
+      this.log.info({ running, queued }, "stopping: queued calls are refused, running ones finish first");
+    }
     try {
       while (this.running.size) await Promise.allSettled([...this.running]);
       await this.notifier.close();

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../src/server/app.js";
 import { resolveServerConfig } from "../../src/server/config.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
+import { until } from "../support/load-server.js";
 import { makeNotebook, type CellSpec } from "../support/notebooks.js";
 
 guardKernelLeaks();
@@ -153,11 +154,3 @@ describe("error answers", () => {
     expect((await first).status).toBe(200);
   });
 });
-
-async function until(condition: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
