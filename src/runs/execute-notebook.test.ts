@@ -72,13 +72,6 @@ function done(k: ExecuteContext): Promise<void> {
   return k.idle();
 }
 
-/** A cell that raises: its error output, the error reply, idle. */
-function raise(k: ExecuteContext, ename: string, evalue: string, traceback = [`${ename}: ${evalue}`]) {
-  void k.error(ename, evalue, traceback);
-  void k.reply({ status: "error", execution_count: k.count, ename, evalue, traceback });
-  return k.idle();
-}
-
 /** The code of every execute_request the fake received, in order. */
 const executed = (fake: FakeKernel) =>
   fake.requests
@@ -273,7 +266,7 @@ describe("executeNotebook: what stops a run", () => {
       "raise ValueError('bad')": (_code, k) => {
         void k.busy();
         void k.stream("stdout", "before\n");
-        return raise(k, "ValueError", "bad", ["Traceback (most recent call last)", "ValueError: bad"]);
+        return k.raise("ValueError", "bad", ["Traceback (most recent call last)", "ValueError: bad"]);
       },
     });
     const result = await run(notebookOf(["a = 1", "raise ValueError('bad')", "print('never')"]), lease);
@@ -409,8 +402,7 @@ describe("executeNotebook: what stops a run", () => {
     const { lease } = await kernelWith({
       "input('Your name? ')": (_code, k) => {
         void k.busy();
-        return raise(
-          k,
+        return k.raise(
           "StdinNotImplementedError",
           "raw_input was called, but this frontend does not support input requests.",
         );

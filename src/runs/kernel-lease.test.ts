@@ -88,14 +88,7 @@ describe("freshKernelLease with a pool", () => {
       fake.onExecute((code, k) => {
         if (!code.startsWith("import os as __nbhook_os")) return k.ok();
         void k.busy();
-        const err = {
-          ename: "FileNotFoundError",
-          evalue: "No such file or directory: '/gone'",
-          traceback: [],
-        };
-        void k.error(err.ename, err.evalue);
-        void k.reply({ status: "error", execution_count: k.count, ...err });
-        return k.idle();
+        return k.raise("FileNotFoundError", "No such file or directory: '/gone'", []);
       }),
     );
     const failed = executeNotebook(makeNotebook(["print(1)"]), { specs: [SPEC], pool, cwd: "/gone" });

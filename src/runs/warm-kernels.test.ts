@@ -5,14 +5,16 @@
  * same manager with a real ipykernel in test/integration/warm-modes.manager.test.ts.
  */
 import { describe, expect, it, vi } from "vitest";
-import { fakeKernelSpec, type ExecuteScript, type FakeKernel } from "../../test/support/fake-kernel.js";
+import type { ExecuteScript, FakeKernel } from "../../test/support/fake-kernel.js";
 import { makeNotebook } from "../../test/support/notebooks.js";
-import { fakeClock, preparedCall, warmHarness } from "../../test/support/warm-harness.js";
+import {
+  FAKE_PYTHON,
+  fakeClock,
+  preparedCall,
+  warmCall,
+  warmHarness,
+} from "../../test/support/warm-harness.js";
 import type { KernelSpec } from "../kernel/index.js";
-import type { Notebook } from "../notebook/types.js";
-import type { RunMode } from "../store/index.js";
-import { executeNotebook, type ExecutionResult } from "./execute-notebook.js";
-import type { PreparedCall } from "./types.js";
 import type { WarmKernels } from "./warm-kernels.js";
 
 // Real timers, for waiting on the kernels while the test fakes the clock.
@@ -21,37 +23,10 @@ const realSetTimeout = globalThis.setTimeout;
 // Fake kernels answer in milliseconds: a test that waits longer is stuck, not slow.
 vi.setConfig({ testTimeout: 5_000, hookTimeout: 5_000 });
 
-const SPEC = fakeKernelSpec({ name: "python3" });
-
-const NOTEBOOK = makeNotebook([
-  { source: "model = load()", tags: ["setup"] },
-  { source: "run = ''", tags: ["parameters"] },
-  "answer(run)",
-]);
-
+const SPEC = FAKE_PYTHON;
 const harness = warmHarness;
-
-function prepared(
-  id: string,
-  mode: RunMode,
-  options: { notebook?: Notebook; spec?: KernelSpec } = {},
-): PreparedCall {
-  return preparedCall(id, mode, { notebook: NOTEBOOK, spec: SPEC, ...options });
-}
-
-function call(warm: WarmKernels, target: PreparedCall, run: string): Promise<ExecutionResult> {
-  const { webhook } = target;
-  const lease = warm.leaseFor(target);
-  if (!lease) throw new Error("expected a warm lease"); // else executeNotebook would spawn a process
-  return executeNotebook(target.notebook, {
-    specs: target.specs,
-    kernel: target.spec.name,
-    cwd: `/srv/files/${webhook.id}`,
-    env: { NBHOOK_RUN: JSON.stringify({ path: webhook.path, webhook_id: webhook.id }) },
-    parameters: { run },
-    lease,
-  });
-}
+const prepared = preparedCall;
+const call = warmCall;
 
 const codes = (fake: FakeKernel) =>
   fake.requests

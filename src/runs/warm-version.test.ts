@@ -6,18 +6,10 @@
  * against a real ipykernel over HTTP: test/integration/warm-modes.test.ts.
  */
 import { describe, expect, it, vi } from "vitest";
-import {
-  fakeKernelSpec,
-  type ExecuteContext,
-  type ExecuteScript,
-  type FakeKernel,
-} from "../../test/support/fake-kernel.js";
+import type { ExecuteContext, ExecuteScript, FakeKernel } from "../../test/support/fake-kernel.js";
 import { makeNotebook } from "../../test/support/notebooks.js";
-import { fakeClock, preparedCall, warmHarness } from "../../test/support/warm-harness.js";
-import type { CodeCell, Notebook } from "../notebook/types.js";
-import type { RunMode } from "../store/index.js";
-import { executeNotebook, type ExecutionResult } from "./execute-notebook.js";
-import type { PreparedCall } from "./types.js";
+import { fakeClock, preparedCall, warmCall, warmHarness } from "../../test/support/warm-harness.js";
+import type { CodeCell } from "../notebook/types.js";
 import type { WarmKernels } from "./warm-kernels.js";
 import { SetupCellError } from "./warm-prepare.js";
 
@@ -27,51 +19,9 @@ const realSetTimeout = globalThis.setTimeout;
 // Fake kernels answer in milliseconds: a test that waits longer is stuck, not slow.
 vi.setConfig({ testTimeout: 5_000, hookTimeout: 5_000 });
 
-const SPEC = fakeKernelSpec({ name: "python3" });
-
-/** A notebook with one setup cell, a parameters cell and one call cell. */
-const NOTEBOOK = makeNotebook([
-  { source: "model = load()", tags: ["setup"] },
-  { source: "run = ''", tags: ["parameters"] },
-  "answer(run)",
-]);
-
 const harness = warmHarness;
-
-function prepared(
-  id: string,
-  mode: RunMode,
-  options: { notebook?: Notebook; reuseCalls?: number; timeoutMs?: number } = {},
-): PreparedCall {
-  return preparedCall(id, mode, { notebook: NOTEBOOK, spec: SPEC, ...options });
-}
-
-/** One call as run-call.ts makes it: the webhook's folder, an environment without per-call values. */
-function call(
-  warm: WarmKernels,
-  target: PreparedCall,
-  run: string,
-  options: { cellTimeoutMs?: number; runTimeoutMs?: number } = {},
-): Promise<ExecutionResult> {
-  const { webhook } = target;
-  const lease = warm.leaseFor(target);
-  if (!lease) throw new Error("expected a warm lease"); // else executeNotebook would spawn a process
-  return executeNotebook(target.notebook, {
-    specs: target.specs,
-    kernel: target.spec.name,
-    cwd: `/srv/files/${webhook.id}`,
-    env: {
-      NBHOOK_RUN: JSON.stringify({
-        path: webhook.path,
-        url: `https://x/${webhook.token}`,
-        webhook_id: webhook.id,
-      }),
-    },
-    parameters: { run },
-    ...options,
-    lease,
-  });
-}
+const prepared = preparedCall;
+const call = warmCall;
 
 const executes = (fake: FakeKernel) =>
   fake.requests
@@ -121,15 +71,7 @@ function loaded(_code: string, k: ExecuteContext): Promise<void> {
 function raising(ename: string, evalue: string): ExecuteScript {
   return (_code, k) => {
     void k.busy();
-    void k.error(ename, evalue, [`${ename}: ${evalue}`]);
-    void k.reply({
-      status: "error",
-      execution_count: k.count,
-      ename,
-      evalue,
-      traceback: [`${ename}: ${evalue}`],
-    });
-    return k.idle();
+    return k.raise(ename, evalue);
   };
 }
 

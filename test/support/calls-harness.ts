@@ -77,15 +77,7 @@ export const raise =
   (ename: string, evalue: string): ExecuteScript =>
   (_code, k) => {
     void k.busy();
-    void k.error(ename, evalue, [`\u001b[31m${ename}\u001b[0m: ${evalue}`]);
-    void k.reply({
-      status: "error",
-      execution_count: k.count,
-      ename,
-      evalue,
-      traceback: [`${ename}: ${evalue}`],
-    });
-    return k.idle();
+    return k.raise(ename, evalue, [`\u001b[31m${ename}\u001b[0m: ${evalue}`]); // coloured, as ipykernel's
   };
 
 /** A store that is the real one for every method, with the given methods replaced. */

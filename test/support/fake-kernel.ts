@@ -446,6 +446,13 @@ export class ExecuteContext extends RequestContext {
     return this.idle();
   }
 
+  /** What a cell that raises sends (after its busy and any output): the error output, the error reply, idle. */
+  raise(ename: string, evalue: string, traceback = [`${ename}: ${evalue}`]): Promise<void> {
+    void this.error(ename, evalue, traceback);
+    void this.reply({ status: "error", execution_count: this.count, ename, evalue, traceback });
+    return this.idle();
+  }
+
   /** What ipykernel sends for an interrupted cell: the KeyboardInterrupt error, its reply, idle. */
   keyboardInterrupt(): Promise<void> {
     const ename = "KeyboardInterrupt";

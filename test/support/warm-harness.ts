@@ -6,24 +6,50 @@
 import { afterEach, expect, vi } from "vitest";
 import { KernelPool, type KernelSpec } from "../../src/kernel/index.js";
 import type { Notebook } from "../../src/notebook/types.js";
-import type { PreparedCall } from "../../src/runs/index.js";
-import { WarmKernels, type WarmOptions } from "../../src/runs/index.js";
+import {
+  executeNotebook,
+  WarmKernels,
+  type ExecutionOptions,
+  type ExecutionResult,
+  type PreparedCall,
+  type WarmOptions,
+} from "../../src/runs/index.js";
 import type { RunMode } from "../../src/store/index.js";
-import { fakeKernelStarter, type ExecuteScript, type RequestContext } from "./fake-kernel.js";
+import { fakeKernelSpec, fakeKernelStarter, type ExecuteScript, type RequestContext } from "./fake-kernel.js";
+import { makeNotebook } from "./notebooks.js";
 
-/** A prepared call of webhook `id` in `mode` (nothing injected), for driving warm modes directly. */
+/** The fake kernels' spec: makeNotebook's notebooks name the kernelspec "python3". */
+export const FAKE_PYTHON = fakeKernelSpec({ name: "python3" });
+
+/** A notebook with one setup cell, a parameters cell and one call cell. */
+export const WARM_NOTEBOOK = makeNotebook([
+  { source: "model = load()", tags: ["setup"] },
+  { source: "run = ''", tags: ["parameters"] },
+  "answer(run)",
+]);
+
+/**
+ * A prepared call of webhook `id` in `mode` (nothing injected), for driving warm modes directly;
+ * by default of WARM_NOTEBOOK on FAKE_PYTHON.
+ */
 export function preparedCall(
   id: string,
   mode: RunMode,
   options: {
-    notebook: Notebook;
-    spec: KernelSpec;
+    notebook?: Notebook;
+    spec?: KernelSpec;
     specs?: KernelSpec[];
     reuseCalls?: number;
     timeoutMs?: number;
-  },
+  } = {},
 ): PreparedCall {
-  const { notebook, spec, specs = [spec], reuseCalls = 100, timeoutMs = 30_000 } = options;
+  const {
+    notebook = WARM_NOTEBOOK,
+    spec = FAKE_PYTHON,
+    specs = [spec],
+    reuseCalls = 100,
+    timeoutMs = 30_000,
+  } = options;
   const now = "2026-01-01T00:00:00.000Z";
   return {
     webhook: {
@@ -119,4 +145,31 @@ export function warmHarness(options: Partial<WarmOptions> = {}) {
   const kernelsOf = (id: string) =>
     starter.fakes.filter((_f, i) => starter.starts[i]!.options.cwd === `/srv/files/${id}`);
   return { warm, starter, cells, logs, kernelsOf };
+}
+
+/** One call as run-call.ts makes it, on its warm lease: the webhook's folder, an environment without per-call values. */
+export function warmCall(
+  warm: WarmKernels,
+  target: PreparedCall,
+  run: string,
+  options: Pick<ExecutionOptions, "cellTimeoutMs" | "runTimeoutMs"> = {},
+): Promise<ExecutionResult> {
+  const { webhook } = target;
+  const lease = warm.leaseFor(target);
+  if (!lease) throw new Error("expected a warm lease"); // else executeNotebook would spawn a process
+  return executeNotebook(target.notebook, {
+    specs: target.specs,
+    kernel: target.spec.name,
+    cwd: `/srv/files/${webhook.id}`,
+    env: {
+      NBHOOK_RUN: JSON.stringify({
+        path: webhook.path,
+        url: `https://x/${webhook.token}`,
+        webhook_id: webhook.id,
+      }),
+    },
+    parameters: { run },
+    ...options,
+    lease,
+  });
 }
