@@ -111,6 +111,7 @@ export class KernelClient {
     const client = new KernelClient(spec, launched);
     try {
       await client.handshake(options.startTimeoutMs ?? 60_000);
+      await launched.connected?.();
       return client;
     } catch (err) {
       await client.kill();

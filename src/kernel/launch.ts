@@ -46,13 +46,45 @@ function baseEnv(spec: KernelSpec): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
+/**
+ * The longest folder an ipc endpoint (`<dir>/k-5`) can live in: a Unix socket path has 107 bytes
+ * (sun_path, less its NUL); mkdtemp adds `nbhook-k-` and 6 characters.
+ */
+const MAX_IPC_ROOT = 107 - "/nbhook-k-XXXXXX/k-5".length;
+
+const warnedRoots = new Set<string>();
+
+/** Where the kernel's folder is made: the server's runtime folder, unless its path is too long for ipc. */
+function rootFor(options: LaunchOptions, transport: "ipc" | "tcp"): string {
+  const wanted = options.runtimeDir;
+  if (!wanted) return os.tmpdir();
+  if (transport === "tcp" || Buffer.byteLength(wanted) <= MAX_IPC_ROOT) return wanted;
+  if (warnedRoots.has(wanted)) return os.tmpdir();
+  warnedRoots.add(wanted);
+  warnKernel({
+    code: "runtime-dir-too-long",
+    message:
+      `the kernels' folder ${wanted} is too long for ipc sockets (${MAX_IPC_ROOT} bytes at most): ` +
+      `kernels are started in ${os.tmpdir()} instead; choose a shorter --home`,
+  });
+  return os.tmpdir();
+}
+
+/**
+ * IPython's settings for every kernel: no command history. Its history.sqlite would keep every
+ * cell a run executed — the injected parameters included, unredacted — on disk.
+ */
+const IPYTHON_KERNEL_CONFIG = JSON.stringify({ HistoryManager: { enabled: false } });
+
 export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}): Promise<LaunchedKernel> {
-  const tmpRoot = os.tmpdir();
+  const transport = options.transport ?? defaultTransport(spec);
+  const tmpRoot = rootFor(options, transport);
   const dir = await mkdtemp(path.join(tmpRoot, "nbhook-k-"));
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
-    await mkdir(path.join(dir, "ipython"), { mode: 0o700 });
-    const transport = options.transport ?? defaultTransport(spec);
+    const profile = path.join(dir, "ipython", "profile_default");
+    await mkdir(profile, { recursive: true, mode: 0o700 });
+    await writeFile(path.join(profile, "ipython_kernel_config.json"), IPYTHON_KERNEL_CONFIG, { mode: 0o600 });
     const connection = newConnection(
       spec.name,
       transport === "ipc" ? { ipcDir: dir } : { tcpPorts: await freeTcpPorts(5) },
@@ -79,7 +111,8 @@ export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}
         })
       : undefined;
     const proc = forked ? forkedProcess(forked, log) : await spawnedProcess(spec, argv, cwd, env);
-    return { ...proc, connection, dir, cleanup: proc.cleanup(cleanup) };
+    const connected = () => rm(connectionFile, { force: true });
+    return { ...proc, connection, dir, connected, cleanup: proc.cleanup(cleanup) };
   } catch (err) {
     await cleanup();
     throw err;

@@ -20,6 +20,8 @@ export interface PoolOptions {
   start?: (spec: KernelSpec, options: StartOptions) => Promise<KernelClient>;
   /** Where background start failures are reported. */
   onError?: (err: Error, spec: KernelSpec) => void;
+  /** Start options every kernel of the pool gets (a take()'s own options win). */
+  defaults?: StartOptions;
 }
 
 interface SpecPool {
@@ -56,7 +58,8 @@ export class KernelPool {
   private closed = false;
 
   constructor(private readonly options: PoolOptions) {
-    this.start = options.start ?? startWarm;
+    const start = options.start ?? startWarm;
+    this.start = (spec, startOptions) => start(spec, { ...options.defaults, ...startOptions });
     if (options.size > 0) {
       this.timer = setInterval(() => void this.checkHealth(), options.healthIntervalMs ?? 5000);
       this.timer.unref();

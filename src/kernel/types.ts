@@ -30,6 +30,11 @@ export interface LaunchOptions {
   env?: Record<string, string>;
   /** Transport; `ipc` unless the kernel cannot speak it. */
   transport?: "ipc" | "tcp";
+  /**
+   * The folder the kernel's private folder is made in (the server's `<home>/kernels`, mode 0700,
+   * swept at start: see runtime-dir.ts). @default os.tmpdir()
+   */
+  runtimeDir?: string;
 }
 
 export interface KernelExit {
@@ -57,5 +62,10 @@ export interface LaunchedKernel {
   kill(signal: NodeJS.Signals): void;
   /** The last ~8 KiB the kernel wrote to stderr (and stdout), for error reports. */
   outputTail(): string;
+  /**
+   * Called once the kernel answers: the connection file (it holds the HMAC key) has been read
+   * and is removed. Optional: a scripted fake has none.
+   */
+  connected?(): Promise<void>;
   cleanup(): Promise<void>;
 }

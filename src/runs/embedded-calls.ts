@@ -61,6 +61,8 @@ export interface EmbeddedCallsOptions {
   findSpecs?: () => Promise<KernelSpec[]>;
   /** How the pool starts a kernel (tests give fake kernels). @default KernelClient.start */
   startKernel?: PoolOptions["start"];
+  /** Where kernels' private folders are made (`<home>/kernels`). @default os.tmpdir() */
+  kernelRuntimeDir?: string;
 }
 
 /** `error.ename` of a cancelled run, by why it left the queue. */
@@ -95,6 +97,7 @@ export class EmbeddedCalls implements Calls {
     this.pool = new KernelPool({
       size: options.poolSize,
       start: options.startKernel,
+      defaults: options.kernelRuntimeDir ? { runtimeDir: options.kernelRuntimeDir } : undefined,
       onError: (err, spec) => this.log.error({ err, kernel: spec.name }, "could not start a pooled kernel"),
     });
     this.warm = new WarmKernels({

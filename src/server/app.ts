@@ -8,6 +8,7 @@ import multipart from "@fastify/multipart";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pino, type DestinationStream, type LoggerOptions } from "pino";
 import { AppError } from "../errors.js";
+import { prepareKernelRuntimeDir } from "../kernel/index.js";
 import { EmbeddedCalls } from "../runs/index.js";
 import { SqliteStore } from "../store/index.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
@@ -111,6 +112,9 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
   const interrupted = await store.closeInterruptedRuns();
   if (interrupted > 0)
     log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
+  const kernels = await prepareKernelRuntimeDir(config.home);
+  if (kernels.swept > 0)
+    log.warn({ folders: kernels.swept }, "kernel folders left by the last stop were removed");
   const apiToken = await loadOrCreateApiToken(config.home);
   let listening = "";
   const baseUrl = () => (config.baseUrl ?? listening).replace(/\/+$/, "");
@@ -124,6 +128,7 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     maxRuns: config.maxRuns,
     maxQueue: config.maxQueue,
     smtp: config.smtp,
+    kernelRuntimeDir: kernels.dir,
   });
   const deps: ServerDeps = { config, store, apiToken, calls, links };
   const app = await buildApp(deps, log);
