@@ -23,6 +23,7 @@ import type { CodeCell, Notebook, NotebookResponse, ParamLanguage, Parameters } 
 import type { ExecutionStatus } from "../run-status.js";
 import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
 import { freshKernelLease } from "./kernel-lease.js";
+import { scrubSecrets, secretTexts } from "./scrub-secrets.js";
 import type { KernelLease, LeaseFn, RunError, RunTimings } from "./types.js";
 
 export type ProgressEvent =
@@ -121,6 +122,11 @@ export async function executeNotebook(
       timings: { kernelMs, cellsMs },
     };
     if (ended.status === "ok") answerOf(result, options.cwd);
+    if (options.parameters && options.shownParameters && language) {
+      // After the answer was read: the notebook's answer is its own, what is saved holds no secret.
+      const secrets = secretTexts(options.parameters, options.shownParameters, language);
+      scrubSecrets(notebook, result.error, secrets);
+    }
     status = result.status;
     return result;
   } finally {
