@@ -15,6 +15,7 @@ interface ServeFlags {
   pool?: string;
   maxRuns?: string;
   maxQueue?: string;
+  minFree?: string;
   quiet?: boolean;
 }
 
@@ -39,6 +40,10 @@ export function serveCommand(): Command {
       "--max-queue <n>",
       "calls waiting at once; beyond that 503 with Retry-After (env NBHOOK_MAX_QUEUE; default 64)",
     )
+    .option(
+      "--min-free <size>",
+      "free space kept on the home's disk: below it calls get 507 (env NBHOOK_MIN_FREE; default 100M; 0: no check)",
+    )
     .option("-q, --quiet", "no request log")
     .addHelpText(
       "after",
@@ -56,6 +61,7 @@ export function serveCommand(): Command {
         poolSize: flags.pool,
         maxRuns: flags.maxRuns,
         maxQueue: flags.maxQueue,
+        minFreeBytes: flags.minFree,
       });
       const server = await startServer(config, { logger: flags.quiet ? false : { level: "info" } });
       process.stderr.write(

@@ -181,18 +181,61 @@ describe("EmbeddedCalls: when the store fails", () => {
     expect((await h.store.readAnswer(call.run.id))?.status).toBe(500);
   });
 
-  it("writeOutput fails: the run still ends ok, and the failure is logged", async () => {
+  it("writeOutput fails: the run is not ok (no output link to a missing notebook), answered 500 and recorded", async () => {
     const h = await harness({
       store: (real) => storeWith(real, { writeOutput: () => Promise.reject(new StoreDown("writeOutput")) }),
     });
     const webhook = await h.deploy(["x = 1"]);
     const result = await (await h.accepted(webhook)).result;
-    expect(result.outcome).toMatchObject({ kind: "ran", status: "ok" });
-    expect(result.run).toMatchObject({ status: "ok", httpStatus: 200 });
+    expect(result.outcome).toMatchObject({ kind: "failed", storage: undefined });
+    expect(result.outcome).toMatchObject({
+      message: expect.stringMatching(/^the executed notebook could not be saved: the store is down/),
+    });
+    expect(result.answer.status).toBe(500);
+    expect(result.run).toMatchObject({ status: "error", httpStatus: 500, error: { ename: "InternalError" } });
     expect(await h.readOutput(webhook, result)).toBeUndefined();
-    expect(h.logs.filter((l) => l.msg === "could not save the output notebook").map((l) => l.level)).toEqual([
-      "error",
-    ]);
+  });
+
+  it("a full disk while saving the output: 507 with the reason, recorded as InsufficientStorage", async () => {
+    const full = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    const h = await harness({
+      store: (real) => storeWith(real, { writeOutput: () => Promise.reject(full) }),
+    });
+    const webhook = await h.deploy(["x = 1"]);
+    const result = await (await h.accepted(webhook)).result;
+    expect(result.outcome).toMatchObject({ kind: "failed", storage: "no space left on the device" });
+    expect(result.answer.status).toBe(507);
+    expect(JSON.parse(result.answer.body.toString())).toMatchObject({
+      error: "insufficient-storage",
+      message: expect.stringContaining(
+        "the executed notebook could not be saved: no space left on the device",
+      ),
+    });
+    expect(result.run).toMatchObject({
+      status: "error",
+      httpStatus: 507,
+      error: { ename: "InsufficientStorage" },
+    });
+  });
+
+  it("a record the store cannot close is closed by the retries once it can, never left running", async () => {
+    let refusals = 2;
+    const h = await harness({
+      store: (real) =>
+        storeWith(real, {
+          finishRun: (...args: Parameters<typeof real.finishRun>) =>
+            refusals-- > 0 ? Promise.reject(new StoreDown("finishRun")) : real.finishRun(...args),
+        }),
+    });
+    const webhook = await h.deploy(["x = 1"]);
+    const result = await (await h.accepted(webhook)).result;
+    expect(result.outcome.kind).toBe("failed");
+    expect(result.run.status).toBe("running"); // as the store last said
+    await h.calls.close(); // its last try closes the record
+    expect(await h.store.getRun(result.run.id)).toMatchObject({
+      status: "error",
+      error: { ename: "InternalError" },
+    });
   });
 });
 

@@ -26,6 +26,7 @@ import type { Run, Store, Webhook, WebhookSettings } from "../store/index.js";
 import { Admission, AdmissionRefused, type Slot, type Ticket } from "./admission.js";
 import { Notifier, type SmtpSettings } from "./notify.js";
 import { prepareCall } from "./prepare-call.js";
+import { FinishRetries } from "./finish-retries.js";
 import { failedCall, runCall, type RunCallDeps } from "./run-call.js";
 import type {
   AnswerFn,
@@ -85,6 +86,7 @@ export class EmbeddedCalls implements Calls {
   private readonly warm: WarmKernels;
   private readonly admission: Admission;
   private readonly notifier: Notifier;
+  private readonly finishRetries: FinishRetries;
   private readonly findSpecs: () => Promise<KernelSpec[]>;
   private readonly log: RunLogger;
   private readonly running = new Set<Promise<unknown>>();
@@ -107,12 +109,14 @@ export class EmbeddedCalls implements Calls {
     });
     this.admission = new Admission({ maxRuns: options.maxRuns, maxQueue: options.maxQueue });
     this.notifier = new Notifier(options.smtp, this.log);
+    this.finishRetries = new FinishRetries(this.log);
     this.deps = {
       store: options.store,
       pool: this.pool,
       links: options.links,
       answerFor: options.answerFor,
       notifier: this.notifier,
+      finishRetries: this.finishRetries,
       leaseFor: (call) => this.warm.leaseFor(call),
     };
     // A skipped kernel.json, the fork server falling back to spawning: the operator should know.
@@ -180,6 +184,7 @@ export class EmbeddedCalls implements Calls {
       await this.warm.close(); // before the pool: its kernels came from there
     } finally {
       await this.pool.close();
+      await this.finishRetries.close();
       this.unsubscribe();
     }
   }
@@ -261,19 +266,20 @@ export class EmbeddedCalls implements Calls {
     const outcome: CallOutcome = { kind: "cancelled", runId: run.id, ...why };
     const answer = this.options.answerFor(outcome, call.webhook);
     log.warn({ webhook: call.webhook.path, run: run.id, reason: why.reason }, "queued call cancelled");
-    const finished = await this.options.store
-      .finishRun(run.id, {
+    const finish = () =>
+      this.options.store.finishRun(run.id, {
         status: "cancelled",
         durationMs: Date.now() - Date.parse(run.queuedAt ?? run.startedAt),
         error: { ename: ENAME[why.reason], evalue: why.message },
         httpStatus: answer.status,
         // Nobody is left to poll the answer of a call whose caller went away.
         answer: keepAnswer && why.reason !== "caller-gone" ? answer : undefined,
-      })
-      .catch((err: unknown) => {
-        log.error({ err, run: run.id }, "could not record a cancelled call");
-        return run;
       });
+    const finished = await finish().catch((err: unknown) => {
+      log.error({ err, run: run.id }, "could not record a cancelled call: retrying until the store takes it");
+      this.finishRetries.add(run.id, finish);
+      return run;
+    });
     return { run: finished, outcome, answer };
   }
 

@@ -12,7 +12,14 @@ import type { KernelPool } from "../kernel/index.js";
 import { toJsonValue } from "../notebook/parameters/index.js";
 import { serializeNotebook } from "../notebook/read.js";
 import { stripAnsi } from "../notebook/ansi.js";
-import type { KeptAnswer, Run, RunErrorInfo, Store, Webhook } from "../store/index.js";
+import {
+  storageProblem,
+  type KeptAnswer,
+  type Run,
+  type RunErrorInfo,
+  type Store,
+  type Webhook,
+} from "../store/index.js";
 import {
   classifyFailure,
   executeNotebook,
@@ -20,6 +27,7 @@ import {
   type ExecutionOptions,
   type ExecutionResult,
 } from "./execute-notebook.js";
+import type { FinishRetries } from "./finish-retries.js";
 import { recipientsFor, type Notifier } from "./notify.js";
 import type {
   AnswerFn,
@@ -40,6 +48,8 @@ export interface RunCallDeps {
   links: Links;
   answerFor: AnswerFn;
   notifier: Notifier;
+  /** Where finishes the store refused are retried until it takes them. */
+  finishRetries: FinishRetries;
   /** Warm modes: where the call's kernel comes from; undefined for a fresh (pooled) kernel. */
   leaseFor(call: PreparedCall): LeaseFn | undefined;
 }
@@ -64,10 +74,12 @@ export async function runCall(
   let finished: Run;
   try {
     const result = await execute(deps, call, run, log);
+    // A run whose executed notebook is not saved did not succeed: its caller hears why (507 for
+    // a full disk), never an ok with an output link that answers 404.
     await store
       .writeOutput(webhook.id, run.outputHisto, serializeNotebook(result.notebook), run.id)
       .catch((err: unknown) => {
-        log.error({ ...about, err: coerceError(err).message }, "could not save the output notebook");
+        throw new OutputNotSaved(err);
       });
     outcome = {
       kind: "ran",
@@ -121,29 +133,51 @@ export async function runCall(
  * (kept for pollers, when asked).
  */
 export async function failedCall(
-  deps: Pick<RunCallDeps, "store" | "answerFor">,
+  deps: Pick<RunCallDeps, "store" | "answerFor" | "finishRetries">,
   call: PreparedCall,
   run: Run,
   thrown: unknown,
   options: { keepAnswer: boolean; log: RunLogger },
 ): Promise<CallResult> {
   const err = coerceError(thrown);
-  options.log.error({ err, webhook: call.webhook.path, run: run.id }, "the call failed inside nbhook");
-  const outcome: CallOutcome = { kind: "failed", runId: run.id, message: err.message };
+  const storage = storageProblem(err);
+  const message =
+    err instanceof OutputNotSaved
+      ? `the executed notebook could not be saved: ${storage ?? coerceError(err.cause).message}`
+      : storage
+        ? `the run could not be recorded: ${storage}`
+        : err.message;
+  options.log.error(
+    { err, webhook: call.webhook.path, run: run.id },
+    storage ? `the call failed: ${message}` : "the call failed inside nbhook",
+  );
+  const outcome: CallOutcome = { kind: "failed", runId: run.id, message, storage };
   const answer = deps.answerFor(outcome, call.webhook);
-  const finished = await deps.store
-    .finishRun(run.id, {
+  const finish = () =>
+    deps.store.finishRun(run.id, {
       status: "error",
       durationMs: Date.now() - Date.parse(run.startedAt),
-      error: { ename: "InternalError", evalue: err.message },
+      error: { ename: storage ? "InsufficientStorage" : "InternalError", evalue: message },
       httpStatus: answer.status,
       answer: options.keepAnswer ? keptOf(answer) : undefined,
-    })
-    .catch((again: unknown) => {
-      options.log.error({ err: again, run: run.id }, "could not record the failure either");
-      return run;
     });
+  const finished = await finish().catch((again: unknown) => {
+    options.log.error(
+      { err: again, run: run.id },
+      "could not record the failure either: retrying until the store takes it",
+    );
+    deps.finishRetries.add(run.id, finish);
+    return run;
+  });
   return { run: finished, outcome, answer };
+}
+
+/** The executed notebook could not be written (the cause says why). */
+class OutputNotSaved extends Error {
+  constructor(cause: unknown) {
+    super(`the executed notebook could not be saved: ${coerceError(cause).message}`, { cause });
+    this.name = "OutputNotSaved";
+  }
 }
 
 /** What the store keeps of an answer. */

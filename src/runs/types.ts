@@ -97,6 +97,8 @@ export type CallOutcome =
       kind: "failed";
       runId: string;
       message: string;
+      /** Set when the store's disk failed (full, read-only): what happened, for a 507. */
+      storage?: string;
     };
 
 /** What the caller of a call receives: status, headers, bytes. */

@@ -14,6 +14,7 @@ import { SqliteStore } from "../store/index.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
 import { answerFor } from "./call-answer.js";
 import type { ServerConfig } from "./config.js";
+import { DiskSpace } from "./disk-space.js";
 import { lockHome } from "./home-lock.js";
 import { errorHandler, notFoundHandler } from "./http-errors.js";
 import { createLinks } from "./links.js";
@@ -130,7 +131,8 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     smtp: config.smtp,
     kernelRuntimeDir: kernels.dir,
   });
-  const deps: ServerDeps = { config, store, apiToken, calls, links };
+  const disk = new DiskSpace(config.home, config.minFreeBytes, log);
+  const deps: ServerDeps = { config, store, apiToken, calls, links, disk };
   const app = await buildApp(deps, log);
   // Requests in flight end first (app.close waits for them), then the calls still going.
   app.addHook("onClose", async () => calls.close());

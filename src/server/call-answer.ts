@@ -62,10 +62,16 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
     return outcome.reason === "caller-gone" ? { ...answer, status: CALLER_GONE_STATUS } : answer;
   }
   if (outcome.kind === "failed") {
-    const err = new AppError(
-      "internal",
-      `nbhook failed while running the call: see the server log (run ${outcome.runId})`,
-    );
+    // A full disk is the operator's to fix, and the caller may try again once it is: say so (507).
+    const err = outcome.storage
+      ? new AppError(
+          "insufficient-storage",
+          `${outcome.message} (run ${outcome.runId}): the server's disk must be freed; try again later`,
+        )
+      : new AppError(
+          "internal",
+          `nbhook failed while running the call: see the server log (run ${outcome.runId})`,
+        );
     return json(statusOf(err.code), base, { ...errorBody(err), id: outcome.runId });
   }
   if (outcome.timings) {

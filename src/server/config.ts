@@ -51,6 +51,8 @@ export const serverConfigSchema = z.object({
   maxRuns: z.number().int().min(1).max(1024),
   /** Calls waiting for a free slot at once; beyond that, 503 with Retry-After (0: no queue). */
   maxQueue: z.number().int().min(0).max(100_000),
+  /** Free space the home's disk keeps: below it, calls are refused with 507 (0: no check). */
+  minFreeBytes: z.number().int().min(0),
   /** Unset: notifications are logged, not sent. */
   smtp: smtpSchema.optional(),
 });
@@ -78,6 +80,18 @@ interface Setting<T> {
 }
 
 const wholeNumber = z.string().trim().regex(/^\d+$/).transform(Number);
+
+const BYTE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** A size in bytes: `500000000`, `500M`, `2GiB`, `1.5g` (k, m, g, t are powers of 1024). */
+const byteSize = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?\s*([kmgt](i?b)?|b)?$/i)
+  .transform((text) => {
+    const [, number, unit = ""] = /^([\d.]+)\s*([kmgt]?)/i.exec(text)!;
+    return Math.round(Number(number) * BYTE_UNITS[unit.toLowerCase()]!);
+  });
 const shape = serverConfigSchema.shape;
 
 const SETTINGS: { [K in SettingName]: Setting<NonNullable<ServerConfig[K]>> } = {
@@ -146,6 +160,13 @@ const SETTINGS: { [K in SettingName]: Setting<NonNullable<ServerConfig[K]>> } = 
     must: "a whole number from 0 to 100000",
     parse: wholeNumber.pipe(shape.maxQueue),
     fallback: () => 64,
+  },
+  minFreeBytes: {
+    flag: "--min-free",
+    env: "NBHOOK_MIN_FREE",
+    must: "a size such as 100M, 2G or a number of bytes (0: no check)",
+    parse: byteSize.pipe(shape.minFreeBytes),
+    fallback: () => 100 * 1024 ** 2,
   },
 };
 
@@ -265,6 +286,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     poolSize: get("poolSize"),
     maxRuns: get("maxRuns"),
     maxQueue: get("maxQueue"),
+    minFreeBytes: get("minFreeBytes"),
     smtp: flags.smtp ?? readSmtp(env, problems),
   };
   if (problems.length > 0) throw usageError(problems);

@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { z, ZodError } from "zod";
 import type { ErrorBody } from "../api/schemas.js";
 import { AppError, type ErrorCode } from "../errors.js";
+import { insufficientStorage, storageProblem } from "../store/index.js";
 import type { ExecutionStatus } from "../run-status.js";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -29,6 +30,7 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
   busy: 503,
   timeout: 504,
+  "insufficient-storage": 507,
 };
 
 /** The error code a run that did not end ok answers with. */
@@ -87,6 +89,8 @@ export function toAppError(err: unknown): AppError {
   if (status === 415) return new AppError("unsupported-media-type", message, { cause: err });
   if (status !== undefined && status >= 400 && status < 500)
     return new AppError("bad-request", message, { cause: err });
+  const storage = storageProblem(err);
+  if (storage) return insufficientStorage(storage, err);
   return new AppError("internal", "internal error: see the server log", { cause: err });
 }
 

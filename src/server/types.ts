@@ -1,6 +1,7 @@
 import type { Calls, Links } from "../runs/index.js";
 import type { Store } from "../store/index.js";
 import type { ServerConfig } from "./config.js";
+import type { DiskSpace } from "./disk-space.js";
 
 /** What routes need; built once by `startServer`, passed to every route module. */
 export interface ServerDeps {
@@ -12,4 +13,6 @@ export interface ServerDeps {
   calls: Calls;
   /** Every URL the server hands out. */
   links: Links;
+  /** The home's free space: calls are refused (507) below `--min-free`. Unset: not checked. */
+  disk?: DiskSpace;
 }

@@ -3,3 +3,4 @@ export { DEFAULT_SETTINGS, RUN_MODES } from "./types.js";
 export { SqliteStore } from "./sqlite/sqlite-store.js";
 export { newToken } from "./token.js";
 export { newHisto, isHisto } from "./histo.js";
+export { insufficientStorage, storageProblem } from "./storage-errors.js";

@@ -54,6 +54,7 @@ export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDe
         `the webhook for ${webhook.name} has no deployed version: deploy one with \`nbhook add\``,
       );
     }
+    deps.disk?.check(); // before anything is written: the uploads, the record, the outputs
     const multipart = request.isMultipart();
     if (multipart && announcesTooMuch(request, maxBodyBytes)) {
       reply.header("connection", "close");

@@ -1,0 +1,40 @@
+/**
+ * @module Failures of the disk under the store, told apart from bugs: a full disk or quota
+ * (ENOSPC, EDQUOT, SQLite's "database or disk is full") and a read-only one (EROFS, SQLite's
+ * readonly errors). They are the operator's to fix, not a crash: callers get 507 Insufficient
+ * Storage with the reason (server/http-errors.ts), runs a recorded outcome (runs/run-call.ts).
+ */
+import { AppError } from "../errors.js";
+
+const ERRNO: Record<string, string> = {
+  ENOSPC: "no space left on the device",
+  EDQUOT: "the disk quota is exceeded",
+  EROFS: "the file system is read-only",
+};
+
+/** Why `err` is a storage failure ("no space left on the device"), or undefined when it is not one. */
+export function storageProblem(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") {
+      if (ERRNO[code]) return ERRNO[code];
+      if (code.startsWith("SQLITE_FULL")) return "the database or disk is full";
+      if (code.startsWith("SQLITE_READONLY")) return "the database is read-only";
+    }
+    if (/database or disk is full/i.test(e.message)) return "the database or disk is full";
+  }
+  return undefined;
+}
+
+/** The 507 error for a storage failure; `what` says what could not be kept. */
+export function insufficientStorage(
+  problem: string,
+  cause?: unknown,
+  what = "the server cannot store what this request needs",
+): AppError {
+  return new AppError(
+    "insufficient-storage",
+    `${what}: ${problem}. Free space on the server's disk (its --home), then try again`,
+    { cause },
+  );
+}
