@@ -15,13 +15,33 @@ from __future__ import annotations
 
 import base64
 import numbers
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from typing import Any, Dict, Optional, Union
 
-__all__ = ["RESPONSE_MIME", "make_response", "publish", "describe"]
+from .run import run_info
+
+__all__ = [
+    "RESPONSE_MIME",
+    "ANSWER_DIR_ENV",
+    "make_response",
+    "make_file_response",
+    "answer_dir",
+    "copy_for_answer",
+    "publish",
+    "describe",
+]
 
 RESPONSE_MIME = "application/vnd.nbhook.response+json"
+
+# Set by the server in the kernel's environment: the folder where answer files are copied.
+ANSWER_DIR_ENV = "NBHOOK_ANSWER_DIR"
+
+# The name of each answer file's own folder starts with this; the server removes only such folders.
+ANSWER_FOLDER_PREFIX = "nbhook-answer-"
 
 # RFC 9110 token: what a header name may contain.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -44,15 +64,83 @@ def make_response(
     else:
         response["data"] = base64.b64encode(bytes(data)).decode("ascii")
         response["encoding"] = "base64"
-    if filename:
-        response["filename"] = filename
-    if status is not None:
-        response["status"] = _check_status(status)
-    if headers is not None:
-        response["headers"] = _check_headers(headers)
+    response.update(answer_fields(filename=filename, status=status, headers=headers))
     if kind is not None:
         response["kind"] = kind
     return response
+
+
+def make_file_response(
+    content_type: str,
+    path: str,
+    size: int,
+    *,
+    filename: Optional[str] = None,
+    status: Optional[int] = None,
+    headers: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
+    """The response MIME value of an answer file (see ``copy_for_answer``): its path, not its bytes."""
+    response: Dict[str, Any] = {"content_type": content_type, "file": path, "size": size}
+    response.update(answer_fields(filename=filename, status=status, headers=headers))
+    return response
+
+
+def answer_fields(
+    *,
+    filename: Optional[str] = None,
+    status: Optional[int] = None,
+    headers: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
+    """``filename``, ``status`` and ``headers`` as the bundle holds them, checked (ValueError, TypeError)."""
+    fields: Dict[str, Any] = {}
+    if filename:
+        fields["filename"] = filename
+    if status is not None:
+        fields["status"] = _check_status(status)
+    if headers is not None:
+        fields["headers"] = _check_headers(headers)
+    return fields
+
+
+def answer_dir() -> Optional[str]:
+    """The folder for answer files, or None when answers are to be inline.
+
+    Only while a server runs the notebook (``NBHOOK_RUN``): it names the folder
+    (``NBHOOK_ANSWER_DIR``), by default ``nbhook-answers-<uid>`` in the system's temporary folder,
+    and removes each copy once it was sent. In someone's Jupyter or ``nbhook run`` nobody would
+    remove them. ``setup`` cells (warm modes) answer inline too: their outputs are shown in every
+    call the prepared kernel serves, and a file is sent, then removed, once.
+    """
+    info = run_info()
+    if not os.environ.get("NBHOOK_RUN", "").strip() or info.get("setup") is True:
+        return None
+    folder = os.environ.get(ANSWER_DIR_ENV, "").strip()
+    if not folder:
+        folder = os.path.join(tempfile.gettempdir(), "nbhook-answers-{}".format(_user_id()))
+    return os.path.abspath(folder)
+
+
+def _user_id() -> str:
+    getuid = getattr(os, "getuid", None)
+    return str(getuid()) if getuid else "user"
+
+
+def copy_for_answer(path: str, folder: str) -> str:
+    """A copy of the file at ``path`` in a new folder of its own under ``folder``; its path.
+
+    A copy, because the notebook may change or delete its file right after answering, and a
+    reused kernel runs the next call in the same working folder. ``shutil.copyfile`` copies in
+    the operating system where it can (``sendfile``), so a big file is not read into memory.
+    """
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    own = tempfile.mkdtemp(prefix=ANSWER_FOLDER_PREFIX, dir=folder)
+    copy = os.path.join(own, "answer")
+    try:
+        shutil.copyfile(path, copy)
+    except BaseException:
+        shutil.rmtree(own, ignore_errors=True)
+        raise
+    return copy
 
 
 def describe(content_type: str, size: int, filename: Optional[str] = None) -> str:

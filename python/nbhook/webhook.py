@@ -30,7 +30,15 @@ from collections.abc import Mapping
 from typing import Any, Dict, Optional
 
 from . import _jsonable
-from ._bundle import describe, make_response, publish
+from ._bundle import (
+    answer_dir,
+    answer_fields,
+    copy_for_answer,
+    describe,
+    make_file_response,
+    make_response,
+    publish,
+)
 from ._markdown import render_markdown
 from ._media import OCTET_STREAM, guess_file_type, sniff_image_type
 from .manage import (  # noqa: F401  (re-exported: naas.webhook.add & co.)
@@ -208,16 +216,29 @@ def respond_file(
 
     The content type comes from the file name (``application/octet-stream`` when unknown); the
     download name is ``filename`` or the file's base name. The file is read in binary, so any
-    file works (Naas read it as text). The file is embedded in the output notebook (base64):
-    for very large files prefer writing them somewhere else.
+    file works (Naas read it as text). When a server runs the notebook, the file is copied
+    aside and the server streams the copy to the caller, so files of any size (up to the server's
+    ``--max-answer``) cost neither memory nor room in the saved notebook, and the notebook may
+    change or delete its file right after. Elsewhere (``nbhook run``, your own Jupyter) the bytes
+    are embedded in the output (base64).
     """
     path = os.fspath(path)
-    with open(path, "rb") as response_file:
-        body = response_file.read()
     name = os.path.basename(filename or path)
     content_type = guess_file_type(name) or guess_file_type(path) or OCTET_STREAM
-    response = make_response(content_type, body, filename=name, status=status, headers=headers)
-    publish(response, {}, describe(content_type, len(body), name))
+    folder = answer_dir()
+    if folder is None:
+        with open(path, "rb") as response_file:
+            body = response_file.read()
+        response = make_response(content_type, body, filename=name, status=status, headers=headers)
+        publish(response, {}, describe(content_type, len(body), name))
+        return
+    answer_fields(status=status, headers=headers)  # a bad status or header fails before any copy
+    copy = copy_for_answer(path, folder)
+    size = os.path.getsize(copy)
+    response = make_file_response(
+        content_type, copy, size, filename=name, status=status, headers=headers
+    )
+    publish(response, {}, describe(content_type, size, name))
 
 
 def respond_notebook(*, status: Optional[int] = None, headers: Headers = None) -> None:

@@ -11,6 +11,7 @@ import decimal
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,12 @@ class RespondTest(unittest.TestCase):
         patcher = mock.patch.object(self.shell.display_pub, "publish", publish)
         patcher.start()
         self.addCleanup(patcher.stop)
+        # Answers are inline unless a test runs as a server does (answer_folder).
+        environment = mock.patch.dict(os.environ)
+        environment.start()
+        self.addCleanup(environment.stop)
+        for name in ("NBHOOK_RUN", "NBHOOK_ANSWER_DIR"):
+            os.environ.pop(name, None)
 
     def bundle(self):
         self.assertEqual(len(self.published), 1, "exactly one display")
@@ -255,6 +262,123 @@ class RespondTest(unittest.TestCase):
         self.assertEqual(self.published[1][0][RESPONSE_MIME]["filename"], "report.bin")
         # A download name without an extension keeps the type of the file itself.
         self.assertEqual(self.published[2][0][RESPONSE_MIME]["content_type"], "text/csv")
+
+    def answer_folder(self):
+        """A server run with a temporary NBHOOK_ANSWER_DIR, for the rest of the test."""
+        folder = tempfile.mkdtemp(prefix="nbhook-test-answers-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        run = json.dumps({"path": "/srv/report.ipynb", "url": "http://127.0.0.1:5000/notebook/t"})
+        patcher = mock.patch.dict(os.environ, {"NBHOOK_RUN": run, "NBHOOK_ANSWER_DIR": folder})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        return folder
+
+    def test_respond_file_on_a_server_references_a_copy(self):
+        folder = self.answer_folder()
+        content = bytes(range(256)) * 40
+        with tempfile.TemporaryDirectory() as source:
+            path = os.path.join(source, "data.csv")
+            with open(path, "wb") as f:
+                f.write(content)
+            webhook.respond_file(path, status=201, headers={"X-Kind": "blob"})
+            # The notebook may change or delete its file at once: the answer is the copy.
+            with open(path, "wb") as f:
+                f.write(b"changed")
+        bundle = self.bundle()
+        response = bundle[RESPONSE_MIME]
+        copy = response["file"]
+        self.assertEqual(
+            response,
+            {
+                "content_type": "text/csv",
+                "file": copy,
+                "size": len(content),
+                "filename": "data.csv",
+                "status": 201,
+                "headers": {"X-Kind": "blob"},
+            },
+        )
+        self.assertEqual(bundle["text/plain"], "Response set: text/csv, data.csv (10240 bytes)")
+        own = os.path.dirname(copy)
+        self.assertTrue(os.path.isabs(copy))
+        self.assertEqual(os.path.dirname(own), os.path.abspath(folder))
+        self.assertTrue(os.path.basename(own).startswith("nbhook-answer-"))
+        self.assertEqual(os.stat(own).st_mode & 0o777, 0o700)
+        with open(copy, "rb") as f:
+            self.assertEqual(f.read(), content)
+
+    def test_each_respond_file_gets_its_own_copy(self):
+        folder = self.answer_folder()
+        with tempfile.TemporaryDirectory() as source:
+            path = os.path.join(source, "a.bin")
+            with open(path, "wb") as f:
+                f.write(b"x")
+            webhook.respond_file(path)
+            webhook.respond_file(path, filename="b.bin")
+        copies = [data[RESPONSE_MIME]["file"] for data, _ in self.published]
+        self.assertEqual(len(set(copies)), 2)
+        self.assertEqual(len(os.listdir(folder)), 2)
+
+    def test_respond_file_creates_the_answer_folder(self):
+        parent = self.answer_folder()
+        folder = os.path.join(parent, "answers")
+        with mock.patch.dict(os.environ, {"NBHOOK_ANSWER_DIR": folder}):
+            with tempfile.TemporaryDirectory() as source:
+                path = os.path.join(source, "a.bin")
+                with open(path, "wb") as f:
+                    f.write(b"x")
+                webhook.respond_file(path)
+        self.assertEqual(os.stat(folder).st_mode & 0o777, 0o700)
+        self.assertEqual(os.path.dirname(os.path.dirname(self.bundle()[RESPONSE_MIME]["file"])), folder)
+
+    def test_respond_file_failing_leaves_no_copy(self):
+        folder = self.answer_folder()
+        with tempfile.TemporaryDirectory() as source:
+            path = os.path.join(source, "a.bin")
+            with open(path, "wb") as f:
+                f.write(b"x")
+            with self.assertRaises(ValueError):
+                webhook.respond_file(path, status=99)
+            with self.assertRaises(FileNotFoundError):
+                webhook.respond_file(os.path.join(source, "missing.bin"))
+            with self.assertRaises(IsADirectoryError):
+                webhook.respond_file(source)
+        self.assertEqual(os.listdir(folder), [])
+        self.assertEqual(self.published, [])
+
+    def test_respond_file_defaults_to_the_system_temporary_folder_on_a_server(self):
+        self.answer_folder()
+        temporary = tempfile.mkdtemp(prefix="nbhook-test-tmp-")
+        self.addCleanup(shutil.rmtree, temporary, True)
+        with mock.patch.dict(os.environ, {"NBHOOK_ANSWER_DIR": ""}), mock.patch.object(
+            tempfile, "tempdir", temporary
+        ):
+            with tempfile.TemporaryDirectory() as source:
+                path = os.path.join(source, "a.bin")
+                with open(path, "wb") as f:
+                    f.write(b"x")
+                webhook.respond_file(path)
+        copy = self.bundle()[RESPONSE_MIME]["file"]
+        expected = os.path.join(temporary, "nbhook-answers-{}".format(os.getuid()))
+        self.assertEqual(os.path.dirname(os.path.dirname(copy)), expected)
+
+    def test_respond_file_is_inline_outside_a_server_run_and_in_setup_cells(self):
+        folder = self.answer_folder()
+        with tempfile.TemporaryDirectory() as source:
+            path = os.path.join(source, "a.bin")
+            with open(path, "wb") as f:
+                f.write(b"\x00\x01")
+            # Someone's Jupyter, or nbhook run: nobody would remove a copy.
+            with mock.patch.dict(os.environ, {"NBHOOK_RUN": ""}):
+                webhook.respond_file(path)
+            # A setup cell's outputs are shown in every call of a prepared kernel: inline.
+            with mock.patch.dict(os.environ, {"NBHOOK_RUN": json.dumps({"path": "/x.ipynb", "setup": True})}):
+                webhook.respond_file(path)
+        self.assertEqual(len(self.published), 2)
+        for data, _ in self.published:
+            self.assertEqual(data[RESPONSE_MIME]["data"], "AAE=")
+            self.assertNotIn("file", data[RESPONSE_MIME])
+        self.assertEqual(os.listdir(folder), [])
 
     def test_respond_file_type_of_compressed_and_unknown_files(self):
         with tempfile.TemporaryDirectory() as folder:

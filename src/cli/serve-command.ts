@@ -16,6 +16,8 @@ interface ServeFlags {
   maxRuns?: string;
   maxQueue?: string;
   minFree?: string;
+  maxAnswer?: string;
+  maxOutput?: string;
   quiet?: boolean;
 }
 
@@ -44,6 +46,14 @@ export function serveCommand(): Command {
       "--min-free <size>",
       "free space kept on the home's disk: below it calls get 507 (env NBHOOK_MIN_FREE; default 100M; 0: no check)",
     )
+    .option(
+      "--max-answer <size>",
+      "largest answer a notebook may give, streamed from disk (respond_file) (env NBHOOK_MAX_ANSWER; default 1G; inline answers stop at 64M)",
+    )
+    .option(
+      "--max-output <size>",
+      "what the saved notebook keeps of each output; the rest is cut with a marker (env NBHOOK_MAX_OUTPUT; default 10M)",
+    )
     .option("-q, --quiet", "no request log")
     .addHelpText(
       "after",
@@ -62,6 +72,8 @@ export function serveCommand(): Command {
         maxRuns: flags.maxRuns,
         maxQueue: flags.maxQueue,
         minFreeBytes: flags.minFree,
+        maxAnswerBytes: flags.maxAnswer,
+        maxOutputBytes: flags.maxOutput,
       });
       const server = await startServer(config, { logger: flags.quiet ? false : { level: "info" } });
       process.stderr.write(

@@ -25,4 +25,4 @@ export type { ConnectionInfo, KernelExit, LaunchedKernel } from "./types.js";
 export { onKernelWarning, type KernelWarning, type KernelWarningListener } from "./warnings.js";
 export { KernelPool, type PoolOptions, type PoolStats } from "./pool.js";
 export { stopForkServers } from "./forkserver.js";
-export { prepareKernelRuntimeDir, type KernelRuntimeDir } from "./runtime-dir.js";
+export { prepareKernelRuntimeDir, preparePrivateDir, type KernelRuntimeDir } from "./runtime-dir.js";

@@ -16,7 +16,14 @@ export interface KernelRuntimeDir {
 
 /** Creates (or tightens to 0700) `<home>/kernels` and empties it. Call with the home locked. */
 export async function prepareKernelRuntimeDir(home: string): Promise<KernelRuntimeDir> {
-  const dir = path.join(home, "kernels");
+  return preparePrivateDir(path.join(home, "kernels"));
+}
+
+/**
+ * Creates (or tightens to 0700) a scratch folder of the server and empties it: `<home>/kernels`,
+ * `<home>/answers` (the copies respond_file streams from). Call with the home locked.
+ */
+export async function preparePrivateDir(dir: string): Promise<KernelRuntimeDir> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const left = await readdir(dir);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isIopubOutput, readMessage, type IopubOutput } from "../kernel/messages.js";
-import { OutputCollector } from "./outputs.js";
-import type { Output } from "./types.js";
+import { formatSize, heldResponseOf, OutputCollector, prefixWithin } from "./outputs.js";
+import { RESPONSE_MIME, type Output } from "./types.js";
 
 /** An iopub output message as the kernel layer delivers it: read through its schema. */
 function msg(msg_type: IopubOutput["msg_type"], content: Record<string, unknown>): IopubOutput {
@@ -119,5 +119,137 @@ describe("OutputCollector", () => {
     const { outputs, sink } = cell();
     sink.handle(msg("error", { ename: "E", evalue: "v", traceback: ["t1", "t2"] }));
     expect(outputs).toEqual([{ output_type: "error", ename: "E", evalue: "v", traceback: ["t1", "t2"] }]);
+  });
+});
+
+describe("OutputCollector limits (--max-output)", () => {
+  const limited = (maxOutputBytes: number) => cell(new OutputCollector({ maxOutputBytes }));
+  const textOf = (output: Output | undefined) => (output as { text: string }).text;
+
+  it("keeps stream text up to the limit, counts the rest, and ends it with the marker", () => {
+    const { outputs, sink } = limited(10);
+    for (const piece of ["01234", "56789", "abcdef", "ghij"]) {
+      sink.handle(msg("stream", { name: "stdout", text: piece }));
+    }
+    expect(outputs).toHaveLength(1);
+    expect(textOf(outputs[0])).toBe(
+      "0123456789\n… [nbhook: output truncated at 10 bytes, 20 bytes in all]\n",
+    );
+  });
+
+  it("cuts between characters, counting UTF-8 bytes, with no extra line break after one", () => {
+    const { outputs, sink } = limited(7);
+    sink.handle(msg("stream", { name: "stdout", text: "ab\n" }));
+    sink.handle(msg("stream", { name: "stdout", text: "é😀é" }));
+    // "ab\n" is 3 bytes, "é" 2 more: the 4-byte emoji would pass 7.
+    expect(textOf(outputs[0])).toBe("ab\né\n… [nbhook: output truncated at 7 bytes, 11 bytes in all]\n");
+    const exact = limited(3);
+    exact.sink.handle(msg("stream", { name: "stderr", text: "ab\n" }));
+    exact.sink.handle(msg("stream", { name: "stderr", text: "c" }));
+    expect(textOf(exact.outputs[0])).toBe("ab\n… [nbhook: output truncated at 3 bytes, 4 bytes in all]\n");
+  });
+
+  it("gives each stream output its own limit", () => {
+    const { outputs, sink } = limited(4);
+    sink.handle(msg("stream", { name: "stdout", text: "12345" }));
+    sink.handle(msg("stream", { name: "stderr", text: "abcd" }));
+    sink.handle(msg("stream", { name: "stdout", text: "xyz" }));
+    expect(outputs.map(textOf)).toEqual([
+      "1234\n… [nbhook: output truncated at 4 bytes, 5 bytes in all]\n",
+      "abcd",
+      "xyz",
+    ]);
+  });
+
+  it("holds 10 MiB of 50 MB printed, by default", () => {
+    const { outputs, sink } = cell();
+    const line = "x".repeat(1023) + "\n";
+    const chunk = line.repeat(1000); // about 1 MB per message, as ipykernel flushes
+    for (let i = 0; i < 50; i++) sink.handle(msg("stream", { name: "stdout", text: chunk }));
+    const text = textOf(outputs[0]);
+    expect(text.length).toBeLessThan(10 * 1024 * 1024 + 200);
+    expect(text.endsWith("\n… [nbhook: output truncated at 10 MiB, 51,200,000 bytes in all]\n")).toBe(true);
+  });
+
+  it("cuts text/plain and leaves out other values over the limit, saying so in text/plain", () => {
+    const { outputs, sink } = limited(16);
+    const data = {
+      "text/plain": "a short repr",
+      "text/html": `<table>${"<tr><td>1</td></tr>".repeat(10)}</table>`,
+      "image/png": "iVBORw0KGgo".repeat(4),
+    };
+    sink.handle(msg("display_data", { data, metadata: {} }));
+    sink.handle(
+      msg("execute_result", { data: { "text/plain": "y".repeat(40) }, metadata: {}, execution_count: 1 }),
+    );
+    expect(outputs).toEqual([
+      {
+        output_type: "display_data",
+        data: {
+          "text/plain":
+            "a short repr\n" +
+            "text/html: … [nbhook: output truncated at 16 bytes, 205 bytes in all]\n" +
+            "image/png: … [nbhook: output truncated at 16 bytes, 44 bytes in all]",
+        },
+        metadata: {},
+      },
+      {
+        output_type: "execute_result",
+        data: {
+          "text/plain": `${"y".repeat(16)}\n… [nbhook: output truncated at 16 bytes, 40 bytes in all]`,
+        },
+        metadata: {},
+        execution_count: 1,
+      },
+    ]);
+  });
+
+  it("bounds JSON values by their size without serializing them, and updated displays too", () => {
+    const { outputs, sink } = limited(64);
+    const big = { "application/json": { rows: Array.from({ length: 1000 }, (_, i) => ({ i })) } };
+    sink.handle(
+      msg("display_data", { data: { "text/plain": "ok" }, metadata: {}, transient: { display_id: "d" } }),
+    );
+    sink.handle(msg("update_display_data", { data: big, metadata: {}, transient: { display_id: "d" } }));
+    const data = (outputs[0] as { data: Record<string, unknown> }).data;
+    expect(Object.keys(data)).toEqual(["text/plain"]);
+    expect(data["text/plain"]).toMatch(
+      /^application\/json: … \[nbhook: output truncated at 64 bytes, \d+ bytes in all\]$/,
+    );
+  });
+
+  it("never cuts an inline answer: the output keeps a summary, the whole bundle is held for the response", () => {
+    const { outputs, sink } = limited(64);
+    const bundle = { content_type: "text/plain", data: "z".repeat(100), encoding: "utf-8", status: 201 };
+    sink.handle(
+      msg("display_data", {
+        data: { [RESPONSE_MIME]: bundle, "text/plain": "Response set: text/plain (100 bytes)" },
+        metadata: {},
+      }),
+    );
+    const output = outputs[0]!;
+    expect((output as { data: unknown }).data).toEqual({
+      [RESPONSE_MIME]: { content_type: "text/plain", encoding: "utf-8", status: 201, omitted: 100 },
+      "text/plain": "Response set: text/plain (100 bytes)",
+    });
+    expect(heldResponseOf(output)).toEqual(bundle);
+  });
+});
+
+describe("prefixWithin() and formatSize()", () => {
+  it("never splits a character", () => {
+    expect(prefixWithin("aé😀", 1)).toBe("a");
+    expect(prefixWithin("aé😀", 2)).toBe("a");
+    expect(prefixWithin("aé😀", 3)).toBe("aé");
+    expect(prefixWithin("aé😀", 7)).toBe("aé😀");
+    expect(prefixWithin("abc", 0)).toBe("");
+  });
+
+  it("writes sizes in binary units", () => {
+    expect(formatSize(1)).toBe("1 byte");
+    expect(formatSize(512)).toBe("512 bytes");
+    expect(formatSize(10 * 1024 * 1024)).toBe("10 MiB");
+    expect(formatSize(1.5 * 1024 ** 3)).toBe("1.5 GiB");
+    expect(formatSize(64 * 1024)).toBe("64 KiB");
   });
 });

@@ -159,6 +159,23 @@ describe("renderNotebookHtml()", () => {
     expect(html).not.toContain("QQ==");
   });
 
+  it("should show a respond_file answer kept as a file by its line, never its server path", () => {
+    const file = "/srv/nbhook/answers/nbhook-answer-x1/answer";
+    const described = display({
+      [RESPONSE_MIME]: { content_type: "application/pdf", file, size: 104857600, filename: "r.pdf" },
+      "text/plain": "Response set: application/pdf, r.pdf (104857600 bytes)",
+    });
+    const bare = display({ [RESPONSE_MIME]: { content_type: "application/pdf", file, size: 2 } });
+    const omitted = display({ [RESPONSE_MIME]: { content_type: "text/plain", omitted: 20_000_000 } });
+    const html = renderNotebookHtml(notebook([code("respond", [described, bare, omitted])]));
+    expect(html).toContain(
+      '<pre class="output text">Response set: application/pdf, r.pdf (104857600 bytes)</pre>',
+    );
+    expect(html).toContain('<pre class="output text">Response set: application/pdf (2 bytes)</pre>');
+    expect(html).toContain('<pre class="output text">Response set: text/plain (20,000,000 bytes)</pre>');
+    expect(html).not.toContain(file);
+  });
+
   it("should name outputs it cannot show", () => {
     const html = renderNotebookHtml(
       notebook([code("w", [display({ "application/vnd.jupyter.widget-view+json": {} })])]),

@@ -150,8 +150,32 @@ function renderMimeBundle(rawData: unknown, rawMetadata: unknown): string {
     if (text !== undefined) return `<pre class="output text">${escapeHtml(stripAnsi(text))}</pre>`;
   }
   const kinds = Object.keys(data).filter((mime) => mime !== RESPONSE_MIME);
-  if (kinds.length === 0) return "";
+  if (kinds.length === 0) {
+    const response = describeResponse(data[RESPONSE_MIME]);
+    return response ? `<pre class="output text">${escapeHtml(response)}</pre>` : "";
+  }
   return `<pre class="output missing">[${escapeHtml(kinds.join(", "))} output]</pre>`;
+}
+
+/**
+ * A line for a response bundle shown with nothing else (the helpers add a text/plain line of
+ * their own): its type, download name and size, never its data nor the path of its file (a
+ * server folder, removed once the answer was sent).
+ */
+function describeResponse(bundle: unknown): string | undefined {
+  if (!isRecord(bundle) || typeof bundle.content_type !== "string") return undefined;
+  const name = typeof bundle.filename === "string" ? `, ${bundle.filename}` : "";
+  const size =
+    typeof bundle.size === "number"
+      ? bundle.size
+      : typeof bundle.omitted === "number"
+        ? bundle.omitted
+        : typeof bundle.data === "string"
+          ? Buffer.byteLength(bundle.data, bundle.encoding === "base64" ? "base64" : "utf8")
+          : undefined;
+  const bytes =
+    size === undefined ? "" : ` (${size.toLocaleString("en-US")} ${size === 1 ? "byte" : "bytes"})`;
+  return `Response set: ${bundle.content_type}${name}${bytes}`;
 }
 
 function sizeOf(imageMetadata: unknown): string {

@@ -1,8 +1,18 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { csvFromHtmlTable, dumpsLikePython, findResponse } from "./response.js";
+import { isIopubOutput, readMessage } from "../kernel/messages.js";
+import { OutputCollector } from "./outputs.js";
+import {
+  ANSWER_FOLDER_PREFIX,
+  answerFilesIn,
+  answerFolderOf,
+  csvFromHtmlTable,
+  discardAnswerFiles,
+  dumpsLikePython,
+  findResponse,
+} from "./response.js";
 import {
   RESPONSE_MIME,
   type BrokenResponse,
@@ -412,5 +422,146 @@ describe("dumpsLikePython()", () => {
     expect(dumpsLikePython({ a: [1, 2.5, "x\n\u007f😀"], b: {}, c: [] })).toBe(
       '{"a": [1, 2.5, "x\\n\\u007f\\ud83d\\ude00"], "b": {}, "c": []}',
     );
+  });
+});
+
+describe("findResponse() with answer files (respond_file on a server)", () => {
+  /** An answer file as the helper makes it: `<dir>/nbhook-answer-XXXX/answer`. */
+  function answerFile(bytes: Buffer, dir = tempDir()): string {
+    const folder = mkdtempSync(path.join(dir, ANSWER_FOLDER_PREFIX));
+    const file = path.join(folder, "answer");
+    writeFileSync(file, bytes);
+    return file;
+  }
+  const fileBundle = (file: string, more: Record<string, unknown> = {}) =>
+    nbhookOutput({ content_type: "application/pdf", file, size: 3, filename: "r.pdf", ...more });
+
+  it("should answer the file, not its bytes, with its size as it is on disk", () => {
+    const file = answerFile(Buffer.from("%PDF-1.7 body"));
+    const response = findResponse([codeCell(fileBundle(file, { status: 201, headers: { "X-A": "1" } }))]);
+    expect(response).toEqual({
+      contentType: "application/pdf",
+      body: Buffer.alloc(0),
+      file: { path: file, size: 13 },
+      filename: "r.pdf",
+      status: 201,
+      headers: { "X-A": "1" },
+    });
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it("should refuse a file outside an answer folder, and one that is gone", () => {
+    const stray = path.join(tempDir(), "report.pdf");
+    writeFileSync(stray, "x");
+    const outside = findResponse([codeCell(fileBundle(stray))]);
+    expect(outside).toMatchObject({ kind: "broken", ename: "InvalidResponse" });
+    expect(existsSync(stray)).toBe(true); // never removed: it is not an answer file
+    const gone = answerFile(Buffer.from("x"));
+    rmSync(gone);
+    const missing = findResponse([codeCell(fileBundle(gone))]);
+    expect(missing).toMatchObject({ kind: "broken", ename: "InvalidResponse" });
+    expect(missing?.kind === "broken" && missing.evalue).toContain("cannot be read");
+  });
+
+  it("should fail a file over --max-answer, naming both sizes, and remove it", () => {
+    const file = answerFile(Buffer.alloc(2048));
+    const response = findResponse([codeCell(fileBundle(file))], { maxAnswerBytes: 1024 });
+    expect(response).toMatchObject({ kind: "broken", ename: "AnswerTooLarge", cellIndex: 0 });
+    expect(response?.kind === "broken" && response.evalue).toBe(
+      "the answer file of the response in cell 1, output 1 is 2 KiB, more than the server's limit of 1 KiB per answer (--max-answer)",
+    );
+    expect(existsSync(path.dirname(file))).toBe(false);
+  });
+
+  it("should remove the files of responses that came later: they are never sent", () => {
+    const first = answerFile(Buffer.from("one"));
+    const later = answerFile(Buffer.from("two"));
+    const afterInline = answerFile(Buffer.from("three"));
+    const found = findResponse([codeCell(fileBundle(first)), codeCell(fileBundle(later))]);
+    expect(sent(found)?.file?.path).toBe(first);
+    expect([existsSync(first), existsSync(path.dirname(later))]).toEqual([true, false]);
+    const inline = nbhookOutput({ content_type: "text/plain", data: "hi", encoding: "utf-8" });
+    expect(text(findResponse([codeCell(inline, fileBundle(afterInline))]))).toBe("hi");
+    expect(existsSync(path.dirname(afterInline))).toBe(false);
+  });
+
+  it("should list and discard the answer files of a run that sends none", () => {
+    const a = answerFile(Buffer.from("a"));
+    const b = answerFile(Buffer.from("b"));
+    const cells = [codeCell(fileBundle(a)), codeCell(fileBundle(b))];
+    expect(answerFilesIn(cells)).toEqual([a, b]);
+    expect(answerFilesIn(cells, { path: a, size: 1 })).toEqual([b]);
+    discardAnswerFiles(cells);
+    expect([existsSync(path.dirname(a)), existsSync(path.dirname(b))]).toEqual([false, false]);
+    expect(answerFolderOf("/etc/passwd")).toBeUndefined();
+    expect(answerFolderOf("relative/nbhook-answer-x/answer")).toBeUndefined();
+  });
+
+  it("should fail an inline answer over the inline limit and say to use respond_file", () => {
+    const big = nbhookOutput({ content_type: "text/plain", data: "x".repeat(100), encoding: "utf-8" });
+    const response = findResponse([codeCell(big)], { maxAnswerBytes: 64 });
+    expect(response).toMatchObject({ kind: "broken", ename: "AnswerTooLarge" });
+    expect(response?.kind === "broken" && response.evalue).toBe(
+      "the response in cell 1, output 1 is 100 bytes, more than an answer given inline may be (64 bytes): " +
+        "answer large results with respond_file(path), which sends the file from disk",
+    );
+  });
+
+  it("should answer an inline bundle the collector held aside, and refuse its summary alone", () => {
+    const outputs: Output[] = [];
+    const sink = new OutputCollector({ maxOutputBytes: 64 }).forCell(outputs);
+    const bundle = { content_type: "text/plain", data: "z".repeat(500), encoding: "utf-8" };
+    const header = { msg_id: "m", msg_type: "display_data", session: "s", username: "u" };
+    const content = { data: { [RESPONSE_MIME]: bundle, "text/plain": "Response set" }, metadata: {} };
+    const read = readMessage({
+      header,
+      parent_header: {},
+      metadata: {},
+      content,
+      buffers: [],
+      identities: [],
+    });
+    if (!read.ok || !isIopubOutput(read.message)) throw new Error("not a display_data");
+    sink.handle(read.message);
+    expect(text(findResponse([codeCell(...outputs)]))).toBe("z".repeat(500));
+    const saved = findResponse(structuredClone([codeCell(...outputs)]));
+    expect(saved).toMatchObject({ kind: "broken", ename: "InvalidResponse" });
+    expect(saved?.kind === "broken" && saved.evalue).toContain("(500 bytes) is not kept in this notebook");
+  });
+});
+
+describe("findResponse() with Naas's respond_file and an answer folder", () => {
+  const naasFile = (filePath: string) =>
+    display(
+      { "application/json": { path: filePath } },
+      { "application/json": { naas_api: true, naas_type: "application/pdf" } },
+    );
+
+  it("should copy the file to stream it, so the notebook's own file may go", () => {
+    const dir = tempDir();
+    const answerDir = path.join(tempDir(), "answers");
+    const bytes = Buffer.from([0, 1, 2, 0xff]);
+    writeFileSync(path.join(dir, "report.pdf"), bytes);
+    const response = sent(findResponse([codeCell(naasFile("report.pdf"))], { baseDir: dir, answerDir }));
+    expect(response).toMatchObject({ contentType: "application/pdf", filename: "report.pdf" });
+    expect(response?.body.length).toBe(0);
+    rmSync(path.join(dir, "report.pdf"));
+    const copy = response!.file!;
+    expect(copy.size).toBe(4);
+    expect(path.dirname(path.dirname(copy.path))).toBe(answerDir);
+    expect(answerFolderOf(copy.path)).toBeDefined();
+    expect(readFileSync(copy.path).equals(bytes)).toBe(true);
+  });
+
+  it("should fail a file over --max-answer without copying it", () => {
+    const dir = tempDir();
+    const answerDir = path.join(tempDir(), "answers");
+    writeFileSync(path.join(dir, "big.pdf"), Buffer.alloc(100));
+    const response = findResponse([codeCell(naasFile(path.join(dir, "big.pdf")))], {
+      answerDir,
+      maxAnswerBytes: 10,
+    });
+    expect(response).toMatchObject({ kind: "broken", ename: "AnswerTooLarge" });
+    expect(existsSync(answerDir)).toBe(false);
   });
 });

@@ -26,6 +26,7 @@ import type { Run, Store, Webhook, WebhookSettings } from "../store/index.js";
 import { Admission, AdmissionRefused, type Slot, type Ticket } from "./admission.js";
 import { Notifier, type SmtpSettings } from "./notify.js";
 import { prepareCall } from "./prepare-call.js";
+import type { AnswerLimits } from "../notebook/types.js";
 import { FinishRetries } from "./finish-retries.js";
 import { failedCall, runCall, type RunCallDeps } from "./run-call.js";
 import type {
@@ -64,6 +65,8 @@ export interface EmbeddedCallsOptions {
   startKernel?: PoolOptions["start"];
   /** Where kernels' private folders are made (`<home>/kernels`). @default os.tmpdir() */
   kernelRuntimeDir?: string;
+  /** Output and answer sizes, and the answer files' folder (`<home>/answers`). */
+  limits?: AnswerLimits;
 }
 
 /** `error.ename` of a cancelled run, by why it left the queue. */
@@ -117,6 +120,7 @@ export class EmbeddedCalls implements Calls {
       answerFor: options.answerFor,
       notifier: this.notifier,
       finishRetries: this.finishRetries,
+      limits: options.limits,
       leaseFor: (call) => this.warm.leaseFor(call),
     };
     // A skipped kernel.json, the fork server falling back to spawning: the operator should know.

@@ -19,7 +19,14 @@ import { findInjectedCellIndex, hasTag, injectParameters } from "../notebook/par
 import { sourceText } from "../notebook/read.js";
 import { renderNotebookHtml } from "../notebook/render-html.js";
 import { findResponse } from "../notebook/response.js";
-import type { CodeCell, Notebook, NotebookResponse, ParamLanguage, Parameters } from "../notebook/types.js";
+import type {
+  AnswerLimits,
+  CodeCell,
+  Notebook,
+  NotebookResponse,
+  ParamLanguage,
+  Parameters,
+} from "../notebook/types.js";
 import type { ExecutionStatus } from "../run-status.js";
 import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
 import { freshKernelLease } from "./kernel-lease.js";
@@ -56,6 +63,8 @@ export interface ExecutionOptions {
   pool?: KernelPool;
   /** Where the kernel comes from (warm modes); default: freshKernelLease(pool). */
   lease?: LeaseFn;
+  /** Sizes kept of outputs and answers, and where a Naas respond_file is copied to be streamed. */
+  limits?: AnswerLimits;
 }
 
 export interface ExecutionResult {
@@ -121,7 +130,7 @@ export async function executeNotebook(
       durationMs: Date.now() - started,
       timings: { kernelMs, cellsMs },
     };
-    if (ended.status === "ok") answerOf(result, options.cwd);
+    if (ended.status === "ok") answerOf(result, options.cwd, options.limits);
     if (options.parameters && options.shownParameters && language) {
       // After the answer was read: the notebook's answer is its own, what is saved holds no secret.
       const secrets = secretTexts(options.parameters, options.shownParameters, language);
@@ -138,8 +147,12 @@ export async function executeNotebook(
  * Fills in what an ok run answers: the notebook's first response, its executed self rendered to
  * HTML when it asked for that (the one render of a run), or the error of a broken response.
  */
-function answerOf(result: ExecutionResult, cwd: string | undefined): void {
-  const found = findResponse(result.notebook.cells, { baseDir: cwd });
+function answerOf(result: ExecutionResult, cwd: string | undefined, limits: AnswerLimits = {}): void {
+  const found = findResponse(result.notebook.cells, {
+    baseDir: cwd,
+    maxAnswerBytes: limits.maxAnswerBytes,
+    answerDir: limits.answerDir,
+  });
   if (found?.kind === "broken") {
     result.status = "error";
     result.error = { ename: found.ename, evalue: found.evalue, traceback: [], cellIndex: found.cellIndex };
@@ -210,7 +223,7 @@ async function executeCells(
   notebook: Notebook,
   options: CellLoopOptions,
 ): Promise<{ status: ExecutionStatus; error?: RunError }> {
-  const collector = new OutputCollector();
+  const collector = new OutputCollector({ maxOutputBytes: options.limits?.maxOutputBytes });
   const codeCells = notebook.cells
     .map((cell, index) => ({ cell, index }))
     .filter(({ cell }) => cell.cell_type === "code" && sourceText(cell.source).trim() !== "")

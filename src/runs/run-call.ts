@@ -11,6 +11,8 @@ import { coerceError } from "../errors.js";
 import type { KernelPool } from "../kernel/index.js";
 import { toJsonValue } from "../notebook/parameters/index.js";
 import { serializeNotebook } from "../notebook/read.js";
+import { discardAnswerFiles, removeAnswerFileSync } from "../notebook/response.js";
+import type { AnswerLimits } from "../notebook/types.js";
 import { stripAnsi } from "../notebook/ansi.js";
 import {
   storageProblem,
@@ -52,6 +54,11 @@ export interface RunCallDeps {
   finishRetries: FinishRetries;
   /** Warm modes: where the call's kernel comes from; undefined for a fresh (pooled) kernel. */
   leaseFor(call: PreparedCall): LeaseFn | undefined;
+  /**
+   * Sizes kept of outputs and answers; `answerDir` is where answer files are copied to be
+   * streamed (the kernels' NBHOOK_ANSWER_DIR). Unset: the defaults, copies in the temp folder.
+   */
+  limits?: AnswerLimits;
 }
 
 /**
@@ -72,8 +79,11 @@ export async function runCall(
   let outcome: Extract<CallOutcome, { kind: "ran" }>;
   let answer: CallAnswer;
   let finished: Run;
+  let result: ExecutionResult | undefined;
   try {
-    const result = await execute(deps, call, run, log);
+    result = await execute(deps, call, run, log);
+    // Copies made for answers that will not be sent (the run failed after respond_file).
+    discardAnswerFiles(result.notebook.cells, result.response?.file);
     // A run whose executed notebook is not saved did not succeed: its caller hears why (507 for
     // a full disk), never an ok with an output link that answers 404.
     await store
@@ -101,6 +111,7 @@ export async function runCall(
       answer: options.keepAnswer ? keptOf(answer) : undefined,
     });
   } catch (err) {
+    if (result?.response?.file) removeAnswerFileSync(result.response.file.path); // never sent now
     return failedCall(deps, call, run, err, options);
   }
   // The record is final from here: nothing below may change it.
@@ -180,9 +191,11 @@ class OutputNotSaved extends Error {
   }
 }
 
-/** What the store keeps of an answer. */
+/** What the store keeps of an answer: a file answer as its file, which the store links, never reads. */
 function keptOf(answer: CallAnswer): KeptAnswer {
-  return { status: answer.status, headers: answer.headers, body: answer.body };
+  const kept: KeptAnswer = { status: answer.status, headers: answer.headers, body: answer.body };
+  if (answer.file) kept.file = answer.file;
+  return kept;
 }
 
 /** Executes; a setup failure (kernel launch, start timeout) becomes a failed result, not a throw. */
@@ -205,7 +218,9 @@ async function execute(
       // Nothing per call in here: a reused kernel then keeps the same environment from call to call.
       NBHOOK_RUN: JSON.stringify({ path: webhook.path, url, webhook_id: webhook.id }),
       NBHOOK_WEBHOOK_URL: url,
+      ...(deps.limits?.answerDir ? { NBHOOK_ANSWER_DIR: deps.limits.answerDir } : {}),
     },
+    limits: deps.limits,
     runTimeoutMs: webhook.timeoutMs > 0 ? webhook.timeoutMs : undefined,
     pool: deps.pool,
     lease: deps.leaseFor(call),

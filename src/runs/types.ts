@@ -5,7 +5,14 @@
  * of runs/ can share them without importing each other.
  */
 import type { KernelClient, KernelSpec, PoolStats, StartOptions } from "../kernel/index.js";
-import type { Notebook, NotebookResponse, Output, ParamLanguage, Parameters } from "../notebook/types.js";
+import type {
+  AnswerFile,
+  Notebook,
+  NotebookResponse,
+  Output,
+  ParamLanguage,
+  Parameters,
+} from "../notebook/types.js";
 import type { ExecutionStatus } from "../run-status.js";
 import type { Run, Webhook } from "../store/index.js";
 import type { RequestInput } from "./webhook-parameters.js";
@@ -105,7 +112,13 @@ export type CallOutcome =
 export interface CallAnswer {
   status: number;
   headers: Record<string, string>;
+  /** The bytes, when held in memory; empty when {@link file} holds them. */
   body: Buffer;
+  /**
+   * The bytes are in this file (respond_file), streamed to the caller: the call's own copy,
+   * removed once it was sent, or once the run is over when nobody waits (server/deliver-call.ts).
+   */
+  file?: AnswerFile;
   /** Headers the notebook set that may not be sent (logged). */
   droppedHeaders?: string[];
 }

@@ -3,12 +3,13 @@
  * route modules. `startServer` opens the store, builds the calls (runs/) and listens; `buildApp` is
  * the part tests can also drive.
  */
+import path from "node:path";
 import formbody from "@fastify/formbody";
 import multipart from "@fastify/multipart";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pino, type DestinationStream, type LoggerOptions } from "pino";
 import { AppError } from "../errors.js";
-import { prepareKernelRuntimeDir } from "../kernel/index.js";
+import { prepareKernelRuntimeDir, preparePrivateDir } from "../kernel/index.js";
 import { EmbeddedCalls } from "../runs/index.js";
 import { SqliteStore } from "../store/index.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
@@ -114,8 +115,13 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
   if (interrupted > 0)
     log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
   const kernels = await prepareKernelRuntimeDir(config.home);
-  if (kernels.swept > 0)
-    log.warn({ folders: kernels.swept }, "kernel folders left by the last stop were removed");
+  const answers = await preparePrivateDir(path.join(config.home, "answers"));
+  if (kernels.swept + answers.swept > 0) {
+    log.warn(
+      { kernels: kernels.swept, answers: answers.swept },
+      "kernel folders and answer copies left by the last stop were removed",
+    );
+  }
   const apiToken = await loadOrCreateApiToken(config.home);
   let listening = "";
   const baseUrl = () => (config.baseUrl ?? listening).replace(/\/+$/, "");
@@ -130,6 +136,11 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     maxQueue: config.maxQueue,
     smtp: config.smtp,
     kernelRuntimeDir: kernels.dir,
+    limits: {
+      maxOutputBytes: config.maxOutputBytes,
+      maxAnswerBytes: config.maxAnswerBytes,
+      answerDir: answers.dir,
+    },
   });
   const disk = new DiskSpace(config.home, config.minFreeBytes, log);
   const deps: ServerDeps = { config, store, apiToken, calls, links, disk };

@@ -154,6 +154,31 @@ describe("answerFor", () => {
     ).toBeUndefined();
   });
 
+  it("answers a respond_file answer as its file, to be streamed, with the notebook's headers", () => {
+    const file = { path: "/srv/answers/nbhook-answer-a1/answer", size: 104_857_600 };
+    const response = {
+      contentType: "application/pdf",
+      body: Buffer.alloc(0),
+      file,
+      filename: "r.pdf",
+      headers: { "X-Kind": "blob", "Content-Length": "1" },
+    };
+    const answer = webhookAnswer({ ...base, response });
+    expect(answer.status).toBe(200);
+    expect(answer.file).toEqual(file);
+    expect(answer.body.length).toBe(0);
+    expect(answer.headers).toMatchObject({
+      "content-type": "application/pdf",
+      "content-disposition": 'attachment; filename="r.pdf"',
+      "x-kind": "blob",
+    });
+    // The server frames the answer: the length comes from the file when it is sent.
+    expect(answer.headers["content-length"]).toBeUndefined();
+    expect(answer.droppedHeaders).toEqual(["Content-Length"]);
+    const redirected = webhookAnswer({ ...base, params: { next_url: "https://example.com/" }, response });
+    expect([redirected.status, redirected.file]).toEqual([302, undefined]);
+  });
+
   it("redirects to next_url after a successful run only, and only to absolute http(s) URLs", () => {
     const response = { contentType: "text/plain", body: Buffer.from("x") };
     const ok = webhookAnswer({ ...base, params: { next_url: "https://example.com/a?b=1" }, response });

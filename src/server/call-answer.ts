@@ -9,7 +9,7 @@
  * - A call nbhook itself failed (the store): 500 `{"error": "internal", "message", "id"}`.
  * - `next_url` (add-time; absolute http/https only) after a successful run: 302 to it, the
  *   notebook's response unused (as Naas did).
- * - The notebook's response (first respond_* output): its bytes; its content type, with
+ * - The notebook's response (first respond_* output): its bytes (or its file, to be streamed); its content type, with
  *   `; charset=utf-8` added to text types when they name no charset; its status (default 200);
  *   its headers, except those only the server may set (see {@link REFUSED_HEADERS}); and, for a
  *   2xx answer unless the webhook is `inline`, `Content-Disposition: attachment` with a filename.
@@ -119,6 +119,8 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
     headers[lower] = value;
   }
   const answer: CallAnswer = { status, headers, body: response.body };
+  // A respond_file answer stays in its file: deliver-call.ts streams it, with its length.
+  if (response.file) answer.file = response.file;
   if (dropped.length) answer.droppedHeaders = dropped;
   return answer;
 }

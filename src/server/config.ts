@@ -10,6 +10,7 @@ import path from "node:path";
 import { z } from "zod";
 import { AppError } from "../errors.js";
 import { defaultHome } from "../home.js";
+import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_OUTPUT_BYTES } from "../notebook/types.js";
 
 /** A host name (`localhost`, `mail.example.com`) or an IPv4/IPv6 address; not a URL. */
 function isHost(text: string): boolean {
@@ -53,6 +54,11 @@ export const serverConfigSchema = z.object({
   maxQueue: z.number().int().min(0).max(100_000),
   /** Free space the home's disk keeps: below it, calls are refused with 507 (0: no check). */
   minFreeBytes: z.number().int().min(0),
+  // Answers and outputs (docs/api.md, "Limits"):
+  /** The largest answer a notebook may give (a respond_file); inline answers stop at 64 MiB. */
+  maxAnswerBytes: z.number().int().min(1),
+  /** What the saved notebook keeps of one output (stream text, MIME value); the rest is cut, marked. */
+  maxOutputBytes: z.number().int().min(1),
   /** Unset: notifications are logged, not sent. */
   smtp: smtpSchema.optional(),
 });
@@ -167,6 +173,20 @@ const SETTINGS: { [K in SettingName]: Setting<NonNullable<ServerConfig[K]>> } = 
     must: "a size such as 100M, 2G or a number of bytes (0: no check)",
     parse: byteSize.pipe(shape.minFreeBytes),
     fallback: () => 100 * 1024 ** 2,
+  },
+  maxAnswerBytes: {
+    flag: "--max-answer",
+    env: "NBHOOK_MAX_ANSWER",
+    must: "a size of at least 1 byte, such as 1G, 500M or a number of bytes",
+    parse: byteSize.pipe(shape.maxAnswerBytes),
+    fallback: () => DEFAULT_MAX_ANSWER_BYTES,
+  },
+  maxOutputBytes: {
+    flag: "--max-output",
+    env: "NBHOOK_MAX_OUTPUT",
+    must: "a size of at least 1 byte, such as 10M, 512k or a number of bytes",
+    parse: byteSize.pipe(shape.maxOutputBytes),
+    fallback: () => DEFAULT_MAX_OUTPUT_BYTES,
   },
 };
 
@@ -287,6 +307,8 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     maxRuns: get("maxRuns"),
     maxQueue: get("maxQueue"),
     minFreeBytes: get("minFreeBytes"),
+    maxAnswerBytes: get("maxAnswerBytes"),
+    maxOutputBytes: get("maxOutputBytes"),
     smtp: flags.smtp ?? readSmtp(env, problems),
   };
   if (problems.length > 0) throw usageError(problems);

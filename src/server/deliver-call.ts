@@ -7,9 +7,17 @@
  *   for `GET /api/runs/{id}/response` (the same status, headers and bytes).
  * - A caller that disconnects while its call is queued takes it out of the queue (its record ends
  *   cancelled); once running, the run goes on and is recorded.
+ * - An answer in a file (respond_file) is streamed from it, with its Content-Length: a 100 MB
+ *   answer costs a read buffer, not 100 MB. The file is the call's own copy: it is opened, then
+ *   removed at once (the open file stays readable), so nothing is left behind whatever happens to
+ *   the connection; a call nobody waits for any more has its copy removed once it is over.
  */
+import { open, rm } from "node:fs/promises";
+import type { Readable } from "node:stream";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
 import type { AcceptedCallJson } from "../api/schemas.js";
+import { answerFolderOf } from "../notebook/response.js";
+import type { AnswerFile } from "../notebook/types.js";
 import type { CallResult, Links, Submission } from "../runs/index.js";
 
 type Accepted = Extract<Submission, { kind: "accepted" }>;
@@ -23,9 +31,14 @@ export async function deliverCall(
 ): Promise<FastifyReply> {
   const { run } = call;
   let detached = false;
-  call.result.catch((err: unknown) => {
-    if (detached) log.error({ err, run: run.id }, "background run failed");
-  });
+  call.result.then(
+    (result) => {
+      if (detached) void releaseAnswerFiles(result, log);
+    },
+    (err: unknown) => {
+      if (detached) log.error({ err, run: run.id }, "background run failed");
+    },
+  );
   if (waitMs === 0) {
     detached = true;
     return accepted(reply, links, call);
@@ -41,8 +54,70 @@ export async function deliverCall(
     detached = true;
     return accepted(reply, links, call);
   }
+  return sendAnswer(reply, result, log);
+}
+
+/** The answer: from memory, or streamed from its file; the call's answer files removed either way. */
+async function sendAnswer(
+  reply: FastifyReply,
+  result: CallResult,
+  log: FastifyBaseLogger,
+): Promise<FastifyReply> {
   const { answer } = result;
-  return reply.status(answer.status).headers(answer.headers).send(answer.body);
+  if (!answer.file) {
+    await releaseAnswerFiles(result, log);
+    return reply.status(answer.status).headers(answer.headers).send(answer.body);
+  }
+  let opened: OpenedAnswer;
+  try {
+    opened = await openAnswerFile(answer.file);
+  } finally {
+    await releaseAnswerFiles(result, log);
+  }
+  return reply
+    .status(answer.status)
+    .headers(answer.headers)
+    .header("content-length", String(opened.size))
+    .send(opened.stream);
+}
+
+export interface OpenedAnswer {
+  stream: Readable;
+  /** The file's size when it was opened: the Content-Length. */
+  size: number;
+}
+
+/**
+ * An answer file opened to be streamed. Its size is read from the open file, so Content-Length
+ * is what will be sent. The stream closes the file when it ends or is destroyed (fastify destroys
+ * it when the caller goes away).
+ */
+export async function openAnswerFile(file: AnswerFile): Promise<OpenedAnswer> {
+  const handle = await open(file.path, "r");
+  try {
+    const { size } = await handle.stat();
+    return { stream: handle.createReadStream(), size };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/**
+ * Removes the answer files of a call (its answer's, and its response's when the answer is not it:
+ * a next_url redirect): they are the call's own copies, in their own folders. The store linked or
+ * copied a kept one already.
+ */
+export async function releaseAnswerFiles(result: CallResult, log: FastifyBaseLogger): Promise<void> {
+  const response = result.outcome.kind === "ran" ? result.outcome.response : undefined;
+  const files = new Set([result.answer.file?.path, response?.file?.path]);
+  for (const file of files) {
+    const folder = file && answerFolderOf(file);
+    if (!folder) continue;
+    await rm(folder, { recursive: true, force: true }).catch((err: unknown) =>
+      log.warn({ err, file }, "could not remove an answer file"),
+    );
+  }
 }
 
 /** 202 with the run to poll. */

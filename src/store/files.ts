@@ -7,10 +7,15 @@
  *   webhooks/<id>/responses/<run id>       the answer body of a run that kept it (async calls)
  * Every write goes to a temporary name and is renamed.
  */
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { copyFile, link, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { AppError } from "../errors.js";
 import { writeFileAtomic } from "../notebook/read.js";
+import type { AnswerFile } from "../notebook/types.js";
+
+/** A kept answer up to this size is read into memory to be sent; a larger one is streamed. */
+export const KEPT_ANSWER_READ_BYTES = 1024 * 1024;
 
 export class FileLayout {
   constructor(readonly home: string) {}
@@ -55,6 +60,43 @@ export class FileLayout {
   async write(file: string, data: Buffer | string): Promise<void> {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFileAtomic(file, data);
+  }
+
+  /**
+   * Makes `file` hold the bytes of the file at `source` without reading them: a hard link (same
+   * disk, no copy at all), else a copy made by the OS (copy_file_range). `source` stays where it
+   * is (its owner removes it); `file` appears whole or not at all (temporary name, then rename).
+   */
+  async keep(file: string, source: string): Promise<void> {
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = path.join(
+      path.dirname(file),
+      `.${path.basename(file)}.${randomBytes(4).toString("hex")}.tmp`,
+    );
+    try {
+      await link(source, tmp).catch(() => copyFile(source, tmp));
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * A kept body: its bytes when small, else the file itself to stream (undefined when missing).
+   * Small ones are read because most answers are a few bytes of JSON, cheaper sent from memory.
+   */
+  async readBody(file: string): Promise<{ body: Buffer; file?: AnswerFile } | undefined> {
+    let size: number;
+    try {
+      size = (await stat(file)).size;
+    } catch (err) {
+      if (err instanceof Error && "code" in err && err.code === "ENOENT") return undefined;
+      throw err;
+    }
+    if (size > KEPT_ANSWER_READ_BYTES) return { body: Buffer.alloc(0), file: { path: file, size } };
+    const body = await this.read(file);
+    return body && { body };
   }
 
   async read(file: string): Promise<Buffer | undefined> {

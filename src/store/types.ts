@@ -6,6 +6,7 @@
  * Words: a *histo* is a version or output id in Naas's format `%Y%m%d%H%M%S%f` (20 digits,
  * sortable, unique per webhook). The *live* version of a webhook is its newest one.
  */
+import type { AnswerFile } from "../notebook/types.js";
 import type { FinishedRunStatus, RunStatus } from "../run-status.js";
 
 export type { FinishedRunStatus, RunStatus } from "../run-status.js";
@@ -71,7 +72,14 @@ export interface WebhookVersion {
 export interface KeptAnswer {
   status: number;
   headers: Record<string, string>;
+  /** The bytes, when held in memory; empty when {@link file} holds them. */
   body: Buffer;
+  /**
+   * The bytes are in this file. Given to `finishRun`: the call's copy, which the store takes
+   * without reading it (a hard link, else a copy made by the OS) and leaves in place. From
+   * `readAnswer`: the store's own file, to be streamed and never removed (large answers only).
+   */
+  file?: AnswerFile;
 }
 
 export interface RunErrorInfo {

@@ -1,7 +1,7 @@
 /**
  * Run history (docs/api.md): the runs of one webhook (by path or id) or of all, one run, the
- * executed notebook a run left, and the kept answer of an asynchronous call. One run and its answer
- * also take the run's webhook token (run-auth.ts).
+ * executed notebook a run left, and the kept answer of an asynchronous call (a large one streamed
+ * from the store's file). One run and its answer also take the run's webhook token (run-auth.ts).
  */
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { RunListJson } from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
 import type { Run } from "../../store/index.js";
+import { openAnswerFile } from "../deliver-call.js";
 import { HISTO_HEADER, IPYNB_CONTENT_TYPE, runJson } from "../representations.js";
 import { parseRequest } from "../http-errors.js";
 import type { ServerDeps } from "../types.js";
@@ -101,6 +102,13 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
         `run ${run.id} kept no answer: only calls made with \`Prefer: respond-async\` or \`Prefer: wait=N\` keep theirs`,
       );
     }
-    return reply.status(answer.status).headers(answer.headers).send(answer.body);
+    if (!answer.file) return reply.status(answer.status).headers(answer.headers).send(answer.body);
+    // The store's own file: streamed, and left where it is.
+    const opened = await openAnswerFile(answer.file);
+    return reply
+      .status(answer.status)
+      .headers(answer.headers)
+      .header("content-length", String(opened.size))
+      .send(opened.stream);
   });
 }

@@ -1,6 +1,12 @@
 /** @module Conformance cases: run records, kept answers, and the newest run shown on its webhook. */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { expect } from "vitest";
 import { isHisto } from "../histo.js";
+import type { KeptAnswer } from "../types.js";
 import {
   ALL_BYTES,
   type DeclareCase,
@@ -113,11 +119,56 @@ export function runCases(test: DeclareCase): void {
     expect(finished).toMatchObject({ status: "ok", httpStatus: 201, hasAnswer: true });
     const answer = await store.readAnswer(run.id);
     expect(answer).toEqual({ status: 201, headers, body: ALL_BYTES });
-    expect(Buffer.isBuffer(answer?.body) && answer.body.equals(ALL_BYTES)).toBe(true);
+    expect((await bytesOf(answer!)).equals(ALL_BYTES)).toBe(true);
 
     const empty = await newRun(store, webhook, version);
     await finishOk(store, empty.id, { status: 204, headers: {}, body: Buffer.alloc(0) });
     expect(await store.readAnswer(empty.id)).toEqual({ status: 204, headers: {}, body: Buffer.alloc(0) });
+  });
+
+  test("keeps an answer given as a file without taking the file, and reads it back byte for byte", async (store) => {
+    const { webhook, version } = await deployed(store);
+    const folder = await mkdtemp(path.join(os.tmpdir(), "nbhook-answer-"));
+    try {
+      const source = path.join(folder, "answer");
+      await writeFile(source, ALL_BYTES);
+      const run = await newRun(store, webhook, version);
+      const headers = { "content-type": "application/pdf" };
+      const file = { path: source, size: ALL_BYTES.length };
+      await finishOk(store, run.id, { status: 200, headers, body: Buffer.alloc(0), file });
+      // The call's copy is still there for the caller who waits (its owner removes it) …
+      expect((await readFile(source)).equals(ALL_BYTES)).toBe(true);
+      await rm(folder, { recursive: true, force: true });
+      // … and the kept answer outlives it.
+      const answer = await store.readAnswer(run.id);
+      expect(answer).toMatchObject({ status: 200, headers });
+      expect((await bytesOf(answer!)).equals(ALL_BYTES)).toBe(true);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  test("reads a large kept answer back as a file to stream, not into memory", async (store) => {
+    const { webhook, version } = await deployed(store);
+    const folder = await mkdtemp(path.join(os.tmpdir(), "nbhook-answer-"));
+    try {
+      const big = Buffer.alloc(3 * 1024 * 1024 + 7, 0xa5);
+      const source = path.join(folder, "answer");
+      await writeFile(source, big);
+      const run = await newRun(store, webhook, version);
+      await finishOk(store, run.id, {
+        status: 200,
+        headers: {},
+        body: Buffer.alloc(0),
+        file: { path: source, size: big.length },
+      });
+      const answer = await store.readAnswer(run.id);
+      expect(answer?.file?.size).toBe(big.length);
+      expect(answer?.body.length).toBe(0);
+      expect(await sha256Of(answer!.file!.path)).toBe(createHash("sha256").update(big).digest("hex"));
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   test("answers undefined for the answer of a run that kept none, running or finished, or of an unknown run", async (store) => {
@@ -210,4 +261,16 @@ export function runCases(test: DeclareCase): void {
     });
     expect(await store.findWebhookByToken(webhook.token)).toMatchObject({ lastRunStatus: "queued" });
   });
+}
+
+/** A kept answer's bytes, from memory or from its file. */
+async function bytesOf(answer: KeptAnswer): Promise<Buffer> {
+  return answer.file ? readFile(answer.file.path) : answer.body;
+}
+
+/** The SHA-256 of a file, read as a stream. */
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }

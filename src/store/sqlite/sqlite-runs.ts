@@ -1,6 +1,8 @@
 /**
  * @module The run records of the embedded store (the `runs` table) and their kept answers, whose
  * bodies are files (`webhooks/<id>/responses/<run id>`). SqliteStore delegates its run methods here.
+ * An answer given as a file (respond_file) is linked or copied there by the OS, never read; a large
+ * kept answer is read back as that file, to be streamed.
  */
 import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
@@ -96,13 +98,14 @@ export class SqliteRuns {
     const error = result.error && toJsonText(runErrorSchema, result.error, "the run's error");
     let head: string | null = null;
     if (result.answer) {
-      const { status, headers, body } = result.answer;
+      const { status, headers, body, file } = result.answer;
       head = toJsonText(responseHeadSchema, { status, headers }, "the run's answer");
       // The body first (atomically), then the row: a run never claims an answer it has not got.
       const raw = this.sql("SELECT id, webhook_id FROM runs WHERE id = ?").get(id);
       if (raw === undefined) throw noRun(id);
       const owner = parseRow(runOwnerRowSchema, "runs", raw);
-      await this.files.write(this.files.responseFile(owner.webhook_id, id), body);
+      const target = this.files.responseFile(owner.webhook_id, id);
+      await (file ? this.files.keep(target, file.path) : this.files.write(target, body));
     }
     return inTransaction(this.db, () => {
       this.sql(
@@ -119,9 +122,9 @@ export class SqliteRuns {
     if (raw === undefined) return undefined;
     const row = parseRow(runResponseRowSchema, "runs", raw);
     if (!row.response_headers) return undefined;
-    const body = await this.files.read(this.files.responseFile(row.webhook_id, id));
-    if (!body) return undefined;
-    return { status: row.response_headers.status, headers: row.response_headers.headers, body };
+    const kept = await this.files.readBody(this.files.responseFile(row.webhook_id, id));
+    if (!kept) return undefined;
+    return { status: row.response_headers.status, headers: row.response_headers.headers, ...kept };
   }
 
   list(options: Parameters<Store["listRuns"]>[0]): Run[] {
