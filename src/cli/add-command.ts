@@ -40,7 +40,7 @@ function paramsOf(flags: AddFlags): Record<string, unknown> {
   const params: Record<string, unknown> = {};
   for (const word of flags.parameters ?? []) {
     const [name, value] = pair(word, "-p");
-    params[name] = inferCliValue(value);
+    params[name] = inferCliValue(value, name);
   }
   for (const word of flags.parametersRaw ?? []) {
     const [name, value] = pair(word, "-r");

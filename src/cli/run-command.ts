@@ -92,7 +92,7 @@ async function collectParameters(flags: RunFlags): Promise<Parameters> {
   for (const text of flags.parametersYaml ?? []) merge(parseYamlParameters(text, "-y"));
   for (const word of flags.parameters ?? []) {
     const [name, value] = splitPair(word, "-p");
-    setOwn(params, name, inferCliValue(value));
+    setOwn(params, name, inferCliValue(value, name));
   }
   for (const word of flags.parametersRaw ?? []) {
     const [name, value] = splitPair(word, "-r");

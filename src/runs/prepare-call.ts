@@ -1,8 +1,9 @@
 /**
  * @module Preparing a webhook call: the live version, its kernel, the parameters (with their
  * redacted copy). Everything a call can be refused for before it runs is found here, before
- * anything is recorded: a webhook without a version (404), a value that cannot be coerced (422), no
- * kernel for the notebook.
+ * anything is recorded: a webhook without a version (404), a value that cannot be coerced or is
+ * over the limits of what the kernel's language can read (422: nesting, int digits; see
+ * notebook/parameters/limits.ts), no kernel for the notebook.
  */
 import { AppError } from "../errors.js";
 import { chooseKernelSpec, type KernelSpec } from "../kernel/index.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
-import type { Notebook } from "../notebook/types.js";
+import type { Notebook, ParamValue } from "../notebook/types.js";
 import {
   buildWebhookParameters,
   isSecretName,
@@ -213,5 +213,33 @@ describe("secrets", () => {
       "x-api-key": "<redacted>",
       "user-agent": "curl",
     });
+  });
+});
+
+describe("buildWebhookParameters limits", () => {
+  const nines = (digits: number) => "9".repeat(digits);
+
+  it("refuses a query int of more than 4300 digits for Python, naming it, coerced to the default's type", () => {
+    expect(build({ query: { days: nines(4300) } }).days).toBe(BigInt(nines(4300)));
+    let err: unknown;
+    try {
+      build({ query: { days: nines(4301) } });
+    } catch (caught) {
+      err = caught;
+    }
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe("parameter-invalid");
+    expect((err as AppError).message).toMatch(/^parameter "days" is an int of more than 4300 digits/);
+    // TypeScript writes a BigInt literal: no limit of its own below the general one.
+    const body: RequestBody = { kind: "json", value: { days: BigInt(nines(4301)) } };
+    expect(build({ body }, {}, "typescript").days).toBe(BigInt(nines(4301)));
+  });
+
+  it("refuses a JSON body with too big an int or too deep a value, naming it under body", () => {
+    const deep: ParamValue = JSON.parse("[".repeat(100) + "]".repeat(100)) as ParamValue;
+    const json = (value: ParamValue): RequestBody => ({ kind: "json", value });
+    expect(() => build({ body: json({ n: BigInt(nines(4301)) }) })).toThrow(/^parameter "body\.n" is an int/);
+    expect(() => build({ body: json({ deep }) })).toThrow(/^parameter "body\.deep" is nested more than 100/);
+    expect(() => build({ body: json({ deep }) }, {}, "typescript")).toThrow(/"body\.deep" is nested/);
   });
 });

@@ -18,7 +18,12 @@
  * Dunder names (`__x__`) are not flattened either: they are the interpreter's. Keys that are not
  * identifiers are only reachable through `params`/`body`.
  */
-import { isValidName, readParameterDefaults, coerceParameter } from "../notebook/parameters/index.js";
+import {
+  checkParameterLimits,
+  coerceParameter,
+  isValidName,
+  readParameterDefaults,
+} from "../notebook/parameters/index.js";
 import type { Notebook, ParamLanguage, ParamValue, Parameters } from "../notebook/types.js";
 
 /** What a request carried, parsed by the HTTP layer (src/server/request-input.ts). */
@@ -69,7 +74,9 @@ export interface BuildParametersInput {
 
 /**
  * The parameters to inject. Throws AppError("parameter-invalid") (→ 422) when a query or form
- * string cannot be coerced to its default's type; the message names the parameter and the type.
+ * string cannot be coerced to its default's type (the message names the parameter and the type),
+ * or when a value is over what `language` can read (nesting, int digits: see
+ * notebook/parameters/limits.ts; the message names the parameter, e.g. `body.deep` or `n`).
  */
 export function buildWebhookParameters(input: BuildParametersInput): Parameters {
   const { language, request } = input;
@@ -103,6 +110,7 @@ export function buildWebhookParameters(input: BuildParametersInput): Parameters 
     if (fixed.has(key) || !isFlattenable(language, key)) continue;
     setOwn(out, key, isCoercible(key, body) && typeof value === "string" ? coerce(key, value) : value);
   }
+  checkParameterLimits(out, language);
   return out;
 }
 

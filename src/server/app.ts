@@ -17,7 +17,7 @@ import { answerFor } from "./call-answer.js";
 import type { ServerConfig } from "./config.js";
 import { DiskSpace } from "./disk-space.js";
 import { lockHome } from "./home-lock.js";
-import { errorHandler, notFoundHandler } from "./http-errors.js";
+import { errorHandler, frameworkErrorHandler, notFoundHandler } from "./http-errors.js";
 import { createLinks } from "./links.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerTriggerRoutes } from "./routes/trigger.js";
@@ -45,6 +45,7 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
     bodyLimit: deps.config.maxBodyBytes,
     // Webhook URLs are secrets: fastify's own request lines are off, ours redact the token.
     logController: new LogController({ disableRequestLogging: true }),
+    frameworkErrors: frameworkErrorHandler,
   });
   app.addHook("onResponse", async (request, reply) => {
     // The path only: the query may hold secrets, and /notebook/<token> is one.

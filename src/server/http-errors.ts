@@ -116,6 +116,26 @@ export function errorHandler(
   void reply.status(statusOf(err.code)).headers(errorHeaders(err)).send(errorBody(err));
 }
 
+/**
+ * Errors fastify's router raises before any route (fastify's `frameworkErrors`): a path segment
+ * longer than a route parameter may be (a webhook token never is) is an unknown URL, a path that
+ * cannot be percent-decoded a bad request; both answered like every other error.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") return notFoundHandler(request, reply);
+  errorHandler(
+    error.code === "FST_ERR_BAD_URL"
+      ? new AppError("bad-request", "the URL cannot be read: percent-encode it as UTF-8", { cause: error })
+      : error,
+    request,
+    reply,
+  );
+}
+
 /** Unknown routes answer like every other error. */
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split("?")[0] ?? "";

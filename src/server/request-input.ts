@@ -2,22 +2,28 @@
  * @module A webhook request as parameters' raw material (runs/webhook-parameters.ts RequestInput):
  * the query string, the headers, and the body by content type:
  * - `application/json`: parsed keeping ints apart from floats (parseJsonParameters); malformed → 400;
- *   an empty body counts as none;
+ *   nested deeper than the limit or an int of too many digits → 422 naming the parameter
+ *   (`body.deep`); an empty body counts as none;
  * - `application/x-www-form-urlencoded`: fields, each key's last value;
- * - `multipart/form-data`: fields as values; files streamed to the run's uploads folder, passed as
- *   absolute paths (a field with several files: a list of paths);
+ * - `multipart/form-data`: fields as values; files streamed to the run's uploads folder under a safe
+ *   name (a base name of at most 240 UTF-8 bytes), passed as absolute paths (a field with several
+ *   files: a list of paths);
  * - anything else: the body as UTF-8 text (Naas's `{"str": …}`).
  * Bodies over the limit are 413 for every kind, multipart included (counted across all parts).
+ * Bodies read as text (all but multipart) and the query string must be UTF-8, percent-escapes
+ * included: anything else is a 400, never text silently changed to U+FFFD.
  *
- * Errors are AppErrors ("bad-request", "body-too-large") for http-errors.ts to answer.
+ * Errors are AppErrors ("bad-request", "body-too-large", "parameter-invalid") for http-errors.ts
+ * to answer.
  */
 import { createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../errors.js";
-import { parseJsonParameters } from "../notebook/parameters/index.js";
+import { ParameterLimitError, parseJsonParameters } from "../notebook/parameters/index.js";
 import type { RequestBody, RequestInput } from "../runs/index.js";
 
 export function bodyTooLarge(limit: number): AppError {
@@ -34,42 +40,119 @@ export function bodyTooLarge(limit: number): AppError {
  */
 export function registerBodyParsers(scope: FastifyInstance, bodyLimit: number): void {
   scope.removeContentTypeParser(["application/json", "application/x-www-form-urlencoded", "text/plain"]);
-  scope.addContentTypeParser("application/json", { parseAs: "string", bodyLimit }, (_request, text, done) => {
-    if (String(text).trim() === "") return done(null, { kind: "none" } satisfies RequestBody);
+  const parser = (read: (text: string) => RequestBody) => (_request: unknown, bytes: Buffer, done: Done) => {
     try {
-      done(null, {
-        kind: "json",
-        value: parseJsonParameters(String(text), "the request body"),
-      } satisfies RequestBody);
+      done(null, read(utf8Body(bytes)));
     } catch (err) {
-      done(
-        new AppError(
-          "bad-request",
-          err instanceof AppError ? err.message : "the request body is not valid JSON",
-        ),
-        undefined,
-      );
+      done(err as Error, undefined);
     }
-  });
+  };
+  scope.addContentTypeParser("application/json", { parseAs: "buffer", bodyLimit }, parser(jsonBody));
   scope.addContentTypeParser(
     "application/x-www-form-urlencoded",
-    { parseAs: "string", bodyLimit },
-    (_request, text, done) => {
-      done(null, {
-        kind: "form",
-        fields: lastValues(new URLSearchParams(String(text))),
-      } satisfies RequestBody);
-    },
+    { parseAs: "buffer", bodyLimit },
+    parser((text) => ({ kind: "form", fields: parseUrlEncoded(text, "the form body") })),
   );
-  scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit }, (_request, bytes, done) => {
-    done(null, { kind: "text", text: Buffer.from(bytes).toString("utf8") } satisfies RequestBody);
-  });
+  scope.addContentTypeParser(
+    "*",
+    { parseAs: "buffer", bodyLimit },
+    parser((text) => ({ kind: "text", text })),
+  );
 }
 
-/** The query string of `url`, each key's last value. */
+type Done = (err: Error | null, body?: RequestBody) => void;
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The body as text; bytes that are not UTF-8 are the caller's mistake (400), not U+FFFD. */
+function utf8Body(bytes: Buffer): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new AppError(
+      "bad-request",
+      "the request body is not valid UTF-8: send text (JSON, forms, plain text) encoded as UTF-8, " +
+        "and binary data as a file in a multipart/form-data body",
+    );
+  }
+}
+
+/** A JSON body: malformed is 400; over the limits of notebook/parameters/limits.ts, 422. */
+function jsonBody(text: string): RequestBody {
+  if (text.trim() === "") return { kind: "none" };
+  try {
+    return { kind: "json", value: parseJsonParameters(text, "the request body", { name: "body" }) };
+  } catch (err) {
+    if (err instanceof ParameterLimitError) throw err;
+    throw new AppError(
+      "bad-request",
+      err instanceof AppError ? err.message : "the request body is not valid JSON",
+      { cause: err },
+    );
+  }
+}
+
+/** The query string of `url`, each key's last value. Percent-escapes that are not UTF-8: 400. */
 export function queryOf(url: string): Record<string, string> {
   const at = url.indexOf("?");
-  return at < 0 ? {} : lastValues(new URLSearchParams(url.slice(at + 1)));
+  return at < 0 ? {} : parseUrlEncoded(url.slice(at + 1), "the query string");
+}
+
+/**
+ * `application/x-www-form-urlencoded` text (a query string, a form body) as URLSearchParams reads
+ * it (`&`-separated, `+` is a space, each key's last value), except that percent-escapes which do
+ * not decode to UTF-8 (`%FF`) are a 400 naming `what`, where URLSearchParams writes U+FFFD.
+ * Written by hand for that one difference: neither URLSearchParams nor `querystring` can refuse.
+ */
+export function parseUrlEncoded(text: string, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    const value = eq < 0 ? "" : pair.slice(eq + 1);
+    setOwn(out, decodeComponent(name, what), decodeComponent(value, what));
+  }
+  return out;
+}
+
+function decodeComponent(raw: string, what: string): string {
+  const text = raw.replaceAll("+", " ");
+  if (!text.includes("%")) return text;
+  try {
+    return UTF8.decode(percentDecoded(text));
+  } catch {
+    throw new AppError(
+      "bad-request",
+      `${what} is not valid UTF-8 once percent-decoded (such as %FF): percent-encode the UTF-8 bytes ` +
+        `of the text (é is %C3%A9), as encodeURIComponent and URLSearchParams do`,
+    );
+  }
+}
+
+/** The UTF-8 bytes of `text` with each `%XX` replaced by its byte; other `%` are kept as they are. */
+function percentDecoded(text: string): Uint8Array {
+  const bytes = Buffer.from(text, "utf8");
+  const out = Buffer.allocUnsafe(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const high = hexValue(bytes[i + 1]);
+    const low = hexValue(bytes[i + 2]);
+    if (bytes[i] === 0x25 && high >= 0 && low >= 0) {
+      out[n++] = high * 16 + low;
+      i += 2;
+    } else {
+      out[n++] = bytes[i]!;
+    }
+  }
+  return out.subarray(0, n);
+}
+
+function hexValue(byte: number | undefined): number {
+  if (byte === undefined) return -1;
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
 /** Header names lower-cased, each header's first value (as Naas kept them). */
@@ -149,6 +232,9 @@ async function readParts(request: FastifyRequest, options: ReadInputOptions): Pr
   };
   let dir: string | undefined;
   const parts = request.parts({
+    // The file name as sent: busboy's own base name turns `..` and `../` into "", which would drop
+    // the file; safeFileName makes every name safe.
+    preservePath: true,
     limits: { fieldSize: limit, fileSize: limit, files: 50, fields: 500, parts: 550 },
   });
   for await (const part of parts) {
@@ -159,16 +245,15 @@ async function readParts(request: FastifyRequest, options: ReadInputOptions): Pr
       setOwn(fields, part.fieldname, value);
       continue;
     }
-    if (!part.filename) {
-      part.file.resume(); // a file input left empty in an HTML form
-      continue;
-    }
     dir ??= await options.uploadsDir();
-    const target = path.join(dir, uniqueName(safeFileName(part.filename), taken));
+    const name = uniqueName(safeFileName(part.filename ?? ""), taken);
+    const target = path.join(dir, name);
+    let size = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         try {
           count(chunk.length);
+          size += chunk.length;
           callback(null, chunk);
         } catch (err) {
           callback(err as Error);
@@ -177,34 +262,67 @@ async function readParts(request: FastifyRequest, options: ReadInputOptions): Pr
     });
     await pipeline(part.file, counter, createWriteStream(target));
     if (part.file.truncated) throw bodyTooLarge(limit);
+    if (!part.filename && size === 0) {
+      // A file input left empty in an HTML form (no name, no bytes): no file at all.
+      await rm(target, { force: true });
+      taken.delete(name);
+      continue;
+    }
     const previous = files[part.fieldname];
     setOwn(files, part.fieldname, previous === undefined ? target : [previous, target].flat());
   }
   return { kind: "multipart", fields, files };
 }
 
-/** A client's file name reduced to a safe base name (no folders, no control characters). */
+/** Longest file name written for an upload, in UTF-8 bytes (file systems allow 255). */
+export const MAX_FILE_NAME_BYTES = 240;
+/** A longer "extension" is part of the name (it is not kept whole when the name is shortened). */
+const MAX_EXTENSION_BYTES = 32;
+
+// Control characters (C0, DEL, C1) and the bidirectional controls that make a name read
+// differently from what it is (`invoice\u202Efdp.exe`).
+// eslint-disable-next-line no-control-regex -- control characters are what is removed
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A client's file name reduced to a safe base name: no folders, no control or bidirectional
+ * characters, no leading dots, at most {@link MAX_FILE_NAME_BYTES} UTF-8 bytes (shortened before
+ * its extension, never inside a code point); `upload` when nothing is left (`..`, `../`, "").
+ */
 export function safeFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? "";
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed
-  const visible = base.replace(/[\u0000-\u001f\u007f]/g, "");
-  const cleaned = visible.replace(/^\.+/, "").trim();
-  return (cleaned || "upload").slice(0, 200);
+  const cleaned = base.replace(INVISIBLE, "").replace(/^\.+/, "").trim();
+  return fitName(cleaned || "upload", "");
 }
 
-function uniqueName(name: string, taken: Set<string>): string {
+/** `name`, or `name-2`, `name-3`… (before the extension) when taken; within the length limit. */
+export function uniqueName(name: string, taken: Set<string>): string {
   let candidate = name;
-  for (let i = 2; taken.has(candidate); i++) {
-    const ext = path.extname(name);
-    candidate = `${name.slice(0, name.length - ext.length)}-${i}${ext}`;
-  }
+  for (let i = 2; taken.has(candidate); i++) candidate = fitName(name, `-${i}`);
   taken.add(candidate);
   return candidate;
 }
 
-function lastValues(params: URLSearchParams): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of params) setOwn(out, key, value);
+/** `name` with `suffix` before its extension, shortened to MAX_FILE_NAME_BYTES. */
+function fitName(name: string, suffix: string): string {
+  let ext = path.extname(name);
+  if (Buffer.byteLength(ext) > MAX_EXTENSION_BYTES) ext = "";
+  const stem = name.slice(0, name.length - ext.length);
+  const room = MAX_FILE_NAME_BYTES - Buffer.byteLength(ext) - Buffer.byteLength(suffix);
+  return `${truncateUtf8(stem, room)}${suffix}${ext}`;
+}
+
+/** The longest start of `text` of at most `maxBytes` UTF-8 bytes, cut between code points. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let out = "";
+  let used = 0;
+  for (const ch of text) {
+    const size = Buffer.byteLength(ch);
+    if (used + size > maxBytes) break;
+    out += ch;
+    used += size;
+  }
   return out;
 }
 

@@ -180,6 +180,25 @@ describe("request → parameters", () => {
     expect(existsSync(answer.path as string)).toBe(false);
   });
 
+  it("passes files named `.`, `..`, `../` or too long for a file system, under safe names", async () => {
+    const webhook = await deploy([
+      { source: "upload = None", tags: ["parameters"] },
+      "import os, naas\n" +
+        "paths = upload if isinstance(upload, list) else [upload]\n" +
+        "naas.webhook.respond_json([[os.path.basename(p), os.path.getsize(p)] for p in paths])",
+    ]);
+    const form = new FormData();
+    const names = [".", "..", "../", "é".repeat(200) + ".csv", "😀".repeat(70)];
+    names.forEach((name, i) => form.append("upload", new Blob([Buffer.alloc(i + 1, 1)]), name));
+    const { res, json } = await call(webhook.url, { method: "POST", body: form });
+    expect(res.status).toBe(200);
+    const saved = json() as unknown as Array<[string, number]>;
+    expect(saved.map(([, size]) => size)).toEqual([1, 2, 3, 4, 5]);
+    expect(saved.slice(0, 3).map(([name]) => name)).toEqual(["upload", "upload-2", "upload-3"]);
+    expect(saved[3]![0]).toBe("é".repeat(118) + ".csv");
+    expect(saved[4]![0]).toBe("😀".repeat(60));
+  });
+
   it("gives the Naas names params, body and headers, with secret headers redacted even in the kernel", async () => {
     const { url } = await deploy([
       "import naas\n" +
@@ -285,6 +304,89 @@ describe("refusals", () => {
     });
     expect(res.status).toBe(400);
     expect(json()).toEqual({ error: "bad-request", message: expect.stringContaining("not valid JSON") });
+  });
+
+  it("answers 422 naming the parameter for values the kernel could not compile, and records no run", async () => {
+    const webhook = await deploy(TYPED);
+    const lists = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+    const nines = "9".repeat(4301);
+    const answers = [
+      [
+        await call(webhook.url, postJson({ deep: JSON.parse(lists(100)) })),
+        '"body.deep" is nested more than 100',
+      ],
+      [await call(`${webhook.url}?days=${nines}`), '"days" is an int of more than 4300 digits'],
+      [await call(`${webhook.url}?cities=${lists(101)}`), '"cities" is nested more than 100'],
+      [
+        await call(webhook.url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: `{"n": ${nines}}`,
+        }),
+        '"body.n" is an int of more than 4300 digits',
+      ],
+      [
+        await call(webhook.url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: `{"deep": ${lists(8000)}}`,
+        }),
+        '"body.deep" is nested more than 100',
+      ],
+    ] as const;
+    for (const [answer, message] of answers) {
+      expect(answer.res.status).toBe(422);
+      expect(answer.json()).toEqual({
+        error: "parameter-invalid",
+        message: expect.stringContaining(message),
+      });
+    }
+    expect(await server.deps.store.listRuns({ webhookId: webhook.id })).toEqual([]);
+  });
+
+  it("runs values at the limits: 100 levels deep, ints of 4300 digits", async () => {
+    const { url } = await deploy([
+      { source: "days = 3", tags: ["parameters"] },
+      "import naas\n" +
+        "depth = lambda v: 1 + max(map(depth, v), default=0) if isinstance(v, list) else 0\n" +
+        "naas.webhook.respond_json({'digits': len(str(days)), 'depth': depth(body['deep'])})",
+    ]);
+    const deep = "[".repeat(99) + "]".repeat(99);
+    const { res, json } = await call(`${url}?days=${"9".repeat(4300)}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"deep": ${deep}}`,
+    });
+    expect(res.status).toBe(200);
+    expect(json()).toEqual({ digits: 4300, depth: 99 });
+  });
+
+  it("answers 400 for bodies and query strings that are not UTF-8, and records no run", async () => {
+    const webhook = await deploy(TYPED);
+    const bad = Buffer.from([0xc3, 0x28]);
+    const body = (type: string, before: string, after = "") => ({
+      method: "POST",
+      headers: { "content-type": type },
+      body: Buffer.concat([Buffer.from(before), bad, Buffer.from(after)]),
+    });
+    const answers = [
+      await call(webhook.url, body("application/json", '{"name": "', '"}')),
+      await call(webhook.url, body("application/x-www-form-urlencoded", "name=")),
+      await call(webhook.url, body("text/plain", "hello ")),
+    ];
+    for (const answer of answers) {
+      expect(answer.res.status).toBe(400);
+      expect(answer.json()).toEqual({
+        error: "bad-request",
+        message: expect.stringMatching(/^the request body is not valid UTF-8/),
+      });
+    }
+    for (const query of ["name=%FF", "%C3%28=1"]) {
+      const answer = await call(`${webhook.url}?${query}`);
+      expect(answer.res.status).toBe(400);
+      expect(answer.json().message).toMatch(/^the query string is not valid UTF-8 once percent-decoded/);
+    }
+    expect(await server.deps.store.listRuns({ webhookId: webhook.id })).toEqual([]);
   });
 
   it("answers 405 JSON for other methods", async () => {

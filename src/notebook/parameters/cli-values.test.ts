@@ -162,3 +162,23 @@ describe("readParametersFile", () => {
     await expect(readParametersFile(missing)).rejects.toThrow(`cannot read parameters file ${missing}`);
   });
 });
+
+describe("limits of command-line values", () => {
+  it("refuses an int of more than 10,000 digits, naming the parameter", () => {
+    expect(inferCliValue("9".repeat(10_000), "n")).toBe(BigInt("9".repeat(10_000)));
+    expect(() => inferCliValue("9".repeat(10_001), "n")).toThrow(
+      /^parameter "n" is an int of more than 10000 digits/,
+    );
+  });
+
+  it("refuses YAML nested deeper than the limit; the document's own mapping is no level", () => {
+    const flow = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+    expect(parseYamlParameters(`a: ${flow(100)}`, "-y")).toBeDefined();
+    expect(() => parseYamlParameters(`a: ${flow(101)}`, "-y")).toThrow(
+      /^parameter "a" is nested more than 100/,
+    );
+    // Deep enough for the yaml package's own recursion to give up: still the nesting message.
+    expect(() => parseYamlParameters(`a: ${flow(3000)}`, "-y")).toThrow(/^parameter "-y" is nested/);
+    expect(() => parseYamlParameters(`a: ${"9".repeat(10_001)}`, "-y")).toThrow(/"a" is an int of more than/);
+  });
+});

@@ -9,22 +9,24 @@ import { parseDocument, type ScalarTag } from "yaml";
 import { AppError } from "../../errors.js";
 import type { ParamValue, Parameters } from "../types.js";
 import { parseJsonParameters } from "./json-values.js";
+import { hasTooManyDigits, MAX_INT_DIGITS, MAX_NESTING_DEPTH, tooDeep, tooManyDigits } from "./limits.js";
 import { isParamObject, setOwn } from "./param-values.js";
 import { parsePythonFloat, parsePythonInt } from "./python-numbers.js";
 
 /**
  * papermill's `_resolve_type`: exactly "True"/"False"/"None" become bool/None; text Python's
  * `int()` accepts becomes an int (bigint); text `float()` accepts becomes a float; anything else
- * stays a string.
+ * stays a string. An int of more digits than limits.ts allows is a ParameterLimitError naming
+ * `name`.
  *
  * @example inferCliValue("1_000") // 1000n
  * @example inferCliValue(" -Infinity ") // -Infinity
  */
-export function inferCliValue(text: string): ParamValue {
+export function inferCliValue(text: string, name = "value"): ParamValue {
   if (text === "True") return true;
   if (text === "False") return false;
   if (text === "None") return null;
-  return parsePythonInt(text) ?? parsePythonFloat(text) ?? text;
+  return parsePythonInt(text, name) ?? parsePythonFloat(text) ?? text;
 }
 
 /**
@@ -65,13 +67,29 @@ export function parseYamlParameters(text: string, source = "YAML parameters"): P
       ...PYYAML_SCALARS,
     ],
   });
-  if (doc.errors.length > 0) {
-    throw new AppError("parameter-invalid", `${source} is not valid YAML: ${doc.errors[0]?.message ?? ""}`);
+  const problem = doc.errors[0]?.message;
+  if (problem !== undefined) {
+    // The `yaml` package reports its own stack overflow on deep nesting as a syntax error.
+    if (problem.startsWith("Maximum call stack size exceeded")) throw tooDeep(source);
+    throw new AppError("parameter-invalid", `${source} is not valid YAML: ${problem}`);
   }
-  const value = fromYaml(doc.toJS({ maxAliasCount: 1000 }) as unknown, source, "");
+  const value = fromYaml(yamlToJs(doc, source), { source, path: "", parameter: "", depth: 0 });
   if (value === null) return {};
   if (!isParamObject(value)) throw notAMapping(source, value);
   return value;
+}
+
+/**
+ * The document as plain values. The `yaml` package builds them recursively: a document nested
+ * thousands of levels deep overflows the stack, which is the same mistake as a too deep one.
+ */
+function yamlToJs(doc: ReturnType<typeof parseDocument>, source: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  } catch (err) {
+    if (err instanceof RangeError) throw tooDeep(source);
+    throw err;
+  }
 }
 
 function notAMapping(source: string, value: ParamValue): AppError {
@@ -79,28 +97,52 @@ function notAMapping(source: string, value: ParamValue): AppError {
   return new AppError("parameter-invalid", `${source} must be a mapping of names to values; it is ${kind}`);
 }
 
-/** Checks that what the YAML library produced is a ParamValue (binary, sets, … are not). */
-function fromYaml(value: unknown, source: string, path: string): ParamValue {
+/** Where a YAML value is: the full path (for messages), its parameter, its depth (the document is 0). */
+interface YamlPlace {
+  source: string;
+  path: string;
+  parameter: string;
+  depth: number;
+}
+
+/**
+ * Checks that what the YAML library produced is a ParamValue (binary, sets, … are not) within the
+ * limits of limits.ts.
+ */
+function fromYaml(value: unknown, place: YamlPlace): ParamValue {
   if (value === null || value === undefined) return null;
   switch (typeof value) {
     case "string":
     case "boolean":
-    case "bigint":
     case "number":
       return value;
+    case "bigint":
+      if (hasTooManyDigits(value.toString())) throw tooManyDigits(place.path || place.source, MAX_INT_DIGITS);
+      return value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => fromYaml(v, source, `${path}[${i}]`));
+  // The document's own mapping is not a parameter's level: `a: [1]` makes `a` one level deep.
+  if (typeof value === "object" && place.depth > MAX_NESTING_DEPTH) {
+    throw tooDeep(place.parameter || place.source);
+  }
+  const inner = (path: string): YamlPlace => ({
+    ...place,
+    path,
+    parameter: place.depth === 0 ? path : place.parameter,
+    depth: place.depth + 1,
+  });
+  if (Array.isArray(value)) return value.map((v, i) => fromYaml(v, inner(`${place.path}[${i}]`)));
   if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
     const out: { [key: string]: ParamValue } = {};
-    for (const [k, v] of Object.entries(value))
-      setOwn(out, k, fromYaml(v, source, path ? `${path}.${k}` : k));
+    for (const [k, v] of Object.entries(value)) {
+      setOwn(out, k, fromYaml(v, inner(place.path ? `${place.path}.${k}` : k)));
+    }
     return out;
   }
   const what =
     value instanceof Uint8Array ? "binary data" : value instanceof Set ? "a set" : "an unsupported value";
   throw new AppError(
     "parameter-invalid",
-    `${source}: ${path || "the document"} is ${what}; use plain YAML values`,
+    `${place.source}: ${place.path || "the document"} is ${what}; use plain YAML values`,
   );
 }
 

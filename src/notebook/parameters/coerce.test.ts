@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../../errors.js";
 import type { ParamValue } from "../types.js";
 import { coerceParameter } from "./coerce.js";
+import { ParameterLimitError } from "./limits.js";
 import type { ParameterDefault, ParamType } from "./types.js";
 
 const expect_ = (type: ParamType, value?: ParamValue): ParameterDefault =>
@@ -110,5 +111,30 @@ describe("coerceParameter", () => {
   it("shortens long values in the message", () => {
     const err = failure(() => coerceParameter("n", "x".repeat(200), expect_("int")));
     expect(err.message.length).toBeLessThan(130);
+  });
+});
+
+describe("coerceParameter limits", () => {
+  const lists = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+
+  it("says a list or dict too deep is too deep, naming the parameter (not 'expects list')", () => {
+    expect(coerceParameter("items", lists(100), expect_("list", []))).toBeDefined();
+    const err = failure(() => coerceParameter("items", lists(101), expect_("list", [])));
+    expect(err).toBeInstanceOf(ParameterLimitError);
+    expect(err.message).toMatch(/^parameter "items" is nested more than 100 levels deep/);
+    expect(() => coerceParameter("cfg", `{"a": ${lists(100)}}`, expect_("dict", {}))).toThrow(
+      /^parameter "cfg\.a" is nested/,
+    );
+    expect(() => coerceParameter("items", lists(100_000), expect_("list", []))).toThrow(ParameterLimitError);
+  });
+
+  it("refuses an int of more than 10,000 digits before converting it; the language's limit comes later", () => {
+    expect(coerceParameter("n", "9".repeat(4301), expect_("int", 1n))).toBe(BigInt("9".repeat(4301)));
+    expect(() => coerceParameter("n", "9".repeat(10_001), expect_("int", 1n))).toThrow(
+      /^parameter "n" is an int of more than 10000 digits/,
+    );
+    expect(() => coerceParameter("n", `1_${"0".repeat(10_000)}`, expect_("int", 1n))).toThrow(
+      ParameterLimitError,
+    );
   });
 });

@@ -6,6 +6,7 @@
 import { AppError } from "../../errors.js";
 import type { ParamValue } from "../types.js";
 import { parseJsonParameters } from "./json-values.js";
+import { ParameterLimitError } from "./limits.js";
 import { describeValue, isParamObject } from "./param-values.js";
 import { parsePythonFloat, parsePythonInt } from "./python-numbers.js";
 import type { ParameterDefault } from "./types.js";
@@ -28,7 +29,7 @@ const NONE_WORDS = new Set(["", "None", "null"]);
  */
 export function coerceParameter(name: string, raw: string, expected: ParameterDefault): ParamValue {
   if (expected.default === null && NONE_WORDS.has(raw.trim())) return null;
-  const value = convert(raw, expected);
+  const value = convert(name, raw, expected);
   if (value !== undefined) return value;
   const wanted =
     expected.type === "list" || expected.type === "dict" ? `${expected.type} (as JSON)` : expected.type;
@@ -39,10 +40,10 @@ export function coerceParameter(name: string, raw: string, expected: ParameterDe
   );
 }
 
-function convert(raw: string, expected: ParameterDefault): ParamValue | undefined {
+function convert(name: string, raw: string, expected: ParameterDefault): ParamValue | undefined {
   switch (expected.type) {
     case "int":
-      return parsePythonInt(raw);
+      return parsePythonInt(raw, name);
     case "float":
       return parsePythonFloat(raw);
     case "bool": {
@@ -53,7 +54,7 @@ function convert(raw: string, expected: ParameterDefault): ParamValue | undefine
       return NONE_WORDS.has(raw.trim()) ? null : raw;
     case "list":
     case "dict": {
-      const value = parseJson(raw);
+      const value = parseJson(name, raw);
       if (value === undefined) return undefined;
       const fits = expected.type === "list" ? Array.isArray(value) : isParamObject(value);
       return fits ? value : undefined;
@@ -64,11 +65,12 @@ function convert(raw: string, expected: ParameterDefault): ParamValue | undefine
   }
 }
 
-function parseJson(raw: string): ParamValue | undefined {
+/** JSON text, or undefined when it is not JSON; over a limit (limits.ts) is its own error. */
+function parseJson(name: string, raw: string): ParamValue | undefined {
   try {
-    return parseJsonParameters(raw);
+    return parseJsonParameters(raw, "JSON", { name });
   } catch (err) {
-    if (err instanceof AppError) return undefined;
+    if (err instanceof AppError && !(err instanceof ParameterLimitError)) return undefined;
     throw err;
   }
 }

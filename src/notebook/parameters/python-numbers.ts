@@ -3,6 +3,7 @@
  * and for coercing request strings: surrounding Unicode whitespace, a sign, `_` between digits,
  * any Unicode decimal digits, and for floats `nan`/`inf`/`infinity` in any case.
  */
+import { hasTooManyDigits, MAX_INT_DIGITS, tooManyDigits } from "./limits.js";
 
 const WHITESPACE = /^\p{White_Space}+|\p{White_Space}+$/gu;
 const DECIMAL_DIGIT = /\p{Nd}/u;
@@ -10,11 +11,17 @@ const INT_TEXT = /^[+-]?\d(?:_?\d)*$/;
 const FLOAT_TEXT = /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/;
 const SPECIAL_FLOAT = /^([+-]?)(inf|infinity|nan)$/i;
 
-/** `int(text)` in base 10, or undefined where Python raises ValueError. */
-export function parsePythonInt(text: string): bigint | undefined {
+/**
+ * `int(text)` in base 10, or undefined where Python raises ValueError. Text of more digits than
+ * limits.ts allows is a ParameterLimitError naming `name`, before any conversion (BigInt parsing
+ * is quadratic).
+ */
+export function parsePythonInt(text: string, name = "value"): bigint | undefined {
   const ascii = toAsciiDigits(text.replace(WHITESPACE, ""));
   if (!INT_TEXT.test(ascii)) return undefined;
-  return BigInt(ascii.replaceAll("_", ""));
+  const digits = ascii.replaceAll("_", "");
+  if (hasTooManyDigits(digits)) throw tooManyDigits(name, MAX_INT_DIGITS);
+  return BigInt(digits);
 }
 
 /** `float(text)`, or undefined where Python raises ValueError. */

@@ -256,3 +256,18 @@ describe("translateParameters('javascript')", () => {
     expect(() => translateParameters("typescript", { "a b": 1n })).toThrow(/not a JavaScript identifier/);
   });
 });
+
+describe("translateParameters limits", () => {
+  it("refuses before writing anything what the language's compiler cannot read", () => {
+    const deep: ParamValue = JSON.parse("[".repeat(101) + "]".repeat(101)) as ParamValue;
+    expect(() => translateParameters("python", { deep })).toThrow(
+      /^parameter "deep" is nested more than 100 levels deep/,
+    );
+    const big = BigInt("9".repeat(4301));
+    expect(() => translateParameters("python", { n: big })).toThrow(
+      /^parameter "n" is an int of more than 4300 digits/,
+    );
+    expect(translateParameters("typescript", { n: big })).toContain(`let n = ${big}n;`);
+    expect(translateParameters("julia", { n: big })).toContain(`n = ${big}\n`);
+  });
+});

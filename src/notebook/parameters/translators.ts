@@ -13,6 +13,7 @@
  */
 import { AppError } from "../../errors.js";
 import type { ParamLanguage, ParamValue, Parameters } from "../types.js";
+import { checkParameterLimits } from "./limits.js";
 import { validateName, variableName } from "./names.js";
 import { isParamObject } from "./param-values.js";
 import { papermillEscapedString, pythonFloatRepr, pythonStrip } from "./python-repr.js";
@@ -31,7 +32,9 @@ export interface TranslateOptions {
 /**
  * The source of an `injected-parameters` cell: a comment line, then one assignment per key in
  * insertion order. Throws AppError("parameter-invalid") for a key that is not a valid variable
- * name in `language` (see names.ts) or a value that is not a ParamValue.
+ * name in `language` (see names.ts), a value that is not a ParamValue, or a value over the limits
+ * of limits.ts (checked first: every caller, the CLI's `nbhook run` included, gets the same error
+ * before any kernel starts).
  *
  * @example translateParameters("python", { days: 3n, rate: 0.5 }) // "# Parameters\ndays = 3\nrate = 0.5\n"
  */
@@ -41,6 +44,7 @@ export function translateParameters(
   comment = "Parameters",
   options: TranslateOptions = {},
 ): string {
+  checkParameterLimits(params, language);
   const js = language === "javascript" || language === "typescript";
   let content = `${commentLine(js ? "//" : "#", comment)}\n`;
   for (const [key, value] of Object.entries(params)) {

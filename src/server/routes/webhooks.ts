@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { AddResultJson, DeletedWebhookJson, WebhookListJson } from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
-import { validateName } from "../../notebook/parameters/index.js";
+import { checkNesting, isNestedDeeper, validateName } from "../../notebook/parameters/index.js";
 import { parseNotebook } from "../../notebook/read.js";
 import type { Notebook } from "../../notebook/types.js";
 import { kernelChoiceOf, paramLanguageOf } from "../../runs/index.js";
@@ -111,21 +111,120 @@ const listQuery = z.object({
 
 const idParams = z.object({ id: z.string().min(1) });
 
-/** A dependency path: relative, and staying inside the webhook's files folder once normalized. */
+/**
+ * Deepest nesting of a deployed notebook's JSON. No real notebook comes near it; far deeper, copying
+ * or writing the notebook (structuredClone, JSON.stringify) overflows the stack.
+ */
+export const MAX_NOTEBOOK_DEPTH = 1000;
+
+/** Refuses a notebook (object, or parsed from its text) nested deeper than MAX_NOTEBOOK_DEPTH. */
+function checkNotebookDepth(notebook: unknown, notebookPath: string): void {
+  if (typeof notebook === "string" || !isNestedDeeper(notebook, MAX_NOTEBOOK_DEPTH)) return;
+  throw new AppError(
+    "notebook-invalid",
+    `${notebookPath}: the notebook's JSON is nested more than ${MAX_NOTEBOOK_DEPTH} levels deep ` +
+      `(in its metadata or outputs): remove the deeply nested value and deploy it again`,
+  );
+}
+
+/** Longest folder or file name in a dependency path, in UTF-8 bytes (see dependencyPath). */
+export const MAX_PATH_SEGMENT_BYTES = 240;
+/** Longest dependency path, in UTF-8 bytes. */
+export const MAX_DEPENDENCY_PATH_BYTES = 1024;
+
+/**
+ * A dependency path: relative, staying inside the webhook's files folder once normalized, naming a
+ * file, without control characters, each name in it at most MAX_PATH_SEGMENT_BYTES (file systems
+ * allow 255; the atomic write's temporary name adds 14) and the whole at most
+ * MAX_DEPENDENCY_PATH_BYTES. Checked before anything is written: a path the file system would
+ * refuse is the caller's mistake (400), not a failure half-way through the deployment.
+ */
 function dependencyPath(given: string): string {
   const normalized = path.posix.normalize(given.replaceAll("\\", "/"));
+  const problem = dependencyPathProblem(normalized);
+  if (problem) {
+    const shown = given.length > 100 ? `${given.slice(0, 99)}…` : given;
+    throw new AppError("usage", `dependency file path ${JSON.stringify(shown)} ${problem}`);
+  }
+  return normalized;
+}
+
+/** What is wrong with a normalized dependency path, completing "dependency file path P …". */
+function dependencyPathProblem(normalized: string): string | undefined {
   if (
     path.posix.isAbsolute(normalized) ||
     normalized === ".." ||
     normalized.startsWith("../") ||
     normalized === "."
   ) {
-    throw new AppError(
-      "usage",
-      `dependency file path ${JSON.stringify(given)} must be relative to the notebook's folder and stay inside it (e.g. "data/cities.csv")`,
+    return `must be relative to the notebook's folder and stay inside it (e.g. "data/cities.csv")`;
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(normalized))
+    return "must not contain control characters (NUL, newlines, …)";
+  if (normalized.endsWith("/")) return `must name a file, not a folder (e.g. "data/cities.csv")`;
+  const bytes = Buffer.byteLength(normalized);
+  if (bytes > MAX_DEPENDENCY_PATH_BYTES) {
+    return `is ${bytes} bytes long (UTF-8): a dependency path may have at most ${MAX_DEPENDENCY_PATH_BYTES}`;
+  }
+  const long = normalized.split("/").find((name) => Buffer.byteLength(name) > MAX_PATH_SEGMENT_BYTES);
+  if (long !== undefined) {
+    return (
+      `has a folder or file name of ${Buffer.byteLength(long)} bytes (UTF-8): each name in a dependency ` +
+      `path may have at most ${MAX_PATH_SEGMENT_BYTES}`
     );
   }
-  return normalized;
+  return undefined;
+}
+
+/** Refuses one add's paths that need a file and a folder at the same place (`a` and `a/b`). */
+function checkPathsFit(paths: string[]): void {
+  const files = new Set(paths);
+  for (const file of paths) {
+    const parts = file.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join("/");
+      if (files.has(folder)) {
+        throw new AppError(
+          "usage",
+          `dependency files ${JSON.stringify(folder)} and ${JSON.stringify(file)} cannot both exist: ` +
+            `the first would have to be a file and a folder; rename one of them`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Writes one dependency file. A path that meets a file or folder of an earlier deployment where it
+ * needs the other (`a` was a file, now `a/b`) is a 409 naming it, not a 500.
+ */
+async function writeDependency(deps: ServerDeps, webhookId: string, file: DependencyFile): Promise<void> {
+  try {
+    await deps.store.writeFile(webhookId, file.path, file.data);
+  } catch (err) {
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (code !== "ENOTDIR" && code !== "EISDIR" && code !== "EEXIST") throw err;
+    throw new AppError(
+      "conflict",
+      `dependency file path ${JSON.stringify(file.path)} meets a file or folder deployed before where it ` +
+        `needs the other (a file where a folder is, or the reverse): deploy it under another path`,
+      { cause: err },
+    );
+  }
+}
+
+interface DependencyFile {
+  path: string;
+  data: Buffer;
+}
+
+/**
+ * Add-time params are injected into every run: refuse now what no kernel could read (nesting over
+ * the limit; values nested thousands of levels deep would also overflow the stack while stored).
+ */
+function checkParamValues(params: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(params)) checkNesting(value, `params.${name}`);
 }
 
 /** Add-time parameters become variables in every run: refuse names the notebook's language can't have. */
@@ -155,14 +254,18 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
 
   app.post("/api/webhooks", { bodyLimit: ADD_BODY_LIMIT }, async (request, reply) => {
     const body = parseRequest(addBody, request.body);
+    checkNotebookDepth(body.notebook, body.path);
     const text =
       typeof body.notebook === "string" ? body.notebook : JSON.stringify(body.notebook, null, 1) + "\n";
     const notebook = parseNotebook(text, body.path);
+    checkNotebookDepth(notebook, body.path);
     checkParamNames(notebook, body.params);
-    const files = body.files.map((f) => ({
+    checkParamValues(body.params);
+    const files: DependencyFile[] = body.files.map((f) => ({
       path: dependencyPath(f.path),
       data: Buffer.from(f.data, "base64"),
     }));
+    checkPathsFit(files.map((f) => f.path));
 
     const existing = await deps.store.findWebhookByPath(body.path);
     const saved = await deps.store.upsertWebhook({
@@ -177,7 +280,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
       settings: { mode: body.mode, maxConcurrency: body.max_concurrency, reuseCalls: body.reuse_calls },
     });
     // Files first: the new version may read them as soon as it is live.
-    for (const file of files) await deps.store.writeFile(saved.id, file.path, file.data);
+    for (const file of files) await writeDependency(deps, saved.id, file);
     const version = await deps.store.addVersion(saved.id, Buffer.from(text, "utf8"));
     deps.calls.webhookChanged(saved.id); // prepared kernels of the previous version are retired
     const webhook = await webhookOr404(deps, saved.id);
