@@ -144,14 +144,16 @@ export class KernelPool {
         .then(() => (this.closed ? undefined : this.start(pool.spec, {})))
         .then(
           async (kernel) => {
+            if (kernel && this.closed) {
+              // Still "starting" until it is shut down and its folder removed: close() waits for it.
+              await kernel.shutdown().finally(() => pool.starting--);
+              return;
+            }
             pool.starting--;
             if (!kernel) return;
             pool.failures = 0;
-            if (this.closed) await kernel.shutdown();
-            else {
-              pool.ready.push(kernel);
-              void kernel.exited.then(() => this.drop(pool, kernel));
-            }
+            pool.ready.push(kernel);
+            void kernel.exited.then(() => this.drop(pool, kernel));
           },
           (err: unknown) => {
             pool.starting--;
