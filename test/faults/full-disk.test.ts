@@ -19,7 +19,7 @@ import { call, deploy, startLoadServer, until } from "../support/load-server.js"
 guardKernelLeaks();
 
 const mountPoint = mkdtempSync(path.join(os.tmpdir(), "nbhook-tmpfs-"));
-const mounted = tryMount(mountPoint, "24m");
+const cannotMount = tryMount(mountPoint, "24m");
 
 function tryMount(dir: string, size: string): string | undefined {
   try {
@@ -60,14 +60,14 @@ function fill(file: string, keepBytes = 0): void {
 }
 
 afterAll(() => {
-  if (!mounted) execFileSync("umount", ["-l", mountPoint]);
+  if (!cannotMount) execFileSync("umount", ["-l", mountPoint]);
   rmdirSync(mountPoint);
 });
 
 const NOTEBOOK = ["import naas\nprint('x' * 2000)\nnaas.webhook.respond_json({'ok': True})"];
 
-describe.skipIf(mounted !== undefined)(
-  `a full disk under the home${mounted ? ` (skipped: ${mounted})` : ""}`,
+describe.skipIf(cannotMount !== undefined)(
+  `a full disk under the home${cannotMount ? ` (skipped: ${cannotMount})` : ""}`,
   () => {
     let server: RunningServer;
     const home = path.join(mountPoint, "home");

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server/app.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
-import { call, deploy, sleeping, startLoadServer, until } from "../support/load-server.js";
+import { call, closeOrExplain, deploy, sleeping, startLoadServer, until } from "../support/load-server.js";
 
 guardKernelLeaks();
 
@@ -15,7 +15,7 @@ describe("one run at once and a queue of one", () => {
   beforeAll(async () => {
     server = await startLoadServer({ maxRuns: 1, maxQueue: 1 });
   });
-  afterAll(async () => server?.close());
+  afterAll(async () => closeOrExplain(server));
 
   it("answers 503 busy with Retry-After to the call that finds the queue full, and runs the other two in turn", async () => {
     const webhook = await deploy(server, sleeping(1.5));
@@ -85,7 +85,7 @@ describe("a webhook's own max_concurrency", () => {
   beforeAll(async () => {
     server = await startLoadServer({ maxRuns: 4, maxQueue: 8 });
   });
-  afterAll(async () => server?.close());
+  afterAll(async () => closeOrExplain(server));
 
   it("runs two calls of a webhook limited to 1 one after the other while another webhook runs beside them", async () => {
     const limited = await deploy(server, sleeping(1.5, "limited"), { settings: { maxConcurrency: 1 } });
