@@ -17,11 +17,6 @@ export class FinishRetries {
     private readonly intervalMs = 2000,
   ) {}
 
-  /** Runs whose records wait to be closed. */
-  get size(): number {
-    return this.pending.size;
-  }
-
   /** Keeps trying `finish` for `runId` (the latest one given wins) until it succeeds. */
   add(runId: string, finish: () => Promise<unknown>): void {
     this.pending.set(runId, finish);

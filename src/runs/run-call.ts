@@ -152,12 +152,11 @@ export async function failedCall(
 ): Promise<CallResult> {
   const err = coerceError(thrown);
   const storage = storageProblem(err);
-  const message =
+  const what =
     err instanceof OutputNotSaved
-      ? `the executed notebook could not be saved: ${storage ?? coerceError(err.cause).message}`
-      : storage
-        ? `the run could not be recorded: ${storage}`
-        : err.message;
+      ? "the executed notebook could not be saved"
+      : "the run could not be recorded";
+  const message = storage ? `${what}: ${storage}` : err.message;
   options.log.error(
     { err, webhook: call.webhook.path, run: run.id },
     storage ? `the call failed: ${message}` : "the call failed inside nbhook",

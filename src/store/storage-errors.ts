@@ -26,15 +26,11 @@ export function storageProblem(err: unknown): string | undefined {
   return undefined;
 }
 
-/** The 507 error for a storage failure; `what` says what could not be kept. */
-export function insufficientStorage(
-  problem: string,
-  cause?: unknown,
-  what = "the server cannot store what this request needs",
-): AppError {
+/** The 507 error of a request that met a storage failure (`problem`: {@link storageProblem}'s reason). */
+export function insufficientStorage(problem: string, cause?: unknown): AppError {
   return new AppError(
     "insufficient-storage",
-    `${what}: ${problem}. Free space on the server's disk (its --home), then try again`,
+    `the server cannot store what this request needs: ${problem}. Free space on the server's disk (its --home), then try again`,
     { cause },
   );
 }

@@ -12,6 +12,7 @@ import {
   prepareKernelRuntimeDir,
   type Message,
 } from "../../src/kernel/index.js";
+import { filesUnder } from "../support/fault-server.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 
 const tmp = guardKernelLeaks();
@@ -22,13 +23,6 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((k) => k.shutdown()));
   delete process.env.NBHOOK_FORKSERVER;
 });
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name));
-}
 
 async function output(kernel: KernelClient, code: string): Promise<string> {
   let text = "";

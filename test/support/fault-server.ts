@@ -8,12 +8,15 @@
  * it runs even when a test failed): SIGTERM, SIGKILL after a bound, and any process of its home
  * still alive afterwards is killed and reported.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { RunJson } from "../../src/api/schemas.js";
+import { processesMentioning, settled } from "./kernel-leaks.js";
 import { makeNotebook, type CellSpec } from "./notebooks.js";
+
+export { processesMentioning, settled };
 
 const CLI = new URL("../../dist/cli/main.js", import.meta.url).pathname;
 const READY_TIMEOUT_MS = 30_000;
@@ -213,27 +216,6 @@ export async function stopFaultServers(): Promise<void> {
   }
   for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
   if (strays.length) throw new Error(`processes left behind by nbhook serve:\n${strays.join("\n")}`);
-}
-
-/** `pgrep -af text`, this pgrep excepted. */
-export function processesMentioning(text: string): string[] {
-  try {
-    const out = execFileSync("pgrep", ["-af", text], { encoding: "utf8" });
-    return out.split("\n").filter((line) => line.trim() && !line.includes("pgrep"));
-  } catch {
-    return []; // exit 1: none
-  }
-}
-
-/** Polls `list` every 100 ms until it is empty or `withinMs` has passed; returns its last value. */
-export async function settled<T>(list: () => T[], withinMs: number): Promise<T[]> {
-  const deadline = Date.now() + withinMs;
-  let left = list();
-  while (left.length && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    left = list();
-  }
-  return left;
 }
 
 /** Whether a process with this pid exists (a zombie counts as gone). */

@@ -15,7 +15,8 @@ import path from "node:path";
 import { afterAll, expect } from "vitest";
 import { forkServerPids, stopForkServers } from "../../src/kernel/forkserver.js";
 
-function processesMentioning(text: string, except: number[] = []): string[] {
+/** The processes whose command line mentions `text` (`pgrep -af`), pgrep and `except` left out. */
+export function processesMentioning(text: string, except: number[] = []): string[] {
   try {
     const out = execFileSync("pgrep", ["-af", text], { encoding: "utf8" });
     return out.split("\n").filter((line) => {
@@ -27,14 +28,18 @@ function processesMentioning(text: string, except: number[] = []): string[] {
   }
 }
 
-/** Polls briefly: kernels get up to a second to exit after shutdown. */
-async function settled(list: () => string[]): Promise<string[]> {
-  let strays = list();
-  for (let i = 0; i < 20 && strays.length; i++) {
+/**
+ * Polls `list` every 100 ms until it is empty or `withinMs` has passed; returns its last value.
+ * By default 2 s: kernels get up to a second to exit after shutdown.
+ */
+export async function settled<T>(list: () => T[], withinMs = 2000): Promise<T[]> {
+  const deadline = Date.now() + withinMs;
+  let left = list();
+  while (left.length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
-    strays = list();
+    left = list();
   }
-  return strays;
+  return left;
 }
 
 /**

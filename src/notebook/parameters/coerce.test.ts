@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { appErrorOf } from "../../../test/support/app-errors.js";
 import { AppError } from "../../errors.js";
 import type { ParamValue } from "../types.js";
 import { coerceParameter } from "./coerce.js";
@@ -7,16 +8,6 @@ import type { ParameterDefault, ParamType } from "./types.js";
 
 const expect_ = (type: ParamType, value?: ParamValue): ParameterDefault =>
   value === undefined ? { name: "p", type } : { name: "p", type, default: value };
-
-function failure(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected an AppError");
-}
 
 describe("coerceParameter", () => {
   it.each([
@@ -34,13 +25,13 @@ describe("coerceParameter", () => {
   });
 
   it("names the parameter, the type, the default and the value in the message", () => {
-    const err = failure(() => coerceParameter("days", "abc", { name: "days", type: "int", default: 3n }));
+    const err = appErrorOf(() => coerceParameter("days", "abc", { name: "days", type: "int", default: 3n }));
     expect(err.code).toBe("parameter-invalid");
     expect(err.message).toBe('parameter "days" expects int (default 3); got "abc"');
     expect(
-      failure(() => coerceParameter("rate", "x", { name: "rate", type: "float", default: 1 })).message,
+      appErrorOf(() => coerceParameter("rate", "x", { name: "rate", type: "float", default: 1 })).message,
     ).toBe('parameter "rate" expects float (default 1.0); got "x"');
-    expect(failure(() => coerceParameter("xs", "[1", { name: "xs", type: "list" })).message).toBe(
+    expect(appErrorOf(() => coerceParameter("xs", "[1", { name: "xs", type: "list" })).message).toBe(
       'parameter "xs" expects list (as JSON); got "[1"',
     );
   });
@@ -109,7 +100,7 @@ describe("coerceParameter", () => {
   });
 
   it("shortens long values in the message", () => {
-    const err = failure(() => coerceParameter("n", "x".repeat(200), expect_("int")));
+    const err = appErrorOf(() => coerceParameter("n", "x".repeat(200), expect_("int")));
     expect(err.message.length).toBeLessThan(130);
   });
 });
@@ -119,7 +110,7 @@ describe("coerceParameter limits", () => {
 
   it("says a list or dict too deep is too deep, naming the parameter (not 'expects list')", () => {
     expect(coerceParameter("items", lists(100), expect_("list", []))).toBeDefined();
-    const err = failure(() => coerceParameter("items", lists(101), expect_("list", [])));
+    const err = appErrorOf(() => coerceParameter("items", lists(101), expect_("list", [])));
     expect(err).toBeInstanceOf(ParameterLimitError);
     expect(err.message).toMatch(/^parameter "items" is nested more than 100 levels deep/);
     expect(() => coerceParameter("cfg", `{"a": ${lists(100)}}`, expect_("dict", {}))).toThrow(

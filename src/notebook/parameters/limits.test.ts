@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../../errors.js";
+import { appErrorOf } from "../../../test/support/app-errors.js";
 import type { ParamValue } from "../types.js";
 import {
   checkNesting,
@@ -20,21 +20,13 @@ function lists(depth: number): ParamValue {
 
 const int = (digits: number) => BigInt("9".repeat(digits));
 
-function failure(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected an AppError");
-}
-
 describe("checkParameterLimits", () => {
   it("takes values nested up to the limit in every language, and refuses one level more naming the parameter", () => {
     for (const language of ["python", "r", "julia", "javascript", "typescript"] as const) {
       expect(() => checkParameterLimits({ deep: lists(MAX_NESTING_DEPTH) }, language)).not.toThrow();
-      const err = failure(() => checkParameterLimits({ body: { deep: lists(MAX_NESTING_DEPTH) } }, language));
+      const err = appErrorOf(() =>
+        checkParameterLimits({ body: { deep: lists(MAX_NESTING_DEPTH) } }, language),
+      );
       expect(err).toBeInstanceOf(ParameterLimitError);
       expect(err.code).toBe("parameter-invalid");
       expect(err.message).toMatch(/^parameter "body\.deep" is nested more than 100 levels deep/);
@@ -44,26 +36,27 @@ describe("checkParameterLimits", () => {
   it("limits Python ints to 4300 digits, naming the value's path", () => {
     expect(() => checkParameterLimits({ n: int(PYTHON_MAX_INT_DIGITS) }, "python")).not.toThrow();
     expect(() => checkParameterLimits({ n: -int(PYTHON_MAX_INT_DIGITS) }, "python")).not.toThrow();
-    expect(failure(() => checkParameterLimits({ n: int(4301) }, "python")).message).toMatch(
+    expect(appErrorOf(() => checkParameterLimits({ n: int(4301) }, "python")).message).toMatch(
       /^parameter "n" is an int of more than 4300 digits \(Python's compiler refuses/,
     );
     expect(
-      failure(() => checkParameterLimits({ body: { a: [1n, { "odd key": -int(4301) }] } }, "python")).message,
+      appErrorOf(() => checkParameterLimits({ body: { a: [1n, { "odd key": -int(4301) }] } }, "python"))
+        .message,
     ).toMatch(/^parameter "body\.a\[1\]\[\\"odd key\\"\]" is an int of more than 4300 digits/);
   });
 
   it("lets JavaScript, TypeScript and Julia have big ints (BigInt literals) up to the general limit", () => {
     for (const language of ["javascript", "typescript", "julia"] as const) {
       expect(() => checkParameterLimits({ n: int(MAX_INT_DIGITS) }, language)).not.toThrow();
-      expect(failure(() => checkParameterLimits({ n: int(MAX_INT_DIGITS + 1) }, language)).message).toMatch(
-        /^parameter "n" is an int of more than 10000 digits/,
-      );
+      expect(
+        appErrorOf(() => checkParameterLimits({ n: int(MAX_INT_DIGITS + 1) }, language)).message,
+      ).toMatch(/^parameter "n" is an int of more than 10000 digits/);
     }
   });
 
   it("refuses for R an int a double cannot hold (R would read it as Inf)", () => {
     expect(() => checkParameterLimits({ n: BigInt(Number.MAX_VALUE) }, "r")).not.toThrow();
-    expect(failure(() => checkParameterLimits({ n: int(309) }, "r")).message).toMatch(
+    expect(appErrorOf(() => checkParameterLimits({ n: int(309) }, "r")).message).toMatch(
       /^parameter "n" is an int larger than R's largest number/,
     );
   });
