@@ -15,6 +15,7 @@ import { pythonPathCommand } from "./python-path-command.js";
 import { runCommand } from "./run-command.js";
 import { runsCommand } from "./runs-command.js";
 import { serveCommand } from "./serve-command.js";
+import { workerCommand } from "./worker-command.js";
 import { clearCommand, getCommand, listCommand } from "./version-commands.js";
 import { currentsCommand, deleteCommand, findCommand, rotateCommand } from "./webhook-commands.js";
 
@@ -28,7 +29,13 @@ const program = new Command("nbhook")
 
 // exitOverride is not inherited by added commands: set it on each, so usage errors exit 2 (the
 // management commands set it in withServerOptions).
-for (const command of [kernelsCommand(), runCommand(), serveCommand(), pythonPathCommand()]) {
+for (const command of [
+  kernelsCommand(),
+  runCommand(),
+  serveCommand(),
+  workerCommand(),
+  pythonPathCommand(),
+]) {
   program.addCommand(command.exitOverride());
 }
 for (const command of [

@@ -3,6 +3,7 @@ import { stopForkServers } from "../kernel/index.js";
 import { apiTokenFile } from "../home.js";
 import { startServer } from "../server/app.js";
 import { resolveServerConfig } from "../server/config.js";
+import { maskDatabaseUrl } from "../store/postgres/connection.js";
 
 /** As typed: resolveServerConfig checks and converts them, with the environment, all at once. */
 interface ServeFlags {
@@ -18,6 +19,8 @@ interface ServeFlags {
   minFree?: string;
   maxAnswer?: string;
   maxOutput?: string;
+  database?: string;
+  worker?: boolean;
   quiet?: boolean;
 }
 
@@ -54,6 +57,11 @@ export function serveCommand(): Command {
       "--max-output <size>",
       "what the saved notebook keeps of each output; the rest is cut with a marker (env NBHOOK_MAX_OUTPUT; default 10M)",
     )
+    .option(
+      "--database <url>",
+      "Postgres URL: run as a node of a cluster (docs/scaling.md) instead of SQLite in the home (env NBHOOK_DATABASE_URL)",
+    )
+    .option("--no-worker", "with --database: an API node only; calls run on `nbhook worker` nodes")
     .option("-q, --quiet", "no request log")
     .addHelpText(
       "after",
@@ -74,11 +82,19 @@ export function serveCommand(): Command {
         minFreeBytes: flags.minFree,
         maxAnswerBytes: flags.maxAnswer,
         maxOutputBytes: flags.maxOutput,
+        databaseUrl: flags.database,
+        worker: flags.worker,
       });
       const server = await startServer(config, { logger: flags.quiet ? false : { level: "info" } });
+      const role = !config.databaseUrl
+        ? `data in ${config.home}; ${config.poolSize} kernels kept ready per kernel type; up to ${config.maxRuns} runs at once, ${config.maxQueue} waiting`
+        : config.worker
+          ? `API and worker node; database ${maskDatabaseUrl(config.databaseUrl)}; queue graphile-worker; ` +
+            `this worker runs up to ${config.maxRuns} calls at once (${config.poolSize} kernels kept ready per kernel type); the cluster queues ${config.maxQueue} beyond its workers' slots`
+          : `API node; database ${maskDatabaseUrl(config.databaseUrl)}; queue graphile-worker; calls run on \`nbhook worker\` nodes; ` +
+            `the cluster queues ${config.maxQueue} beyond its workers' slots`;
       process.stderr.write(
-        `nbhook: serving on ${server.url} (data in ${config.home}; ${config.poolSize} kernels kept ready per kernel type; ` +
-          `up to ${config.maxRuns} runs at once, ${config.maxQueue} waiting)\n` +
+        `nbhook: serving on ${server.url} (${role})\n` +
           `nbhook: API token in ${apiTokenFile(config.home)}: ${server.deps.apiToken}\n` +
           (config.smtp
             ? `nbhook: email via ${config.smtp.host}:${config.smtp.port}\n`

@@ -14,63 +14,36 @@
  * Every call is tracked until it is over, answered or not, so `close` waits for them.
  */
 import { rm } from "node:fs/promises";
-import {
-  cachedKernelSpecs,
-  KernelPool,
-  onKernelWarning,
-  type KernelSpec,
-  type PoolOptions,
-} from "../kernel/index.js";
+import { cachedKernelSpecs, type KernelSpec } from "../kernel/index.js";
 import { toJsonValue } from "../notebook/parameters/index.js";
-import type { Run, Store, Webhook, WebhookSettings } from "../store/index.js";
+import type { Run, Webhook, WebhookSettings } from "../store/index.js";
 import { Admission, AdmissionRefused, type Slot, type Ticket } from "./admission.js";
-import { Notifier, type SmtpSettings } from "./notify.js";
 import { prepareCall } from "./prepare-call.js";
-import type { AnswerLimits } from "../notebook/types.js";
-import { FinishRetries } from "./finish-retries.js";
-import { failedCall, runCall, type RunCallDeps } from "./run-call.js";
+import { RunEngine, type RunEngineOptions } from "./run-engine.js";
 import type {
-  AnswerFn,
   CallOutcome,
   CancelReason,
   CallResult,
   Calls,
   CallStats,
-  Links,
   PreparedCall,
   RunLogger,
   SubmitOptions,
   Submission,
 } from "./types.js";
-import { WarmKernels } from "./warm-kernels.js";
 import type { RequestInput } from "./webhook-parameters.js";
 
-export interface EmbeddedCallsOptions {
-  store: Store;
-  links: Links;
-  /** The answer of an outcome (the server's: the HTTP status is chosen there). */
-  answerFor: AnswerFn;
-  log: RunLogger;
-  /** Kernels started ahead per kernelspec (0: one start per call). */
-  poolSize: number;
+export interface EmbeddedCallsOptions extends RunEngineOptions {
   /** Calls running at once. */
   maxRuns: number;
   /** Calls waiting at once. */
   maxQueue: number;
-  /** Unset: notifications are logged, not sent. */
-  smtp?: SmtpSettings;
   /** @default cachedKernelSpecs */
   findSpecs?: () => Promise<KernelSpec[]>;
-  /** How the pool starts a kernel (tests give fake kernels). @default KernelClient.start */
-  startKernel?: PoolOptions["start"];
-  /** Where kernels' private folders are made (`<home>/kernels`). @default os.tmpdir() */
-  kernelRuntimeDir?: string;
-  /** Output and answer sizes, and the answer files' folder (`<home>/answers`). */
-  limits?: AnswerLimits;
 }
 
 /** `error.ename` of a cancelled run, by why it left the queue. */
-const ENAME: Record<CancelReason, string> = {
+export const ENAME: Record<CancelReason, string> = {
   "queue-timeout": "QueueTimeout",
   "caller-gone": "CallerGone",
   closing: "ServerStopping",
@@ -85,54 +58,23 @@ export function concurrencyOf(settings: WebhookSettings): number | null {
 }
 
 export class EmbeddedCalls implements Calls {
-  private readonly pool: KernelPool;
-  private readonly warm: WarmKernels;
+  private readonly engine: RunEngine;
   private readonly admission: Admission;
-  private readonly notifier: Notifier;
-  private readonly finishRetries: FinishRetries;
   private readonly findSpecs: () => Promise<KernelSpec[]>;
   private readonly log: RunLogger;
   private readonly running = new Set<Promise<unknown>>();
-  private readonly deps: RunCallDeps;
-  private readonly unsubscribe: () => void;
 
   constructor(private readonly options: EmbeddedCallsOptions) {
     this.log = options.log;
     this.findSpecs = options.findSpecs ?? (() => cachedKernelSpecs());
-    this.pool = new KernelPool({
-      size: options.poolSize,
-      start: options.startKernel,
-      defaults: options.kernelRuntimeDir ? { runtimeDir: options.kernelRuntimeDir } : undefined,
-      onError: (err, spec) => this.log.error({ err, kernel: spec.name }, "could not start a pooled kernel"),
-    });
-    this.warm = new WarmKernels({
-      pool: this.pool,
-      log: (level, fields, msg) =>
-        level === "debug" ? this.log.debug?.(fields, msg) : this.log[level](fields, msg),
-    });
+    this.engine = new RunEngine(options);
     this.admission = new Admission({ maxRuns: options.maxRuns, maxQueue: options.maxQueue });
-    this.notifier = new Notifier(options.smtp, this.log);
-    this.finishRetries = new FinishRetries(this.log);
-    this.deps = {
-      store: options.store,
-      pool: this.pool,
-      links: options.links,
-      answerFor: options.answerFor,
-      notifier: this.notifier,
-      finishRetries: this.finishRetries,
-      limits: options.limits,
-      leaseFor: (call) => this.warm.leaseFor(call),
-    };
-    // A skipped kernel.json, the fork server falling back to spawning: the operator should know.
-    this.unsubscribe = onKernelWarning((warning) =>
-      this.log.warn({ code: warning.code, file: warning.file }, warning.message),
-    );
   }
 
   /** Starts the kernels most calls need (Python's) ahead of the first call. */
   async warmUp(): Promise<void> {
     const python = (await this.findSpecs()).find((spec) => spec.name === "python3");
-    if (python) this.pool.warm(python);
+    if (python) this.engine.startAhead(python);
   }
 
   prepare(webhook: Webhook, input: RequestInput, log: RunLogger = this.log): Promise<PreparedCall> {
@@ -161,14 +103,14 @@ export class EmbeddedCalls implements Calls {
   }
 
   webhookChanged(webhookId: string): void {
-    this.warm.invalidate(webhookId);
+    this.engine.invalidate(webhookId);
   }
 
   stats(): CallStats {
     return {
       running: this.admission.running,
       queued: this.admission.queued,
-      kernels: { pool: this.pool.stats(), warm: this.warm.stats() },
+      kernels: this.engine.kernelStats(),
     };
   }
 
@@ -184,12 +126,8 @@ export class EmbeddedCalls implements Calls {
     }
     try {
       while (this.running.size) await Promise.allSettled([...this.running]);
-      await this.notifier.close();
-      await this.warm.close(); // before the pool: its kernels came from there
     } finally {
-      await this.pool.close();
-      await this.finishRetries.close();
-      this.unsubscribe();
+      await this.engine.close();
     }
   }
 
@@ -246,13 +184,13 @@ export class EmbeddedCalls implements Calls {
         const why = { reason: err.reason, message: err.message, retryAfterS: err.retryAfterS };
         return this.cancelled(call, run, why, keepAnswer, log);
       }
-      return failedCall(this.deps, call, run, err, { keepAnswer, log });
+      return this.engine.failed(call, run, err, { keepAnswer, log });
     }
     try {
       const started = run.status === "queued" ? await this.options.store.startRun(run.id) : run;
-      return await runCall(this.deps, call, started, { keepAnswer, log });
+      return await this.engine.run(call, started, { keepAnswer, log });
     } catch (err) {
-      return failedCall(this.deps, call, run, err, { keepAnswer, log }); // startRun failed
+      return this.engine.failed(call, run, err, { keepAnswer, log }); // startRun failed
     } finally {
       slot.release();
       // Uploaded files were the run's input; the answer (even one made of them) is in memory now.
@@ -281,7 +219,7 @@ export class EmbeddedCalls implements Calls {
       });
     const finished = await finish().catch((err: unknown) => {
       log.error({ err, run: run.id }, "could not record a cancelled call: retrying until the store takes it");
-      this.finishRetries.add(run.id, finish);
+      this.engine.retryFinish(run.id, finish);
       return run;
     });
     return { run: finished, outcome, answer };

@@ -8,6 +8,7 @@
 import { AppError } from "../errors.js";
 import { chooseKernelSpec, type KernelSpec } from "../kernel/index.js";
 import { parseNotebook } from "../notebook/read.js";
+import type { Notebook } from "../notebook/types.js";
 import type { Store, Webhook } from "../store/index.js";
 import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
 import type { PreparedCall, RunLogger } from "./types.js";
@@ -17,6 +18,11 @@ export interface PrepareDeps {
   store: Store;
   findSpecs: () => Promise<KernelSpec[]>;
   log: RunLogger;
+  /**
+   * Calls run on other machines (a cluster's API node): a notebook whose kernel is not installed
+   * here is not refused; the kernel the notebook names stands in (the worker chooses its own).
+   */
+  kernelsElsewhere?: boolean;
 }
 
 export async function prepareCall(
@@ -34,7 +40,9 @@ export async function prepareCall(
   }
   const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.name} (version ${versionHisto})`);
   const specs = await deps.findSpecs();
-  const spec = chooseKernelSpec(specs, kernelChoiceOf(notebook));
+  const spec = deps.kernelsElsewhere
+    ? kernelNamedBy(specs, notebook)
+    : chooseKernelSpec(specs, kernelChoiceOf(notebook));
   const base = { webhook, versionHisto, notebook, spec, specs, uploadsDir: input.uploadsDir };
   const language = paramLanguageOf(spec.language);
   if (!language) {
@@ -51,4 +59,25 @@ export async function prepareCall(
     request: input,
   });
   return { ...base, language, parameters, redacted: redactParameters(parameters) };
+}
+
+/** The installed kernel the notebook asks for, else one described by its metadata (see kernelsElsewhere). */
+function kernelNamedBy(specs: KernelSpec[], notebook: Notebook): KernelSpec {
+  const choice = kernelChoiceOf(notebook);
+  try {
+    return chooseKernelSpec(specs, choice);
+  } catch (err) {
+    if (!choice.name && !choice.language) throw err;
+    const name = choice.name ?? choice.language!;
+    const language = choice.language ?? name;
+    return {
+      name,
+      displayName: name,
+      language,
+      argv: [],
+      env: {},
+      interruptMode: "signal",
+      resourceDir: "(on the workers)",
+    };
+  }
 }

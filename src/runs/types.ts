@@ -106,6 +106,11 @@ export type CallOutcome =
       message: string;
       /** Set when the store's disk failed (full, read-only): what happened, for a 507. */
       storage?: string;
+      /**
+       * Set when the database of a cluster could not be reached while the call was waited for: the
+       * call may still run (its record tells), the caller may try again (503).
+       */
+      unreachable?: boolean;
     };
 
 /** What the caller of a call receives: status, headers, bytes. */

@@ -24,6 +24,12 @@ export async function loadOrCreateApiToken(home: string): Promise<string> {
   return (await readFile(file, "utf8")).trim();
 }
 
+/** Keeps `token` as the home's API token (a cluster's, shared by its nodes through Postgres). */
+export async function saveApiToken(home: string, token: string): Promise<void> {
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  await writeFile(apiTokenFile(home), token + "\n", { mode: 0o600 });
+}
+
 /** Constant-time check of an `Authorization: Bearer …` header. */
 export function isAuthorized(header: string | undefined, token: string): boolean {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");

@@ -10,8 +10,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { pino, type DestinationStream, type LoggerOptions } from "pino";
 import { AppError } from "../errors.js";
 import { prepareKernelRuntimeDir, preparePrivateDir } from "../kernel/index.js";
-import { EmbeddedCalls } from "../runs/index.js";
-import { SqliteStore } from "../store/index.js";
+import { EmbeddedCalls, type Calls, type Links } from "../runs/index.js";
+import { SqliteStore, type Store } from "../store/index.js";
+import { openClusterNode } from "./cluster.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
 import { answerFor } from "./call-answer.js";
 import type { ServerConfig } from "./config.js";
@@ -106,11 +107,82 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the store in `config.home`, creates the API token if needed, and listens. */
+/**
+ * Opens the store (SQLite in `config.home`, or Postgres with `config.databaseUrl`: a cluster
+ * node, docs/scaling.md), creates the API token if needed, and listens.
+ */
 export async function startServer(config: ServerConfig, options: AppOptions = {}): Promise<RunningServer> {
   const unlock = lockHome(config.home);
-  const store = new SqliteStore(config.home);
   const log = createLogger(options.logger);
+  let listening = "";
+  const baseUrl = () => (config.baseUrl ?? listening).replace(/\/+$/, "");
+  const links = createLinks(baseUrl);
+  let opened: Awaited<ReturnType<typeof openEmbedded>>;
+  try {
+    opened = config.databaseUrl
+      ? await openCluster({ ...config, databaseUrl: config.databaseUrl }, links, log)
+      : await openEmbedded(config, links, log);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+  const { store, calls, apiToken } = opened;
+  const disk = new DiskSpace(config.home, config.minFreeBytes, log);
+  const deps: ServerDeps = { config, store, apiToken, calls, links, disk };
+  const app = await buildApp(deps, log);
+  // Requests in flight end first (app.close waits for them), then the calls still going.
+  app.addHook("onClose", async () => calls.close());
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    await opened.close();
+    unlock();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES") {
+      throw new AppError(
+        "usage",
+        code === "EADDRINUSE"
+          ? `${config.host}:${config.port} is already in use (another nbhook serve?): choose another with --port`
+          : `not allowed to listen on ${config.host}:${config.port}: choose a port above 1023 with --port`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  await opened.warmUp?.(); // most webhooks are Python notebooks: their kernels are ready before the first call
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  listening = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  return {
+    app,
+    deps,
+    url: baseUrl(),
+    async close() {
+      await app.close(); // requests in flight, then (onClose) every call and kernel
+      await opened.close();
+      unlock();
+    },
+  };
+}
+
+interface OpenedStore {
+  store: Store;
+  calls: Calls;
+  apiToken: string;
+  warmUp?(): Promise<void>;
+  /** After the app closed (and with it the calls). */
+  close(): Promise<void>;
+}
+
+/** One process: SQLite and files in the home, calls run here. */
+async function openEmbedded(
+  config: ServerConfig,
+  links: Links,
+  log: FastifyBaseLogger,
+): Promise<OpenedStore> {
+  const store = new SqliteStore(config.home);
   // One server per home (the lock): what was in flight when it last stopped is over.
   const interrupted = await store.closeInterruptedRuns();
   if (interrupted > 0)
@@ -124,9 +196,6 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     );
   }
   const apiToken = await loadOrCreateApiToken(config.home);
-  let listening = "";
-  const baseUrl = () => (config.baseUrl ?? listening).replace(/\/+$/, "");
-  const links = createLinks(baseUrl);
   const calls = new EmbeddedCalls({
     store,
     links,
@@ -143,42 +212,15 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
       answerDir: answers.dir,
     },
   });
-  const disk = new DiskSpace(config.home, config.minFreeBytes, log);
-  const deps: ServerDeps = { config, store, apiToken, calls, links, disk };
-  const app = await buildApp(deps, log);
-  // Requests in flight end first (app.close waits for them), then the calls still going.
-  app.addHook("onClose", async () => calls.close());
-  try {
-    await app.listen({ host: config.host, port: config.port });
-  } catch (err) {
-    await app.close();
-    await store.close();
-    unlock();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE" || code === "EACCES") {
-      throw new AppError(
-        "usage",
-        code === "EADDRINUSE"
-          ? `${config.host}:${config.port} is already in use (another nbhook serve?): choose another with --port`
-          : `not allowed to listen on ${config.host}:${config.port}: choose a port above 1023 with --port`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-  await calls.warmUp(); // most webhooks are Python notebooks: their kernels are ready before the first call
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.port;
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  listening = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-  return {
-    app,
-    deps,
-    url: baseUrl(),
-    async close() {
-      await app.close(); // requests in flight, then (onClose) every call and kernel
-      await store.close();
-      unlock();
-    },
-  };
+  return { store, calls, apiToken, warmUp: () => calls.warmUp(), close: () => store.close() };
+}
+
+/** A cluster node on Postgres: the API, and a worker unless `--no-worker` (config.worker). */
+async function openCluster(
+  config: ServerConfig & { databaseUrl: string },
+  links: Links,
+  log: FastifyBaseLogger,
+): Promise<OpenedStore> {
+  const node = await openClusterNode(config, { api: true, worker: config.worker }, links, log);
+  return { store: node.store, calls: node.calls!, apiToken: node.apiToken, close: () => node.close() };
 }

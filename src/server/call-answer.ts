@@ -63,6 +63,15 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
   }
   if (outcome.kind === "failed") {
     // A full disk is the operator's to fix, and the caller may try again once it is: say so (507).
+    if (outcome.unreachable) {
+      // The database went away while the call was waited for (a cluster): the call may still end.
+      const err = new AppError("busy", `${outcome.message}: try again in 5 s`, { retryAfterS: 5 });
+      return json(
+        statusOf(err.code),
+        { ...base, ...errorHeaders(err) },
+        { ...errorBody(err), id: outcome.runId },
+      );
+    }
     const err = outcome.storage
       ? new AppError(
           "insufficient-storage",

@@ -61,17 +61,27 @@ export const serverConfigSchema = z.object({
   maxOutputBytes: z.number().int().min(1),
   /** Unset: notifications are logged, not sent. */
   smtp: smtpSchema.optional(),
+  /** A Postgres URL: the cluster's store and queue (docs/scaling.md). Unset: SQLite in the home. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/)
+    .optional(),
+  /** With a database: whether this process also runs calls (false: an API node, `--no-worker`). */
+  worker: z.boolean().default(true),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 
-type SettingName = Exclude<keyof ServerConfig, "smtp">;
+type SettingName = Exclude<keyof ServerConfig, "smtp" | "worker">;
 
 /**
  * What `resolveServerConfig` takes: each setting as its value (from code), or as the text typed
  * after its flag, checked here with the environment so that every bad value is named at once. As
  * text a setting is in its flag's unit: `defaultTimeoutMs: "30"` is `--timeout 30`, 30 seconds.
  */
-export type ServerFlags = { [K in SettingName]?: ServerConfig[K] | string } & { smtp?: SmtpConfig };
+export type ServerFlags = { [K in SettingName]?: ServerConfig[K] | string } & {
+  smtp?: SmtpConfig;
+  worker?: boolean;
+};
 
 /** One setting: where it comes from, how its text is read, and what it must be (for messages). */
 interface Setting<T> {
@@ -187,6 +197,12 @@ const SETTINGS: { [K in SettingName]: Setting<NonNullable<ServerConfig[K]>> } = 
     must: "a size of at least 1 byte, such as 10M, 512k or a number of bytes",
     parse: byteSize.pipe(shape.maxOutputBytes),
     fallback: () => DEFAULT_MAX_OUTPUT_BYTES,
+  },
+  databaseUrl: {
+    flag: "--database",
+    env: "NBHOOK_DATABASE_URL",
+    must: "a Postgres URL, e.g. postgres://nbhook@db.example.com:5432/nbhook",
+    parse: z.string().trim().pipe(shape.databaseUrl.unwrap()),
   },
 };
 
@@ -310,7 +326,12 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     maxAnswerBytes: get("maxAnswerBytes"),
     maxOutputBytes: get("maxOutputBytes"),
     smtp: flags.smtp ?? readSmtp(env, problems),
+    databaseUrl: get("databaseUrl"),
+    worker: flags.worker ?? true,
   };
+  if (flags.worker === false && !config.databaseUrl) {
+    problems.push("--no-worker needs --database (an API node hands its calls to workers through Postgres)");
+  }
   if (problems.length > 0) throw usageError(problems);
   // Every setting read without a problem; the schema states the result's type (and checks `smtp`
   // when given in code).

@@ -29,6 +29,8 @@ export interface FaultServerOptions {
   args?: string[];
   /** Variables added to the environment (every NBHOOK_* of the test process is removed first). */
   env?: Record<string, string>;
+  /** `worker`: `nbhook worker --home <home> …args` (a cluster's worker: no HTTP, ready once it takes calls). */
+  command?: "serve" | "worker";
 }
 
 export interface Exit {
@@ -94,11 +96,11 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     if (value !== undefined && !name.startsWith("NBHOOK_")) env[name] = value;
   }
   Object.assign(env, { TMPDIR: tmp }, options.env);
-  const child = spawn(
-    process.execPath,
-    [CLI, "serve", "--host", "127.0.0.1", "--port", "0", "--home", home, ...(options.args ?? [])],
-    { stdio: ["ignore", "pipe", "pipe"], env },
-  );
+  const worker = options.command === "worker";
+  const argv = worker
+    ? [CLI, "worker", "--home", home, ...(options.args ?? [])]
+    : [CLI, "serve", "--host", "127.0.0.1", "--port", "0", "--home", home, ...(options.args ?? [])];
+  const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"], env });
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
@@ -170,6 +172,12 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   const ready = await new Promise<{ url: string; token: string } | Error>((resolve) => {
     const timer = setTimeout(() => resolve(new Error("not serving within 30 s")), READY_TIMEOUT_MS);
     const check = () => {
+      if (worker && /nbhook: worker \S+/.test(err)) {
+        clearTimeout(timer);
+        child.stderr!.off("data", check);
+        resolve({ url: "", token: "" });
+        return;
+      }
       const url = /serving on (\S+)/.exec(err)?.[1];
       const token = /API token in \S+: (\S+)/.exec(err)?.[1];
       if (url && token) {
@@ -187,7 +195,9 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   });
   if (ready instanceof Error) {
     await handle.stop();
-    throw new Error(`nbhook serve --home ${home}: ${ready.message}\nstderr:\n${err}\nstdout:\n${out}`);
+    throw new Error(
+      `nbhook ${worker ? "worker" : "serve"} --home ${home}: ${ready.message}\nstderr:\n${err}\nstdout:\n${out}`,
+    );
   }
   handle.url = ready.url;
   handle.token = ready.token;

@@ -1,0 +1,109 @@
+/**
+ * @module A node of a cluster on Postgres (docs/scaling.md), as `nbhook serve --database` (API,
+ * and a worker unless `--no-worker`) and `nbhook worker` start it: the Postgres store and its
+ * migrations (nbhook's, then graphile-worker's, each under a lock so that nodes starting at once
+ * take turns), the API node's calls, the worker, and the reaper every node runs.
+ */
+import path from "node:path";
+import { cachedKernelSpecs, prepareKernelRuntimeDir, preparePrivateDir } from "../kernel/index.js";
+import { ClusterCalls } from "../runs/cluster/cluster-calls.js";
+import { ClusterWorker, migrateGraphileWorker } from "../runs/cluster/cluster-worker.js";
+import { Reaper } from "../runs/cluster/reaper.js";
+import { RunEngine } from "../runs/run-engine.js";
+import type { Links, RunLogger } from "../runs/index.js";
+import { ClusterQueue } from "../store/postgres/cluster-queue.js";
+import { openPgStore, type PgStore } from "../store/postgres/pg-store.js";
+import { loadOrCreateApiToken, saveApiToken } from "./api-token.js";
+import { answerFor } from "./call-answer.js";
+import type { ServerConfig } from "./config.js";
+
+export interface ClusterNode {
+  store: PgStore;
+  queue: ClusterQueue;
+  /** The API side (serve); undefined on a worker-only node. */
+  calls?: ClusterCalls;
+  /** The worker side; undefined on an API node (`--no-worker`). */
+  worker?: ClusterWorker;
+  /** The cluster's API token, shared by every node (kept in Postgres, copied to the home). */
+  apiToken: string;
+  /** Drains the worker (its runs finish), then stops everything. The API side is closed by the app first. */
+  close(): Promise<void>;
+}
+
+export async function openClusterNode(
+  config: ServerConfig & { databaseUrl: string },
+  roles: { api: boolean; worker: boolean },
+  links: Links,
+  log: RunLogger,
+): Promise<ClusterNode> {
+  const databaseUrl = config.databaseUrl;
+  const store = await openPgStore({ databaseUrl, cacheDir: path.join(config.home, "cache"), log });
+  const opened: { close(): Promise<void> }[] = [];
+  try {
+    const queue = new ClusterQueue(store);
+    await migrateGraphileWorker(queue, databaseUrl);
+    const apiToken = await queue.sharedSetting("api_token", await loadOrCreateApiToken(config.home));
+    await saveApiToken(config.home, apiToken);
+    let calls: ClusterCalls | undefined;
+    if (roles.api) {
+      calls = new ClusterCalls({ store, queue, databaseUrl, answerFor, log, maxQueue: config.maxQueue });
+      await calls.start();
+      opened.push(calls);
+    }
+    let worker: ClusterWorker | undefined;
+    let engine: RunEngine | undefined;
+    if (roles.worker) {
+      const kernels = await prepareKernelRuntimeDir(config.home);
+      const answers = await preparePrivateDir(path.join(config.home, "answers"));
+      engine = new RunEngine({
+        store,
+        links,
+        answerFor,
+        log,
+        poolSize: config.poolSize,
+        smtp: config.smtp,
+        kernelRuntimeDir: kernels.dir,
+        limits: {
+          maxOutputBytes: config.maxOutputBytes,
+          maxAnswerBytes: config.maxAnswerBytes,
+          answerDir: answers.dir,
+        },
+      });
+      worker = new ClusterWorker({
+        store,
+        queue,
+        engine,
+        databaseUrl,
+        answerFor,
+        log,
+        maxRuns: config.maxRuns,
+        uploadsRoot: path.join(config.home, "cache", "uploads"),
+      });
+      const python = (await cachedKernelSpecs()).find((spec) => spec.name === "python3");
+      if (python) engine.startAhead(python);
+      await worker.start();
+    }
+    const reaper = new Reaper({ store, queue, answerFor, log });
+    reaper.start();
+    return {
+      store,
+      queue,
+      calls,
+      worker,
+      apiToken,
+      async close() {
+        try {
+          await worker?.stop();
+          await engine?.close();
+          await reaper.stop();
+        } finally {
+          await store.close();
+        }
+      },
+    };
+  } catch (err) {
+    for (const part of opened) await part.close().catch(() => undefined);
+    await store.close();
+    throw err;
+  }
+}
