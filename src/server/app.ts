@@ -62,10 +62,16 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
   // Answers sent while the server closes (runs that were going, queued calls refused) end their
   // connection: close() would otherwise wait out the keep-alive timeout of each.
   let closing = false;
+  let sweep: NodeJS.Timeout | undefined;
   app.addHook("preClose", async () => {
     closing = true;
     deps.calls.stopAdmitting(); // queued calls get their 503 before the server waits for requests
+    // Node closes the connections idle when close() begins; one whose answer ends a moment later
+    // would keep the server open for its keep-alive timeout (72 s): swept until the close is over.
+    sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    sweep.unref();
   });
+  app.addHook("onClose", async () => clearInterval(sweep));
   app.addHook("onSend", async (_request, reply) => {
     if (closing) reply.header("connection", "close");
   });

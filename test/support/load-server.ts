@@ -73,11 +73,15 @@ export async function closeOrExplain(server: RunningServer | undefined, limitMs 
   let timer: NodeJS.Timeout | undefined;
   const stuck = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const state = {
-        calls: server.deps.calls.stats(),
-        resources: process.getActiveResourcesInfo(),
-      };
-      reject(new Error(`server.close() still going after ${limitMs} ms: ${JSON.stringify(state)}`));
+      server.app.server.getConnections((_err, connections) => {
+        const state = {
+          calls: server.deps.calls.stats(),
+          listening: server.app.server.listening,
+          connections,
+          resources: process.getActiveResourcesInfo(),
+        };
+        reject(new Error(`server.close() still going after ${limitMs} ms: ${JSON.stringify(state)}`));
+      });
     }, limitMs);
   });
   try {
