@@ -272,7 +272,7 @@ export class ClusterCalls implements Calls {
         const kept = await store.readAnswer(runId);
         if (kept) answer = { status: kept.status, headers: kept.headers, body: kept.body };
       }
-      const run = (await store.getRun(runId)) ?? waiter.run;
+      const run = stored.run ?? (await store.getRun(runId)) ?? waiter.run;
       waiter.settle({ run, outcome, answer });
     } catch (err) {
       waiter.log.error({ err, run: runId }, "could not read a call's result from the database");

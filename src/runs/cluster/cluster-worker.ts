@@ -237,7 +237,7 @@ export class ClusterWorker {
     const stored = keepAnswer
       ? { outcome: outcomeToWire(outcome), status: answer.status, headers: answer.headers, body: null }
       : await resultToWire(outcome, answer, (file) => readFile(file));
-    await this.options.queue.publishResult(runId, stored);
+    await this.options.queue.publishResult(runId, { ...stored, run: result.run });
   }
 
   /** A call that waited past its deadline with nobody left to take it out of the queue. */

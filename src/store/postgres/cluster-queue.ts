@@ -57,6 +57,8 @@ export interface StoredResult {
   status: number;
   headers: Record<string, string>;
   body: Buffer | null;
+  /** The finished run record, as the worker's store returned it (saves the API node a read). */
+  run?: Run;
 }
 
 export class ClusterQueue {
@@ -116,11 +118,7 @@ export class ClusterQueue {
         }
       }
       const run = await this.store.createRunWith(client, { ...input.run, queued: true });
-      await client.query("UPDATE runs SET queue_slot = $2, keep_answer = $3 WHERE id = $1", [
-        run.id,
-        slot,
-        input.keepAnswer,
-      ]);
+
       for (const upload of input.uploads) {
         await client.query("INSERT INTO nbhook_call_uploads (run_id, name, data) VALUES ($1, $2, $3)", [
           run.id,
@@ -129,12 +127,15 @@ export class ClusterQueue {
         ]);
       }
       await client.query(
-        `SELECT graphile_worker.add_job($1, $2::json, queue_name => $3, max_attempts => 1, job_key => $4)`,
+        `WITH u AS (UPDATE runs SET queue_slot = $5, keep_answer = $6 WHERE id = $4)
+         SELECT graphile_worker.add_job($1, $2::json, queue_name => $3, max_attempts => 1, job_key => $4)`,
         [
           CALL_TASK,
           JSON.stringify(input.payload(run)),
           slot === null ? null : `nbhook:${input.run.webhookId}:${slot}`,
           run.id,
+          slot,
+          input.keepAnswer,
         ],
       );
       return { kind: "queued", run };
@@ -146,14 +147,14 @@ export class ClusterQueue {
    * `running`), false when it left the queue meanwhile (cancelled).
    */
   async claim(runId: string, workerId: string): Promise<Run | undefined> {
+    // One round trip: the claim, and the news to the API node waiting (sent at its commit).
     const claimed = await this.pool.query(
-      `UPDATE runs SET worker_id = $2 WHERE id = $1 AND status = 'queued' RETURNING id`,
-      [runId, workerId],
+      `WITH c AS (UPDATE runs SET worker_id = $2 WHERE id = $1 AND status = 'queued' RETURNING id)
+       SELECT pg_notify($3, 'start:' || id) FROM c`,
+      [runId, workerId, CALLS_CHANNEL],
     );
     if (claimed.rowCount !== 1) return undefined;
-    const run = await this.store.startRun(runId);
-    await this.pool.query("SELECT pg_notify($1, $2)", [CALLS_CHANNEL, `start:${runId}`]);
-    return run;
+    return this.store.startRun(runId);
   }
 
   /** Takes a run out of the queue if it is still there (true); its job goes too. */
@@ -179,14 +180,27 @@ export class ClusterQueue {
 
   /** A call is over: its result for the waiting API node (unless it is kept), and the news. */
   async publishResult(runId: string, result: StoredResult | undefined): Promise<void> {
-    if (result) {
-      await this.pool.query(
-        `INSERT INTO nbhook_call_results (run_id, outcome, status, headers, body) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (run_id) DO NOTHING`,
-        [runId, JSON.stringify(result.outcome), result.status, JSON.stringify(result.headers), result.body],
-      );
+    if (!result) {
+      await this.pool.query("SELECT pg_notify($1, $2)", [CALLS_CHANNEL, `done:${runId}`]);
+      return;
     }
-    await this.pool.query("SELECT pg_notify($1, $2)", [CALLS_CHANNEL, `done:${runId}`]);
+    // One round trip: the result, then (at its commit) the news.
+    await this.pool.query(
+      `WITH r AS (
+         INSERT INTO nbhook_call_results (run_id, outcome, status, headers, body, run) VALUES ($1, $2, $3, $4, $5, $7)
+           ON CONFLICT (run_id) DO NOTHING
+       )
+       SELECT pg_notify($6, 'done:' || $1::text)`,
+      [
+        runId,
+        JSON.stringify(result.outcome),
+        result.status,
+        JSON.stringify(result.headers),
+        result.body,
+        CALLS_CHANNEL,
+        result.run === undefined ? null : JSON.stringify(result.run),
+      ],
+    );
   }
 
   /** The result a worker published for `runId`, removed as it is read (one waiter per call). */
@@ -196,8 +210,12 @@ export class ClusterQueue {
       status: number;
       headers: Record<string, string>;
       body: Buffer | null;
-    }>("DELETE FROM nbhook_call_results WHERE run_id = $1 RETURNING outcome, status, headers, body", [runId]);
-    return rows.rows[0];
+      run: Run | null;
+    }>("DELETE FROM nbhook_call_results WHERE run_id = $1 RETURNING outcome, status, headers, body, run", [
+      runId,
+    ]);
+    const row = rows.rows[0];
+    return row && { ...row, run: row.run ?? undefined };
   }
 
   /** The cluster's value of a shared setting: the first node's `candidate` wins, later ones read it. */

@@ -23,6 +23,7 @@ export const CLUSTER_MIGRATION = `
     status integer NOT NULL,
     headers json NOT NULL,
     body bytea,
+    run json,
     created_at timestamptz NOT NULL DEFAULT now()
   );
   CREATE TABLE nbhook_settings (
