@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NbhookApiError, NbhookClient } from "../../src/client/index.js";
+import { CLUSTER_TARGET } from "../support/cluster-api.js";
 import { makeNotebook } from "../support/notebooks.js";
 import { portOf, removeHome, startTestServer, type TestServer } from "../support/manage-server.js";
 
@@ -190,7 +191,8 @@ describe("delete and rotate", () => {
   });
 });
 
-describe("restart", () => {
+// A cluster node's restart is the fault suite's (test/cluster): this one restarts an embedded home.
+describe.skipIf(CLUSTER_TARGET)("restart", () => {
   it("keeps webhooks, URLs, versions and the API token when the server restarts on the same home", async () => {
     const own = await startTestServer();
     try {

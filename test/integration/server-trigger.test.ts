@@ -13,6 +13,7 @@ import { startServer, type RunningServer } from "../../src/server/app.js";
 import { resolveServerConfig } from "../../src/server/config.js";
 import type { WebhookParams } from "../../src/store/index.js";
 import { ALL_BYTES, pngBytes } from "../support/images.js";
+import { CLUSTER_TARGET, startClusterApi } from "../support/cluster-api.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook, type CellSpec } from "../support/notebooks.js";
 
@@ -20,6 +21,10 @@ guardKernelLeaks();
 
 let server: RunningServer;
 beforeAll(async () => {
+  if (CLUSTER_TARGET) {
+    server = await startClusterApi({ workers: 2 }); // npm run test:cluster: 2 API nodes, 2 workers
+    return;
+  }
   const home = mkdtempSync(path.join(os.tmpdir(), "trigger-home-"));
   server = await startServer(resolveServerConfig({ host: "127.0.0.1", port: 0, home }, {}));
 });

@@ -8,9 +8,13 @@ import path from "node:path";
 import { startServer, type RunningServer } from "../../src/server/app.js";
 import { resolveServerConfig, type ServerConfig } from "../../src/server/config.js";
 import type { NewWebhook } from "../../src/store/index.js";
+import { CLUSTER_TARGET, startClusterApi } from "./cluster-api.js";
 import { makeNotebook, type CellSpec } from "./notebooks.js";
 
 export async function startLoadServer(config: Partial<ServerConfig> = {}): Promise<RunningServer> {
+  // The same suite against a cluster (npm run test:cluster): 2 API nodes, 2 workers with these run limits.
+  if (CLUSTER_TARGET)
+    return startClusterApi({ workers: 2, maxRuns: config.maxRuns, maxQueue: config.maxQueue });
   const home = mkdtempSync(path.join(os.tmpdir(), "nbhook-load-home-"));
   return startServer(resolveServerConfig({ host: "127.0.0.1", port: 0, home, poolSize: 1, ...config }, {}));
 }

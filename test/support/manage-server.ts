@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { startServer, type RunningServer } from "../../src/server/app.js";
 import { resolveServerConfig } from "../../src/server/config.js";
+import { CLUSTER_TARGET, startClusterApi } from "./cluster-api.js";
 
 export interface TestServer extends RunningServer {
   home: string;
@@ -16,6 +17,8 @@ export interface TestServer extends RunningServer {
 
 /** Starts a server on `home` (default: a new temporary folder); `port` 0 picks a free one. */
 export async function startTestServer(options: { home?: string; port?: number } = {}): Promise<TestServer> {
+  // The same suites against two API nodes of a cluster on Postgres (npm run test:cluster).
+  if (CLUSTER_TARGET && !options.home && !options.port) return startClusterApi();
   const home = options.home ?? mkdtempSync(path.join(os.tmpdir(), "nbhook-home-"));
   // These servers never run a notebook: no kernels started ahead.
   const config = resolveServerConfig({ host: "127.0.0.1", port: options.port ?? 0, home, poolSize: 0 }, {});
