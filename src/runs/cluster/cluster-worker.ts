@@ -153,9 +153,21 @@ export class ClusterWorker {
       logger: quietLogger(log),
       taskList: { [CALL_TASK]: (payload, helpers) => this.handle(payload, helpers.job) },
     });
+    let pool: { nudge(count: number): unknown } | undefined;
     runner.events.on("pool:create", ({ workerPool }) => {
+      pool = workerPool;
       this.poolId = workerPool.id;
       void this.options.queue.setWorkerPool(this.id, workerPool.id).catch(() => undefined);
+    });
+    // graphile-worker 0.17 looks for the next job before the finished one's completion (which
+    // unlocks its job queue) has committed: the next call of a serial queue (reuse mode,
+    // max_concurrency) would then wait for the next insert or the 2 s poll. Measured: 17 calls/s
+    // of one reuse webhook with 16 clients, runs of 30 ms with gaps of up to 0.9 s between them.
+    // So once a queued job completed, this worker looks again, and so does the cluster (NOTIFY).
+    runner.events.on("job:complete", ({ job }) => {
+      if (job.job_queue_id === null) return;
+      setTimeout(() => pool?.nudge(1), 5).unref();
+      setTimeout(() => void this.options.queue.nudgeWorkers().catch(() => undefined), 20).unref();
     });
     this.runner = runner;
     // A pool that stops by itself (it lost the database too long to complete a job) is replaced.

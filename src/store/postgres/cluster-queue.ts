@@ -231,6 +231,11 @@ export class ClusterQueue {
     return rows.rows[0]!.value;
   }
 
+  /** Wakes graphile-worker's idle workers on every node, as a new job does. */
+  async nudgeWorkers(): Promise<void> {
+    await this.pool.query(`SELECT pg_notify('jobs:insert', '{"count":1}')`);
+  }
+
   /** Tells every node that a webhook changed (its prepared kernels are retired). */
   async webhookChanged(webhookId: string): Promise<void> {
     await this.pool.query("SELECT pg_notify($1, $2)", [WEBHOOKS_CHANNEL, webhookId]);
