@@ -21,8 +21,6 @@ import { Admission, AdmissionRefused, type Slot, type Ticket } from "./admission
 import { prepareCall } from "./prepare-call.js";
 import { RunEngine, type RunEngineOptions } from "./run-engine.js";
 import type {
-  CallOutcome,
-  CancelReason,
   CallResult,
   Calls,
   CallStats,
@@ -41,13 +39,6 @@ export interface EmbeddedCallsOptions extends RunEngineOptions {
   /** @default cachedKernelSpecs */
   findSpecs?: () => Promise<KernelSpec[]>;
 }
-
-/** `error.ename` of a cancelled run, by why it left the queue. */
-export const ENAME: Record<CancelReason, string> = {
-  "queue-timeout": "QueueTimeout",
-  "caller-gone": "CallerGone",
-  closing: "ServerStopping",
-};
 
 /**
  * Runs of one webhook at once: its `max_concurrency`; a reuse-mode webhook has one kernel serving
@@ -73,8 +64,7 @@ export class EmbeddedCalls implements Calls {
 
   /** Starts the kernels most calls need (Python's) ahead of the first call. */
   async warmUp(): Promise<void> {
-    const python = (await this.findSpecs()).find((spec) => spec.name === "python3");
-    if (python) this.engine.startAhead(python);
+    await this.engine.warmUp(this.findSpecs);
   }
 
   prepare(webhook: Webhook, input: RequestInput, log: RunLogger = this.log): Promise<PreparedCall> {
@@ -182,7 +172,7 @@ export class EmbeddedCalls implements Calls {
       await this.discard(call, log);
       if (err instanceof AdmissionRefused && err.reason !== "queue-full") {
         const why = { reason: err.reason, message: err.message, retryAfterS: err.retryAfterS };
-        return this.cancelled(call, run, why, keepAnswer, log);
+        return this.engine.cancelled(call.webhook, run, why, { keepAnswer, log });
       }
       return this.engine.failed(call, run, err, { keepAnswer, log });
     }
@@ -196,33 +186,6 @@ export class EmbeddedCalls implements Calls {
       // Uploaded files were the run's input; the answer (even one made of them) is in memory now.
       await this.discard(call, log);
     }
-  }
-
-  private async cancelled(
-    call: PreparedCall,
-    run: Run,
-    why: { reason: CancelReason; message: string; retryAfterS: number },
-    keepAnswer: boolean,
-    log: RunLogger,
-  ): Promise<CallResult> {
-    const outcome: CallOutcome = { kind: "cancelled", runId: run.id, ...why };
-    const answer = this.options.answerFor(outcome, call.webhook);
-    log.warn({ webhook: call.webhook.path, run: run.id, reason: why.reason }, "queued call cancelled");
-    const finish = () =>
-      this.options.store.finishRun(run.id, {
-        status: "cancelled",
-        durationMs: Date.now() - Date.parse(run.queuedAt ?? run.startedAt),
-        error: { ename: ENAME[why.reason], evalue: why.message },
-        httpStatus: answer.status,
-        // Nobody is left to poll the answer of a call whose caller went away.
-        answer: keepAnswer && why.reason !== "caller-gone" ? answer : undefined,
-      });
-    const finished = await finish().catch((err: unknown) => {
-      log.error({ err, run: run.id }, "could not record a cancelled call: retrying until the store takes it");
-      this.engine.retryFinish(run.id, finish);
-      return run;
-    });
-    return { run: finished, outcome, answer };
   }
 
   /** Removes what the call brought (uploaded files). */

@@ -8,6 +8,7 @@ export {
   type ExecutionOptions,
   type ExecutionResult,
 } from "./execute-notebook.js";
+export { releaseAnswerFiles } from "./answer-files.js";
 export { EmbeddedCalls, type EmbeddedCallsOptions } from "./embedded-calls.js";
 export { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
 export { freshKernelLease, prepareKernel } from "./kernel-lease.js";

@@ -36,6 +36,7 @@ import type {
   CallAnswer,
   CallOutcome,
   CallResult,
+  CancelReason,
   LeaseFn,
   Links,
   PreparedCall,
@@ -145,7 +146,7 @@ export async function runCall(
  */
 export async function failedCall(
   deps: Pick<RunCallDeps, "store" | "answerFor" | "finishRetries">,
-  call: PreparedCall,
+  call: Pick<PreparedCall, "webhook">,
   run: Run,
   thrown: unknown,
   options: { keepAnswer: boolean; log: RunLogger },
@@ -175,6 +176,47 @@ export async function failedCall(
     options.log.error(
       { err: again, run: run.id },
       "could not record the failure either: retrying until the store takes it",
+    );
+    deps.finishRetries.add(run.id, finish);
+    return run;
+  });
+  return { run: finished, outcome, answer };
+}
+
+/** `error.ename` of a cancelled run, by why it left the queue. */
+const CANCELLED_ENAME: Record<CancelReason, string> = {
+  "queue-timeout": "QueueTimeout",
+  "caller-gone": "CallerGone",
+  closing: "ServerStopping",
+};
+
+/**
+ * A queued call that left the queue without running: its record closed as `cancelled` (the
+ * answer kept for pollers, unless its caller is gone), retried until the store takes it.
+ */
+export async function cancelledCall(
+  deps: Pick<RunCallDeps, "store" | "answerFor" | "finishRetries">,
+  webhook: Webhook,
+  run: Run,
+  why: { reason: CancelReason; message: string; retryAfterS: number },
+  options: { keepAnswer: boolean; log: RunLogger },
+): Promise<CallResult> {
+  const outcome: CallOutcome = { kind: "cancelled", runId: run.id, ...why };
+  const answer = deps.answerFor(outcome, webhook);
+  options.log.warn({ webhook: webhook.path, run: run.id, reason: why.reason }, "queued call cancelled");
+  const finish = () =>
+    deps.store.finishRun(run.id, {
+      status: "cancelled",
+      durationMs: Date.now() - Date.parse(run.queuedAt ?? run.startedAt),
+      error: { ename: CANCELLED_ENAME[why.reason], evalue: why.message },
+      httpStatus: answer.status,
+      // Nobody is left to poll the answer of a call whose caller went away.
+      answer: options.keepAnswer && why.reason !== "caller-gone" ? answer : undefined,
+    });
+  const finished = await finish().catch((err: unknown) => {
+    options.log.error(
+      { err, run: run.id },
+      "could not record a cancelled call: retrying until the store takes it",
     );
     deps.finishRetries.add(run.id, finish);
     return run;

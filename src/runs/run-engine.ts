@@ -12,11 +12,19 @@ import {
   type PoolStats,
 } from "../kernel/index.js";
 import type { AnswerLimits } from "../notebook/types.js";
-import type { Run, Store } from "../store/index.js";
+import type { Run, Store, Webhook } from "../store/index.js";
 import { FinishRetries } from "./finish-retries.js";
 import { Notifier, type SmtpSettings } from "./notify.js";
-import { failedCall, runCall, type RunCallDeps } from "./run-call.js";
-import type { AnswerFn, CallResult, Links, PreparedCall, RunLogger, WarmStats } from "./types.js";
+import { cancelledCall, failedCall, runCall, type RunCallDeps } from "./run-call.js";
+import type {
+  AnswerFn,
+  CallResult,
+  CancelReason,
+  Links,
+  PreparedCall,
+  RunLogger,
+  WarmStats,
+} from "./types.js";
 import { WarmKernels } from "./warm-kernels.js";
 
 export interface RunEngineOptions {
@@ -75,9 +83,10 @@ export class RunEngine {
     );
   }
 
-  /** Starts the kernels of `spec` ahead of the first call. */
-  startAhead(spec: KernelSpec): void {
-    this.pool.warm(spec);
+  /** Starts the kernels most calls need (Python's) ahead of the first call. */
+  async warmUp(findSpecs: () => Promise<KernelSpec[]>): Promise<void> {
+    const python = (await findSpecs()).find((spec) => spec.name === "python3");
+    if (python) this.pool.warm(python);
   }
 
   /** Runs an admitted call on its `running` record; never rejects (see runCall). */
@@ -87,7 +96,7 @@ export class RunEngine {
 
   /** Closes the record of a call nbhook itself failed, with its answer (see failedCall). */
   failed(
-    call: PreparedCall,
+    call: Pick<PreparedCall, "webhook">,
     run: Run,
     err: unknown,
     options: { keepAnswer: boolean; log: RunLogger },
@@ -95,9 +104,14 @@ export class RunEngine {
     return failedCall(this.deps, call, run, err, options);
   }
 
-  /** Keeps trying `finish` until the store takes it (a record must never stay open). */
-  retryFinish(runId: string, finish: () => Promise<unknown>): void {
-    this.finishRetries.add(runId, finish);
+  /** Closes the record of a queued call that left the queue without running (see cancelledCall). */
+  cancelled(
+    webhook: Webhook,
+    run: Run,
+    why: { reason: CancelReason; message: string; retryAfterS: number },
+    options: { keepAnswer: boolean; log: RunLogger },
+  ): Promise<CallResult> {
+    return cancelledCall(this.deps, webhook, run, why, options);
   }
 
   /** A webhook was redeployed or deleted: its prepared kernels go. */

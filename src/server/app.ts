@@ -3,23 +3,21 @@
  * route modules. `startServer` opens the store, builds the calls (runs/) and listens; `buildApp` is
  * the part tests can also drive.
  */
-import path from "node:path";
 import formbody from "@fastify/formbody";
 import multipart from "@fastify/multipart";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pino, type DestinationStream, type LoggerOptions } from "pino";
 import { AppError } from "../errors.js";
-import { prepareKernelRuntimeDir, preparePrivateDir } from "../kernel/index.js";
 import { EmbeddedCalls, type Calls, type Links } from "../runs/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 import { openClusterNode } from "./cluster.js";
 import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
-import { answerFor } from "./call-answer.js";
 import type { ServerConfig } from "./config.js";
 import { DiskSpace } from "./disk-space.js";
 import { lockHome } from "./home-lock.js";
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from "./http-errors.js";
 import { createLinks } from "./links.js";
+import { runEngineOptions } from "./run-engine-options.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerTriggerRoutes } from "./routes/trigger.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
@@ -193,31 +191,9 @@ async function openEmbedded(
   const interrupted = await store.closeInterruptedRuns();
   if (interrupted > 0)
     log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
-  const kernels = await prepareKernelRuntimeDir(config.home);
-  const answers = await preparePrivateDir(path.join(config.home, "answers"));
-  if (kernels.swept + answers.swept > 0) {
-    log.warn(
-      { kernels: kernels.swept, answers: answers.swept },
-      "kernel folders and answer copies left by the last stop were removed",
-    );
-  }
+  const engine = await runEngineOptions(config, store, links, log);
   const apiToken = await loadOrCreateApiToken(config.home);
-  const calls = new EmbeddedCalls({
-    store,
-    links,
-    answerFor,
-    log,
-    poolSize: config.poolSize,
-    maxRuns: config.maxRuns,
-    maxQueue: config.maxQueue,
-    smtp: config.smtp,
-    kernelRuntimeDir: kernels.dir,
-    limits: {
-      maxOutputBytes: config.maxOutputBytes,
-      maxAnswerBytes: config.maxAnswerBytes,
-      answerDir: answers.dir,
-    },
-  });
+  const calls = new EmbeddedCalls({ ...engine, maxRuns: config.maxRuns, maxQueue: config.maxQueue });
   return { store, calls, apiToken, warmUp: () => calls.warmUp(), close: () => store.close() };
 }
 

@@ -5,7 +5,7 @@
  * take turns), the API node's calls, the worker, and the reaper every node runs.
  */
 import path from "node:path";
-import { cachedKernelSpecs, prepareKernelRuntimeDir, preparePrivateDir } from "../kernel/index.js";
+import { cachedKernelSpecs } from "../kernel/index.js";
 import { ClusterCalls } from "../runs/cluster/cluster-calls.js";
 import { ClusterWorker, migrateGraphileWorker } from "../runs/cluster/cluster-worker.js";
 import { Reaper } from "../runs/cluster/reaper.js";
@@ -15,6 +15,7 @@ import { ClusterQueue } from "../store/postgres/cluster-queue.js";
 import { openPgStore, type PgStore } from "../store/postgres/pg-store.js";
 import { loadOrCreateApiToken, saveApiToken } from "./api-token.js";
 import { answerFor } from "./call-answer.js";
+import { runEngineOptions } from "./run-engine-options.js";
 import type { ServerConfig } from "./config.js";
 
 export interface ClusterNode {
@@ -53,22 +54,7 @@ export async function openClusterNode(
     let worker: ClusterWorker | undefined;
     let engine: RunEngine | undefined;
     if (roles.worker) {
-      const kernels = await prepareKernelRuntimeDir(config.home);
-      const answers = await preparePrivateDir(path.join(config.home, "answers"));
-      engine = new RunEngine({
-        store,
-        links,
-        answerFor,
-        log,
-        poolSize: config.poolSize,
-        smtp: config.smtp,
-        kernelRuntimeDir: kernels.dir,
-        limits: {
-          maxOutputBytes: config.maxOutputBytes,
-          maxAnswerBytes: config.maxAnswerBytes,
-          answerDir: answers.dir,
-        },
-      });
+      engine = new RunEngine(await runEngineOptions(config, store, links, log));
       worker = new ClusterWorker({
         store,
         queue,
@@ -79,8 +65,7 @@ export async function openClusterNode(
         maxRuns: config.maxRuns,
         uploadsRoot: path.join(config.home, "cache", "uploads"),
       });
-      const python = (await cachedKernelSpecs()).find((spec) => spec.name === "python3");
-      if (python) engine.startAhead(python);
+      await engine.warmUp(() => cachedKernelSpecs());
       await worker.start();
     }
     const reaper = new Reaper({ store, queue, answerFor, log });

@@ -12,13 +12,12 @@
  *   removed at once (the open file stays readable), so nothing is left behind whatever happens to
  *   the connection; a call nobody waits for any more has its copy removed once it is over.
  */
-import { open, rm } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
 import type { AcceptedCallJson } from "../api/schemas.js";
-import { answerFolderOf } from "../notebook/response.js";
 import type { AnswerFile } from "../notebook/types.js";
-import type { CallResult, Links, Submission } from "../runs/index.js";
+import { releaseAnswerFiles, type CallResult, type Links, type Submission } from "../runs/index.js";
 
 type Accepted = Extract<Submission, { kind: "accepted" }>;
 
@@ -100,23 +99,6 @@ export async function openAnswerFile(file: AnswerFile): Promise<OpenedAnswer> {
   } catch (err) {
     await handle.close();
     throw err;
-  }
-}
-
-/**
- * Removes the answer files of a call (its answer's, and its response's when the answer is not it:
- * a next_url redirect): they are the call's own copies, in their own folders. The store linked or
- * copied a kept one already.
- */
-export async function releaseAnswerFiles(result: CallResult, log: FastifyBaseLogger): Promise<void> {
-  const response = result.outcome.kind === "ran" ? result.outcome.response : undefined;
-  const files = new Set([result.answer.file?.path, response?.file?.path]);
-  for (const file of files) {
-    const folder = file && answerFolderOf(file);
-    if (!folder) continue;
-    await rm(folder, { recursive: true, force: true }).catch((err: unknown) =>
-      log.warn({ err, file }, "could not remove an answer file"),
-    );
   }
 }
 

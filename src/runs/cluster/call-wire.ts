@@ -6,6 +6,7 @@
  * by a request uses in practice (checked: a dict with only that key is refused at submit).
  */
 import { z } from "zod";
+import { AppError } from "../../errors.js";
 import type { ParamValue, Parameters } from "../../notebook/types.js";
 import type { StoredResult } from "../../store/postgres/cluster-queue.js";
 import type { CallAnswer, CallOutcome } from "../types.js";
@@ -19,7 +20,10 @@ export function encodeParameters(parameters: Parameters): unknown {
     if (value && typeof value === "object") {
       const keys = Object.keys(value);
       if (keys.length === 1 && keys[0] === BIGINT_KEY) {
-        throw new Error(`a parameter holds a dict whose only key is "${BIGINT_KEY}", which nbhook reserves`);
+        throw new AppError(
+          "parameter-invalid",
+          `a parameter holds a dict whose only key is "${BIGINT_KEY}", which nbhook reserves: rename that key`,
+        );
       }
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encode(v)]));
     }

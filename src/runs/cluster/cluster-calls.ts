@@ -20,7 +20,9 @@ import type { Run, Webhook } from "../../store/index.js";
 import { CALLS_CHANNEL, type ClusterQueue } from "../../store/postgres/cluster-queue.js";
 import { PgListener } from "../../store/postgres/listener.js";
 import type { PgStore } from "../../store/postgres/pg-store.js";
-import { concurrencyOf, ENAME } from "../embedded-calls.js";
+import { concurrencyOf } from "../embedded-calls.js";
+import { FinishRetries } from "../finish-retries.js";
+import { cancelledCall } from "../run-call.js";
 import { prepareCall } from "../prepare-call.js";
 import type {
   AnswerFn,
@@ -68,11 +70,14 @@ export class ClusterCalls implements Calls {
   private readonly waiters = new Map<string, Waiter>();
   private readonly earlyDone = new Map<string, number>();
   private readonly listener: PgListener;
+  /** Records of cancelled calls the store refused, closed later. */
+  private readonly finishRetries: FinishRetries;
   private readonly findSpecs: () => Promise<KernelSpec[]>;
   private admitting = true;
 
   constructor(private readonly options: ClusterCallsOptions) {
     this.findSpecs = options.findSpecs ?? (() => cachedKernelSpecs());
+    this.finishRetries = new FinishRetries(options.log);
     this.listener = new PgListener({
       databaseUrl: options.databaseUrl,
       channels: [CALLS_CHANNEL],
@@ -193,6 +198,7 @@ export class ClusterCalls implements Calls {
       );
     }
     await this.listener.close();
+    await this.finishRetries.close();
   }
 
   private wait(
@@ -286,10 +292,9 @@ export class ClusterCalls implements Calls {
   private async leaveQueue(runId: string, reason: CancelReason, message: string): Promise<void> {
     const waiter = this.waiters.get(runId);
     if (!waiter || waiter.state !== "queued") return;
-    const { store, queue, answerFor } = this.options;
     let left: boolean;
     try {
-      left = await queue.unqueue(runId);
+      left = await this.options.queue.unqueue(runId);
     } catch (err) {
       waiter.log.warn({ err, run: runId }, "could not take a call out of the queue");
       return;
@@ -298,22 +303,11 @@ export class ClusterCalls implements Calls {
     waiter.state = "over";
     clearTimeout(waiter.timer);
     this.waiters.delete(runId);
-    const outcome: CallOutcome = { kind: "cancelled", runId, reason, message, retryAfterS: 2 };
-    const answer = answerFor(outcome, waiter.call.webhook);
-    waiter.log.warn({ webhook: waiter.call.webhook.path, run: runId, reason }, "queued call cancelled");
-    const run = await store
-      .finishRun(runId, {
-        status: "cancelled",
-        durationMs: Date.now() - Date.parse(waiter.run.queuedAt ?? waiter.run.startedAt),
-        error: { ename: ENAME[reason], evalue: message },
-        httpStatus: answer.status,
-        answer: waiter.keepAnswer && reason !== "caller-gone" ? answer : undefined,
-      })
-      .catch((err: unknown) => {
-        waiter.log.error({ err, run: runId }, "could not record a cancelled call");
-        return waiter.run;
-      });
-    waiter.settle({ run, outcome, answer });
+    const why = { reason, message, retryAfterS: 2 };
+    const { store, answerFor } = this.options;
+    const deps = { store, answerFor, finishRetries: this.finishRetries };
+    const options = { keepAnswer: waiter.keepAnswer, log: waiter.log };
+    waiter.settle(await cancelledCall(deps, waiter.call.webhook, waiter.run, why, options));
   }
 
   /** Every wait ends: the news of its outcome may have been lost with the connection. */

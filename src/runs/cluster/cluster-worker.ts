@@ -16,17 +16,16 @@ import path from "node:path";
 import { Logger, run as runGraphileWorker, runMigrations, type Runner, type Job } from "graphile-worker";
 import { coerceError } from "../../errors.js";
 import { cachedKernelSpecs, chooseKernelSpec, type KernelSpec } from "../../kernel/index.js";
-import { answerFolderOf } from "../../notebook/response.js";
 import { parseNotebook } from "../../notebook/read.js";
 import type { Notebook, Parameters, ParamValue } from "../../notebook/types.js";
 import type { Run } from "../../store/index.js";
 import { CALL_TASK, WEBHOOKS_CHANNEL, type ClusterQueue } from "../../store/postgres/cluster-queue.js";
 import { PgListener } from "../../store/postgres/listener.js";
 import type { PgStore } from "../../store/postgres/pg-store.js";
-import { ENAME } from "../embedded-calls.js";
 import { kernelChoiceOf, paramLanguageOf } from "../kernel-choice.js";
+import { releaseAnswerFiles } from "../answer-files.js";
 import type { RunEngine } from "../run-engine.js";
-import type { AnswerFn, CallOutcome, CallResult, PreparedCall, RunLogger } from "../types.js";
+import type { AnswerFn, CallResult, PreparedCall, RunLogger } from "../types.js";
 import {
   callPayloadSchema,
   decodeParameters,
@@ -83,10 +82,6 @@ export class ClusterWorker {
       },
       log: options.log,
     });
-  }
-
-  get stats(): { running: number } {
-    return { running: this.running };
   }
 
   async start(): Promise<void> {
@@ -219,28 +214,30 @@ export class ClusterWorker {
     const options = { keepAnswer: payload.keepAnswer, log };
     const webhook = await store.getWebhook(run.webhookId);
     if (!webhook) throw new Error(`run ${run.id} names a webhook that does not exist`);
-    let result: CallResult;
+    let result: CallResult | undefined;
     let uploadsDir: string | undefined;
-    if (Date.now() > payload.queueDeadline) {
-      result = await this.cancelled(run, webhook, payload, "queue-timeout");
-    } else {
-      let call: PreparedCall;
-      try {
-        uploadsDir = await this.uploads(run, payload);
-        call = await this.prepared(run, webhook, payload, uploadsDir);
-      } catch (err) {
-        const placeholder = this.placeholderCall(run, webhook);
-        result = await engine.failed(placeholder, run, err, options);
-        await this.publish(run.id, result, payload.keepAnswer);
-        return;
-      }
-      result = await engine.run(call, run, options);
-    }
     try {
+      if (Date.now() > payload.queueDeadline) {
+        const why = {
+          reason: "queue-timeout" as const,
+          message: "the call waited in the queue longer than the webhook's time limit",
+          retryAfterS: 2,
+        };
+        result = await engine.cancelled(webhook, run, why, options);
+      } else {
+        let call: PreparedCall | undefined;
+        try {
+          uploadsDir = await this.uploads(run, payload);
+          call = await this.prepared(run, webhook, payload, uploadsDir);
+        } catch (err) {
+          result = await engine.failed({ webhook }, run, err, options);
+        }
+        result ??= await engine.run(call!, run, options);
+      }
       await this.publish(run.id, result, payload.keepAnswer);
     } finally {
       if (uploadsDir) await rm(uploadsDir, { recursive: true, force: true }).catch(() => undefined);
-      await releaseAnswerFiles(result);
+      if (result) await releaseAnswerFiles(result, log); // read into the result already
     }
   }
 
@@ -250,26 +247,6 @@ export class ClusterWorker {
       ? { outcome: outcomeToWire(outcome), status: answer.status, headers: answer.headers, body: null }
       : await resultToWire(outcome, answer, (file) => readFile(file));
     await this.options.queue.publishResult(runId, { ...stored, run: result.run });
-  }
-
-  /** A call that waited past its deadline with nobody left to take it out of the queue. */
-  private async cancelled(
-    run: Run,
-    webhook: PreparedCall["webhook"],
-    payload: CallPayload,
-    reason: "queue-timeout",
-  ): Promise<CallResult> {
-    const message = "the call waited in the queue longer than the webhook's time limit";
-    const outcome: CallOutcome = { kind: "cancelled", runId: run.id, reason, message, retryAfterS: 2 };
-    const answer = this.options.answerFor(outcome, webhook);
-    const finished = await this.options.store.finishRun(run.id, {
-      status: "cancelled",
-      durationMs: Date.now() - Date.parse(run.queuedAt ?? run.startedAt),
-      error: { ename: ENAME[reason], evalue: message },
-      httpStatus: answer.status,
-      answer: payload.keepAnswer ? answer : undefined,
-    });
-    return { run: finished, outcome, answer };
   }
 
   /** The uploaded files, written under this worker's own folder for the run. */
@@ -315,34 +292,6 @@ export class ClusterWorker {
       uploadsDir,
     };
   }
-
-  /** What failedCall needs of a call that could not be rebuilt (only its webhook is read). */
-  private placeholderCall(run: Run, webhook: PreparedCall["webhook"]): PreparedCall {
-    const notebook: Notebook = {
-      nbformat: 4,
-      nbformat_minor: 5,
-      metadata: {},
-      cells: [],
-    } as unknown as Notebook;
-    const spec: KernelSpec = {
-      name: "",
-      displayName: "",
-      language: "",
-      argv: [],
-      env: {},
-      interruptMode: "signal",
-      resourceDir: "",
-    };
-    return {
-      webhook,
-      versionHisto: run.versionHisto,
-      notebook,
-      spec,
-      specs: [],
-      parameters: {},
-      redacted: {},
-    };
-  }
 }
 
 /** Paths of uploaded files under the API node's folder, moved to this worker's copy. */
@@ -358,15 +307,6 @@ function movePaths(params: Parameters, from: string, to: string): Parameters {
     return value;
   };
   return move(params as ParamValue) as Parameters;
-}
-
-/** The worker's copies of a call's answer files: read into the result already. */
-async function releaseAnswerFiles(result: CallResult): Promise<void> {
-  const response = result.outcome.kind === "ran" ? result.outcome.response : undefined;
-  for (const file of new Set([result.answer.file?.path, response?.file?.path])) {
-    const folder = file && answerFolderOf(file);
-    if (folder) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
-  }
 }
 
 /** graphile-worker's log, into nbhook's at warning and above (its info lines are per job). */

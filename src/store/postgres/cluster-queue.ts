@@ -333,26 +333,4 @@ export class ClusterQueue {
       }));
     });
   }
-
-  /** How many calls are queued and running across the cluster, and the live workers' capacity. */
-  async load(): Promise<{ queued: number; running: number; workers: number; capacity: number }> {
-    const rows = await this.pool.query<{
-      queued: string;
-      running: string;
-      workers: string;
-      capacity: string;
-    }>(
-      `SELECT (SELECT count(*) FROM runs WHERE status = 'queued') AS queued,
-              (SELECT count(*) FROM runs WHERE status = 'running') AS running,
-              (SELECT count(*) FROM nbhook_workers WHERE ${LIVE_WORKER}) AS workers,
-              (SELECT coalesce(sum(max_runs), 0) FROM nbhook_workers WHERE NOT draining AND ${LIVE_WORKER}) AS capacity`,
-    );
-    const r = rows.rows[0]!;
-    return {
-      queued: Number(r.queued),
-      running: Number(r.running),
-      workers: Number(r.workers),
-      capacity: Number(r.capacity),
-    };
-  }
 }
