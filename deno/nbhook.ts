@@ -27,6 +27,8 @@ interface ResponseBundle {
   status?: number;
   headers?: Record<string, string>;
   kind?: "notebook";
+  /** The server renders `data` (text/markdown) to this type and answers that (respond_markdown). */
+  render?: "text/html";
 }
 
 declare const Deno: {
@@ -62,10 +64,11 @@ function check(options: RespondOptions): Pick<ResponseBundle, "status" | "header
 
 function publish(response: ResponseBundle, rendering: Record<string, unknown>, size: number): Promise<void> {
   const name = response.filename ? `, ${response.filename}` : "";
+  const rendered = response.render ? `, answered as ${response.render}` : "";
   const description =
     response.kind === "notebook"
       ? "Response set: the executed notebook, as text/html"
-      : `Response set: ${response.content_type}${name} (${size} ${size === 1 ? "byte" : "bytes"})`;
+      : `Response set: ${response.content_type}${name} (${size} ${size === 1 ? "byte" : "bytes"})${rendered}`;
   const bundle = { [RESPONSE_MIME]: response, ...rendering, "text/plain": description };
   if (!Deno.jupyter) {
     console.log(description);
@@ -79,12 +82,14 @@ function respondText(
   text: string,
   rendering: Record<string, unknown>,
   options: RespondOptions,
+  render?: ResponseBundle["render"],
 ) {
   const response: ResponseBundle = {
     content_type: contentType,
     data: text,
     encoding: "utf-8",
     ...check(options),
+    ...(render ? { render } : {}),
   };
   return publish(response, rendering, new TextEncoder().encode(text).length);
 }
@@ -144,26 +149,6 @@ function basename(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
-/** A tiny Markdown renderer (headings, paragraphs, emphasis, code, links); HTML in the text passes through. */
-function renderMarkdown(md: string): string {
-  const inline = (s: string) =>
-    s
-      .replace(/`([^`]+)`/g, (_m, code: string) => `<code>${escapeHtml(code)}</code>`)
-      .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
-      .replace(/\*([^*]+)\*/g, "<em>$1</em>")
-      .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>');
-  return md
-    .split(/\n{2,}/)
-    .map((block) => block.trim())
-    .filter(Boolean)
-    .map((block) => {
-      const heading = /^(#{1,6})\s+(.*)$/s.exec(block);
-      if (heading) return `<h${heading[1]!.length}>${inline(heading[2]!)}</h${heading[1]!.length}>`;
-      return `<p>${inline(block)}</p>`;
-    })
-    .join("\n");
-}
-
 function csvField(value: unknown): string {
   const text = value === null || value === undefined ? "" : String(value);
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
@@ -213,9 +198,14 @@ export const webhook = {
       options,
     );
   },
+  /**
+   * Answers text/html rendered from the Markdown by the server (nbhook's one renderer, the same
+   * as for Python notebooks): the bundle carries the Markdown with `render: "text/html"`, and the
+   * notebook shows it as text/markdown.
+   */
   respond_markdown(markdown: string, options: RespondOptions = {}) {
-    const page = renderMarkdown(String(markdown));
-    return respondText("text/html", page, { "text/html": page }, options);
+    const text = String(markdown);
+    return respondText("text/markdown", text, { "text/markdown": text }, options, "text/html");
   },
   respond_svg(svg: string, options: RespondOptions = {}) {
     return respondText("image/svg+xml", String(svg), { "image/svg+xml": String(svg) }, options);

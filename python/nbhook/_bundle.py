@@ -4,7 +4,10 @@ A response is one ``display_data`` output whose MIME bundle holds
 
 - ``application/vnd.nbhook.response+json``: what the HTTP answer will be,
   ``{"content_type", "data", "encoding": "utf-8"|"base64", "filename"?, "status"?, "headers"?,
-  "kind"?}`` (text as UTF-8, bytes as base64), read by the runner after the run;
+  "kind"?, "render"?}`` (text as UTF-8, bytes as base64), read by the runner after the run.
+  ``"render": "text/html"`` (only with ``content_type`` ``text/markdown``) asks the server to
+  render the Markdown ``data`` to HTML and answer ``text/html`` (respond_markdown): the server
+  has the one Markdown renderer of nbhook, so the kernel needs no package for it;
 - an ordinary rendering (``text/html``, ``image/png``, ``application/json``, ...) and a short
   ``text/plain`` description, so the saved notebook still shows what was answered.
 
@@ -55,8 +58,13 @@ def make_response(
     status: Optional[int] = None,
     headers: Optional[Mapping[str, Any]] = None,
     kind: Optional[str] = None,
+    render: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """The value of the response MIME type. ``str`` data is sent as UTF-8, ``bytes`` as base64."""
+    """The value of the response MIME type. ``str`` data is sent as UTF-8, ``bytes`` as base64.
+
+    ``render`` is what the server turns the data into before answering (``"text/html"`` for
+    ``text/markdown`` data); see the module's docstring.
+    """
     response: Dict[str, Any] = {"content_type": content_type}
     if isinstance(data, str):
         response["data"] = data
@@ -67,6 +75,8 @@ def make_response(
     response.update(answer_fields(filename=filename, status=status, headers=headers))
     if kind is not None:
         response["kind"] = kind
+    if render is not None:
+        response["render"] = render
     return response
 
 

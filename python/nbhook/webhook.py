@@ -10,7 +10,7 @@ not set::
     webhook.respond_csv(df, headers={"Cache-Control": "no-store"})
 
 Content types: html ``text/html``, json ``application/json``, text ``text/plain``, markdown
-``text/html`` (rendered), csv ``text/csv``, svg ``image/svg+xml``, image ``image/png`` /
+``text/html`` (rendered by the server), csv ``text/csv``, svg ``image/svg+xml``, image ``image/png`` /
 ``image/jpeg`` / ``image/gif`` (from the bytes), file from its name. The HTTP layer adds
 ``charset=utf-8`` to text types.
 
@@ -39,7 +39,6 @@ from ._bundle import (
     make_response,
     publish,
 )
-from ._markdown import render_markdown
 from ._media import OCTET_STREAM, guess_file_type, sniff_image_type
 from .manage import (  # noqa: F401  (re-exported: naas.webhook.add & co.)
     add,
@@ -129,9 +128,19 @@ def respond_text(text: Any, *, status: Optional[int] = None, headers: Headers = 
 def respond_markdown(
     markdown_text: Any, *, status: Optional[int] = None, headers: Headers = None
 ) -> None:
-    """Answer with Markdown rendered to HTML (``text/html``), as Naas did."""
-    page = render_markdown(_text(markdown_text))
-    _respond_text_kind("text/html", page, {"text/html": page}, status, headers)
+    """Answer with Markdown rendered to HTML (``text/html``), as Naas did.
+
+    The server renders it (markdown-it: CommonMark and GFM tables; raw HTML is escaped, but
+    ``<br>``/``<br />`` line breaks), the same way for every kernel and for Markdown in notebooks
+    it shows, so the bundle carries the Markdown itself with ``render: "text/html"``. The notebook
+    shows it as ``text/markdown``, which Jupyter front ends render.
+    """
+    text = _text(markdown_text)
+    response = make_response(
+        "text/markdown", text, status=status, headers=headers, render="text/html"
+    )
+    description = describe("text/markdown", _size(text)) + ", answered as text/html"
+    publish(response, {"text/markdown": text}, description)
 
 
 def respond_svg(svg: Any, *, status: Optional[int] = None, headers: Headers = None) -> None:

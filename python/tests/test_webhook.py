@@ -25,7 +25,7 @@ PYTHON_DIR = os.path.dirname(HERE)
 sys.path.insert(0, PYTHON_DIR)
 
 import nbhook  # noqa: E402
-from nbhook import _jsonable, _markdown, webhook  # noqa: E402
+from nbhook import _jsonable, webhook  # noqa: E402
 
 RESPONSE_MIME = "application/vnd.nbhook.response+json"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -137,17 +137,32 @@ class RespondTest(unittest.TestCase):
             },
         )
 
-    def test_respond_markdown(self):
-        with mock.patch.object(_markdown, "_library_renderer", return_value=None):
-            webhook.respond_markdown("# Hello Naas friends<br /> Do you love markdown as much as we do?")
-        page = "<h1>Hello Naas friends<br /> Do you love markdown as much as we do?</h1>\n"
+    def test_respond_markdown_sends_the_markdown_for_the_server_to_render(self):
+        text = "# Hello Naas friends<br /> Do you love markdown as much as we do?"
+        webhook.respond_markdown(text, status=201, headers={"X-Kind": "md"})
         self.assertEqual(
             self.bundle(),
             {
-                RESPONSE_MIME: {"content_type": "text/html", "data": page, "encoding": "utf-8"},
-                "text/html": page,
-                "text/plain": "Response set: text/html ({} bytes)".format(len(page)),
+                RESPONSE_MIME: {
+                    "content_type": "text/markdown",
+                    "data": text,
+                    "encoding": "utf-8",
+                    "status": 201,
+                    "headers": {"X-Kind": "md"},
+                    "render": "text/html",
+                },
+                "text/markdown": text,
+                "text/plain": "Response set: text/markdown (65 bytes), answered as text/html",
             },
+        )
+
+    def test_respond_markdown_takes_bytes_and_none(self):
+        webhook.respond_markdown("Zoë **bold**".encode("utf-8"))
+        webhook.respond_markdown(None)
+        self.assertEqual([data[RESPONSE_MIME]["data"] for data, _ in self.published], ["Zoë **bold**", ""])
+        self.assertEqual(
+            self.published[0][0]["text/plain"],
+            "Response set: text/markdown (13 bytes), answered as text/html",
         )
 
     def test_respond_csv_text_is_sent_as_is(self):
@@ -529,33 +544,6 @@ class JsonableTest(unittest.TestCase):
             '"dt64": "2024-01-02T03:04:05", '
             '"frame": [{"a": 1, "b": 0.5, "t": "2024-01-01T00:00:00"}, {"a": 2, "b": null, "t": null}], '
             '"series": {"x": 1, "y": 2}, "ts": "2024-01-02T03:04:05", "nat": null, "5": "numpy key"}',
-        )
-
-
-class MarkdownFallbackTest(unittest.TestCase):
-    def test_blocks(self):
-        text = "# Title #\n\nSome *text* and **bold**,\nnext line.\n\n- a\n- `b<c>`\n\n1. one\n\n```\nx < y\n```\n\n> quoted\n\n---"
-        self.assertEqual(
-            _markdown.render_fallback(text),
-            "<h1>Title</h1>\n"
-            "<p>Some <em>text</em> and <strong>bold</strong>,\nnext line.</p>\n"
-            "<ul>\n<li>a</li>\n<li><code>b&lt;c&gt;</code></li>\n</ul>\n"
-            "<ol>\n<li>one</li>\n</ol>\n"
-            "<pre><code>x &lt; y\n</code></pre>\n"
-            "<blockquote>\n<p>quoted</p>\n</blockquote>\n"
-            "<hr />\n",
-        )
-
-    def test_html_is_escaped_but_line_breaks_pass(self):
-        self.assertEqual(
-            _markdown.render_fallback("<script>x</script> a<br>b & c"),
-            "<p>&lt;script&gt;x&lt;/script&gt; a<br />b &amp; c</p>\n",
-        )
-
-    def test_links_keep_only_safe_targets(self):
-        self.assertEqual(
-            _markdown.render_fallback('[ok](https://naas.ai/a_b) [bad](javascript:alert(1)) ![i](x.png)'),
-            '<p><a href="https://naas.ai/a_b">ok</a> bad) <img src="x.png" alt="i" /></p>\n',
         )
 
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { stripAnsi } from "./ansi.js";
-import { renderMarkdown, renderNotebookHtml } from "./render-html.js";
+import { renderMarkdown } from "./markdown.js";
+import { renderNotebookHtml } from "./render-html.js";
 import { RESPONSE_MIME, type Cell, type Notebook, type Output } from "./types.js";
 
 function notebook(cells: Cell[], metadata: Record<string, unknown> = {}): Notebook {
@@ -202,33 +203,29 @@ describe("renderNotebookHtml()", () => {
     expect(html).toContain("<pre>&lt;raw&gt;</pre>");
     expect(html).not.toContain("<script>");
   });
-});
 
-describe("renderMarkdown()", () => {
-  it("should render the common block and inline forms", () => {
-    const markdown = [
-      "## Sub *title*",
-      "",
-      "Text with `a<b>` and [a link](https://naas.ai) and [bad](javascript:alert(1)).",
-      "",
-      "- one",
-      "- two",
-      "1. first",
-      "",
-      "```python",
-      "x = '<y>'",
-      "```",
-      "![chart](https://example.com/x.png)",
-    ].join("\n");
-    expect(renderMarkdown(markdown)).toBe(
-      [
-        "<h2>Sub <em>title</em></h2>",
-        '<p>Text with <code>a&lt;b&gt;</code> and <a href="https://naas.ai">a link</a> and bad).</p>',
-        "<ul><li>one</li><li>two</li><li>first</li></ul>",
-        "<pre><code>x = &#39;&lt;y&gt;&#39;</code></pre>",
-        "<p>chart</p>",
-      ].join("\n"),
+  it("should render markdown cells and text/markdown outputs with nbhook's Markdown renderer", () => {
+    const markdown = "> quoted\n\n| a | b |\n|---|---|\n| 1 | <b>2</b> |\n";
+    const html = renderNotebookHtml(
+      notebook([
+        { cell_type: "markdown", source: markdown, metadata: {} } as Cell,
+        code("display(Markdown(md))", [
+          display({ "text/markdown": markdown.split(/(?<=\n)/), "text/plain": "md" }),
+        ]),
+      ]),
     );
+    expect(html).toContain(`<div class="markdown">${renderMarkdown(markdown)}</div>`);
+    expect(html).toContain(`<div class="output markdown">${renderMarkdown(markdown)}</div>`);
+    expect(renderMarkdown(markdown)).toContain("<blockquote>\n<p>quoted</p>\n</blockquote>");
+    expect(renderMarkdown(markdown)).toContain("<td>&lt;b&gt;2&lt;/b&gt;</td>");
+  });
+
+  it("should prefer text/html to text/markdown, as nbconvert does", () => {
+    const html = renderNotebookHtml(
+      notebook([code("x", [display({ "text/markdown": "# md", "text/html": "<p>as html</p>" })])]),
+    );
+    expect(html).toContain('<div class="output html"><p>as html</p></div>');
+    expect(html).not.toContain("<h1>md</h1>");
   });
 });
 

@@ -3,15 +3,21 @@
  * for people reading a run's output in a browser).
  *
  * Everything is inline: CSS in a `<style>`, images as `data:` URIs, SVG as markup; nothing is
- * fetched. Sources, text and tracebacks are escaped; an output's `text/html` and
- * `image/svg+xml` are included as they are, as nbconvert does (it is the notebook author's own
- * output, scripts included), so serve the page the way you would serve the notebook.
+ * fetched but what the author's own Markdown images and HTML name. Sources, text and tracebacks
+ * are escaped; Markdown (cells, `text/markdown` outputs) goes through ./markdown.ts, which
+ * escapes raw HTML; an output's `text/html` and `image/svg+xml` are included as they are, as
+ * nbconvert does (it is the notebook author's own output, scripts included), so serve the page
+ * the way you would serve the notebook.
  * Written by hand because nbconvert is Python and no maintained Node package renders nbformat
  * without a browser.
  */
 import type { Cell, Notebook, Output } from "./types.js";
 import { RESPONSE_MIME } from "./types.js";
 import { stripAnsi } from "./ansi.js";
+import { renderMarkdown } from "./markdown.js";
+
+/** Kept for callers that imported it from here: nbhook's one Markdown renderer is ./markdown.ts. */
+export { renderMarkdown };
 
 export interface RenderHtmlOptions {
   /**
@@ -186,76 +192,6 @@ function sizeOf(imageMetadata: unknown): string {
     if (typeof value === "number" && Number.isFinite(value) && value > 0) attributes += ` ${name}="${value}"`;
   }
   return attributes;
-}
-
-/**
- * A small, escaped Markdown rendering for markdown cells: ATX headings, paragraphs, fenced code,
- * bullet and numbered lists, code spans, bold, italics and links (http, https, mailto and
- * relative targets; images show their alt text, since the page loads nothing).
- */
-export function renderMarkdown(markdown: string): string {
-  const blocks: string[] = [];
-  const lines = markdown.replace(/\r\n?/g, "\n").split("\n");
-  let paragraph: string[] = [];
-  const flush = () => {
-    if (paragraph.length > 0) blocks.push(`<p>${renderInline(paragraph.join("\n"))}</p>`);
-    paragraph = [];
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] ?? "";
-    const fence = /^\s*(`{3,}|~{3,})/.exec(line);
-    const heading = /^(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
-    const item = /^\s*(?:([-*+])|(\d{1,9})[.)])\s+(.*)$/.exec(line);
-    if (fence) {
-      flush();
-      const code: string[] = [];
-      for (i++; i < lines.length && !(lines[i] ?? "").trim().startsWith(fence[1] ?? "```"); i++) {
-        code.push(lines[i] ?? "");
-      }
-      blocks.push(`<pre><code>${escapeHtml(code.join("\n"))}</code></pre>`);
-    } else if (heading) {
-      flush();
-      const level = heading[1]?.length ?? 1;
-      blocks.push(`<h${level}>${renderInline(heading[2] ?? "")}</h${level}>`);
-    } else if (item) {
-      flush();
-      const tag = item[1] ? "ul" : "ol";
-      const items: string[] = [];
-      for (; i < lines.length; i++) {
-        const next = /^\s*(?:[-*+]|\d{1,9}[.)])\s+(.*)$/.exec(lines[i] ?? "");
-        if (!next) break;
-        items.push(`<li>${renderInline(next[1] ?? "")}</li>`);
-      }
-      i--;
-      blocks.push(`<${tag}>${items.join("")}</${tag}>`);
-    } else if (line.trim() === "") {
-      flush();
-    } else {
-      paragraph.push(line.trim());
-    }
-  }
-  flush();
-  return blocks.join("\n");
-}
-
-function renderInline(text: string): string {
-  return text
-    .split(/(`+[^`]+?`+)/)
-    .map((piece, index) =>
-      index % 2 === 1 ? `<code>${escapeHtml(piece.replace(/^`+|`+$/g, ""))}</code>` : renderEmphasis(piece),
-    )
-    .join("");
-}
-
-function renderEmphasis(text: string): string {
-  return escapeHtml(text)
-    .replace(/!\[([^\]]*)\]\([^)\s]*\)/g, "$1")
-    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (whole, label: string, url: string) =>
-      /^(https?:|mailto:|[^:]*$)/i.test(url) ? `<a href="${url}">${label}</a>` : label,
-    )
-    .replace(/(\*\*|__)(?=\S)(.+?)(?<=\S)\1/g, "<strong>$2</strong>")
-    .replace(/\*(?=\S)(.+?)(?<=\S)\*/g, "<em>$1</em>")
-    .replace(/(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)/g, "<em>$1</em>");
 }
 
 /** What a terminal would show: text before a `\r` in a line is overwritten by what follows. */

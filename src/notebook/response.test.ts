@@ -112,6 +112,84 @@ describe("findResponse() with nbhook's response bundle", () => {
     expect(response).toEqual({ contentType: "text/html", body: Buffer.alloc(0), kind: "notebook" });
   });
 
+  it("should render respond_markdown's Markdown with render text/html and answer text/html", () => {
+    const markdown = "# Hello Naas friends<br /> Do you love markdown?\n\n<script>alert(1)</script> **Zoë**";
+    const response = findResponse([
+      codeCell(
+        nbhookOutput(
+          {
+            content_type: "text/markdown",
+            data: markdown,
+            encoding: "utf-8",
+            render: "text/html",
+            status: 201,
+            headers: { "X-Kind": "md" },
+          },
+          { "text/markdown": markdown },
+        ),
+      ),
+    ]);
+    expect(response).toEqual({
+      contentType: "text/html",
+      body: Buffer.from(
+        "<h1>Hello Naas friends<br>\n Do you love markdown?</h1>\n" +
+          "<p>&lt;script&gt;alert(1)&lt;/script&gt; <strong>Zoë</strong></p>\n",
+      ),
+      status: 201,
+      headers: { "X-Kind": "md" },
+    });
+  });
+
+  it("should render base64 Markdown too, and a content type with parameters", () => {
+    const response = findResponse([
+      codeCell(
+        nbhookOutput({
+          content_type: "Text/Markdown; charset=utf-8",
+          data: Buffer.from("*é*").toString("base64"),
+          encoding: "base64",
+          render: "text/html",
+        }),
+      ),
+    ]);
+    expect(response).toEqual({ contentType: "text/html", body: Buffer.from("<p><em>é</em></p>\n") });
+  });
+
+  it("should answer text/markdown without render as it is", () => {
+    const response = findResponse([
+      codeCell(nbhookOutput({ content_type: "text/markdown", data: "# raw", encoding: "utf-8" })),
+    ]);
+    expect(response).toEqual({ contentType: "text/markdown", body: Buffer.from("# raw") });
+  });
+
+  it("should refuse render on anything but text/markdown, and an unknown render target", () => {
+    for (const bundle of [
+      { content_type: "text/plain", data: "# x", encoding: "utf-8", render: "text/html" },
+      { content_type: "text/markdown", data: "# x", encoding: "utf-8", render: "application/pdf" },
+    ]) {
+      const response = findResponse([codeCell(nbhookOutput(bundle))]);
+      expect(response).toMatchObject({ kind: "broken", ename: "InvalidResponse" });
+      expect(response?.kind === "broken" && response.evalue).toMatch(/render/);
+    }
+  });
+
+  it("should fail Markdown whose HTML is over the inline limit once rendered", () => {
+    const response = findResponse(
+      [
+        codeCell(
+          nbhookOutput({
+            content_type: "text/markdown",
+            data: "*a*",
+            encoding: "utf-8",
+            render: "text/html",
+          }),
+        ),
+      ],
+      { maxAnswerBytes: 10 },
+    );
+    expect(response).toMatchObject({ kind: "broken", ename: "AnswerTooLarge" });
+    expect(response?.kind === "broken" && response.evalue).toMatch(/18 bytes once rendered to HTML/);
+  });
+
   it("should accept a bundle stored as JSON text, even split in lines", () => {
     const bundle = JSON.stringify({ content_type: "text/plain", data: "hi\nthere", encoding: "utf-8" });
     const response = findResponse([

@@ -4,9 +4,11 @@
  * Two forms count, checked output by output in cell order; the first response wins:
  * - nbhook's: a `display_data`/`execute_result` whose bundle holds {@link RESPONSE_MIME},
  *   displayed by the in-kernel helper (`python/nbhook/webhook.py`). Either the answer is inline
- *   (`{content_type, data, encoding, filename?, status?, headers?, kind?}`), or it is a file
- *   (`{content_type, file, size, filename?, status?, headers?}`): a copy the helper made for this
- *   answer alone in its own `nbhook-answer-*` folder, which the server streams and then removes;
+ *   (`{content_type, data, encoding, filename?, status?, headers?, kind?, render?}`; with
+ *   `render: "text/html"`, Markdown `data` is rendered here and answered as text/html), or it is
+ *   a file (`{content_type, file, size, filename?, status?, headers?}`): a copy the helper made
+ *   for this answer alone in its own `nbhook-answer-*` folder, which the server streams and then
+ *   removes;
  * - Naas's: an output whose metadata carries `naas_api: true` (top level, or under a MIME key as
  *   IPython stores it), written by the real Naas library. It is mapped the way the Naas runner
  *   did (naas-reference.md §4), minus its bugs: respond_file is read as bytes (or copied to be
@@ -32,6 +34,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { coerceError } from "../errors.js";
+import { renderMarkdown } from "./markdown.js";
 import { formatSize, heldResponseOf } from "./outputs.js";
 import {
   DEFAULT_MAX_ANSWER_BYTES,
@@ -181,13 +184,29 @@ const answerFields = {
   headers: z.record(z.string(), z.string()).optional(),
 };
 
-/** The answer inside the bundle. */
-const inlineSchema = z.object({
-  ...answerFields,
-  data: z.string(),
-  encoding: z.enum(["utf-8", "base64"]),
-  kind: z.literal("notebook").optional(),
-});
+/**
+ * The answer inside the bundle.
+ *
+ * `render: "text/html"` with `content_type: "text/markdown"`: respond_markdown. The helpers send
+ * the Markdown itself and the server renders it (./markdown.ts, nbhook's one renderer, the same
+ * for every kernel language and for Markdown in rendered notebooks), answering text/html as
+ * Naas did. A field of its own rather than a new `kind`, because `content_type` then still says
+ * truly what `data` is, and a server that predates it (zod drops the unknown key) answers the
+ * Markdown as text/markdown instead of failing or calling Markdown HTML; a bundle without it
+ * (the HTML older helpers rendered, or `respond(text, "text/markdown")`) is answered as it is.
+ */
+const inlineSchema = z
+  .object({
+    ...answerFields,
+    data: z.string(),
+    encoding: z.enum(["utf-8", "base64"]),
+    kind: z.literal("notebook").optional(),
+    render: z.literal("text/html").optional(),
+  })
+  .refine((bundle) => bundle.render === undefined || mediaType(bundle.content_type) === "text/markdown", {
+    error: 'render: "text/html" needs content_type "text/markdown"',
+    path: ["render"],
+  });
 
 /** The answer in a file the helper copied for it (respond_file on a server). */
 const fileSchema = z.object({
@@ -246,7 +265,24 @@ function decodeBundle(raw: unknown, context: Context): NotebookResponse | Proble
     contentType: bundle.content_type,
     body: Buffer.from(bundle.data, encoding),
   };
+  if (bundle.render !== undefined) {
+    response.contentType = bundle.render;
+    response.body = Buffer.from(renderMarkdown(response.body.toString("utf8")), "utf8");
+    const rendered = response.body.length;
+    if (rendered > limit) {
+      return problem(
+        "AnswerTooLarge",
+        `the response in ${where} is ${formatSize(rendered)} once rendered to HTML, more than an answer given ` +
+          `inline may be (${formatSize(limit)}): answer large results with respond_file(path)`,
+      );
+    }
+  }
   return withAnswerFields(response, bundle, bundle.kind);
+}
+
+/** `text/markdown` for `Text/Markdown; charset=utf-8`. */
+function mediaType(contentType: string): string {
+  return (contentType.split(";")[0] ?? "").trim().toLowerCase();
 }
 
 /** A file bundle: the helper's copy, checked to be there and within --max-answer. */

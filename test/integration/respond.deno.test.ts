@@ -61,12 +61,6 @@ describe("respond_* from nbhook's Deno helper on Deno's Jupyter kernel", () => {
     },
     { kind: "svg", source: `await nbhook.webhook.respond_svg(${ts(SVG)})`, type: "image/svg+xml", body: SVG },
     {
-      kind: "markdown",
-      source: `await nbhook.webhook.respond_markdown("# Report\\n\\nSome **bold** Zoë and \`code\`.")`,
-      type: "text/html",
-      body: "<h1>Report</h1>\n<p>Some <strong>bold</strong> Zoë and <code>code</code>.</p>",
-    },
-    {
       kind: "csv (text)",
       source: `${IMPORTED}await helper.webhook.respond_csv(${ts("a,b\r\n1,Zoë\r\n")})`,
       type: "text/csv",
@@ -85,6 +79,41 @@ describe("respond_* from nbhook's Deno helper on Deno's Jupyter kernel", () => {
       expect(response).toEqual({ contentType: type, body: utf8(body) });
     });
   }
+
+  it("answers respond_markdown as text/html rendered by the server, and shows the Markdown", async () => {
+    const markdown =
+      "# Hello Naas friends<br /> Do you love markdown?\n\nSome **bold** Zoë, <script>alert(1)</script> " +
+      "`code` and [x](javascript:alert(1)).\n\n> quoted\n";
+    const result = await run([
+      `${IMPORTED}await helper.webhook.respond_markdown(${ts(markdown)}, { status: 202 })`,
+    ]);
+    expect(result.status).toBe("ok");
+    expect(result.response).toEqual({
+      contentType: "text/html",
+      body: utf8(
+        "<h1>Hello Naas friends<br>\n Do you love markdown?</h1>\n" +
+          "<p>Some <strong>bold</strong> Zoë, &lt;script&gt;alert(1)&lt;/script&gt; <code>code</code> and " +
+          "[x](javascript:alert(1)).</p>\n<blockquote>\n<p>quoted</p>\n</blockquote>\n",
+      ),
+      status: 202,
+    });
+    expect(code(result, 0).outputs[0]).toMatchObject({
+      output_type: "display_data",
+      data: {
+        "application/vnd.nbhook.response+json": {
+          content_type: "text/markdown",
+          data: markdown,
+          encoding: "utf-8",
+          status: 202,
+          render: "text/html",
+        },
+        "text/markdown": markdown,
+        "text/plain": expect.stringMatching(
+          /^Response set: text\/markdown \(\d+ bytes\), answered as text\/html$/,
+        ),
+      },
+    });
+  });
 
   it("answers respond_json with values JSON.stringify cannot write converted", async () => {
     const response = await respond([

@@ -91,16 +91,34 @@ describe("respond_* from nbhook's Python helper on Debian's ipykernel", () => {
     });
   }
 
-  it("answers respond_markdown as text/html rendered from the Markdown", async () => {
-    const markdown = "# Report\n\nSome **bold** Zoë and a [link](https://example.com).\n\n- one\n- two\n";
-    const response = await respond([`from nbhook import webhook\nwebhook.respond_markdown(${py(markdown)})`]);
-    expect(response.contentType).toBe("text/html");
-    // Exact but for the line breaks between blocks, which differ between markdown2, Python-Markdown
-    // (used when the kernel has them) and the helper's own renderer.
-    expect(response.body.toString("utf8").replace(/>\s+</g, "><").trim()).toBe(
-      '<h1>Report</h1><p>Some <strong>bold</strong> Zoë and a <a href="https://example.com">link</a>.</p>' +
-        "<ul><li>one</li><li>two</li></ul>",
-    );
+  it("answers respond_markdown as text/html rendered by the server, and shows the Markdown", async () => {
+    const markdown =
+      "# Hello Naas friends<br /> Do you love markdown?\n\nSome **bold** Zoë, <script>alert(1)</script> " +
+      "and a [link](https://example.com).\n\n- one\n- two\n";
+    const result = await run([`from nbhook import webhook\nwebhook.respond_markdown(${py(markdown)})`]);
+    expect(result.status).toBe("ok");
+    expect(result.response).toEqual({
+      contentType: "text/html",
+      body: utf8(
+        "<h1>Hello Naas friends<br>\n Do you love markdown?</h1>\n" +
+          "<p>Some <strong>bold</strong> Zoë, &lt;script&gt;alert(1)&lt;/script&gt; and a " +
+          '<a href="https://example.com" rel="noopener noreferrer">link</a>.</p>\n' +
+          "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n",
+      ),
+    });
+    expect(code(result, 0).outputs[0]).toMatchObject({
+      output_type: "display_data",
+      data: {
+        "application/vnd.nbhook.response+json": {
+          content_type: "text/markdown",
+          data: markdown,
+          encoding: "utf-8",
+          render: "text/html",
+        },
+        "text/markdown": markdown,
+        "text/plain": `Response set: text/markdown (${utf8(markdown).length} bytes), answered as text/html`,
+      },
+    });
   });
 
   it("answers respond_json with values json cannot serialize converted, in the given key order", async () => {

@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderNotebookHtml } from "../../src/notebook/render-html.js";
 import { parseNotebook } from "../../src/notebook/read.js";
+import type { CodeCell } from "../../src/notebook/types.js";
 import { startServer, type RunningServer } from "../../src/server/app.js";
 import { resolveServerConfig } from "../../src/server/config.js";
 import type { WebhookParams } from "../../src/store/index.js";
@@ -32,7 +33,12 @@ afterAll(async () => server?.close());
 
 let deployed = 0;
 /** Deploys the cells as `report.ipynb` (a fresh path each time) and returns the webhook. */
-async function deploy(cells: CellSpec[], params: WebhookParams = {}, files: Record<string, Buffer> = {}) {
+async function deploy(
+  cells: CellSpec[],
+  params: WebhookParams = {},
+  files: Record<string, Buffer> = {},
+  kernel: Parameters<typeof makeNotebook>[1] = "python3",
+) {
   const store = server.deps.store;
   const webhook = await store.upsertWebhook({
     path: `/work/nb${++deployed}/report.ipynb`,
@@ -41,7 +47,7 @@ async function deploy(cells: CellSpec[], params: WebhookParams = {}, files: Reco
     timeoutMs: 60_000,
   });
   for (const [name, data] of Object.entries(files)) await store.writeFile(webhook.id, name, data);
-  await store.addVersion(webhook.id, Buffer.from(JSON.stringify(makeNotebook(cells))));
+  await store.addVersion(webhook.id, Buffer.from(JSON.stringify(makeNotebook(cells, kernel))));
   return { ...webhook, url: `${server.url}/notebook/${webhook.token}` };
 }
 
@@ -127,18 +133,44 @@ describe("each respond_* kind through HTTP", () => {
     expect(body.equals(data)).toBe(true);
   });
 
-  it("answers respond_markdown as text/html rendered from the Markdown", async () => {
-    const { url } = await deploy([
-      "import naas",
-      `naas.webhook.respond_markdown("# Title\\n\\nSome **bold** text")`,
-    ]);
-    const { res, body } = await call(url);
-    expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
-    expect(res.headers.get("content-disposition")).toBe('attachment; filename="report.html"');
-    expect(body.toString("utf8").replace(/>\s+</g, "><").trim()).toBe(
-      "<h1>Title</h1><p>Some <strong>bold</strong> text</p>",
-    );
-  });
+  // The Naas guide's example, a <script> and a table: rendered by the server (markdown-it) from the
+  // Markdown the helper sent, the same for Python and TypeScript notebooks.
+  const MARKDOWN =
+    "# Hello Naas friends<br /> Do you love markdown as much as we do?\n\n" +
+    "<script>alert(1)</script> **Zoë** [x](javascript:alert(1))\n\n| a | b |\n|---|---|\n| 1 | 2 |\n";
+  const MARKDOWN_HTML =
+    "<h1>Hello Naas friends<br>\n Do you love markdown as much as we do?</h1>\n" +
+    "<p>&lt;script&gt;alert(1)&lt;/script&gt; <strong>Zoë</strong> [x](javascript:alert(1))</p>\n" +
+    "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n" +
+    "<tbody>\n<tr>\n<td>1</td>\n<td>2</td>\n</tr>\n</tbody>\n</table>\n";
+  const markdownCases = [
+    {
+      language: "Python",
+      kernel: "python3",
+      cells: ["import naas", `naas.webhook.respond_markdown(${py(MARKDOWN)})`],
+    },
+    {
+      language: "TypeScript",
+      kernel: "deno",
+      cells: [`await nbhook.webhook.respond_markdown(${py(MARKDOWN)})`],
+    },
+  ] as const;
+  for (const { language, kernel, cells } of markdownCases) {
+    it(`answers respond_markdown of a ${language} notebook as text/html rendered by the server`, async () => {
+      const webhook = await deploy([...cells], {}, {}, kernel);
+      const { res, body } = await call(webhook.url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      expect(res.headers.get("content-disposition")).toBe('attachment; filename="report.html"');
+      expect(body.toString("utf8")).toBe(MARKDOWN_HTML);
+      // The saved notebook shows the Markdown itself, for Jupyter to render.
+      const run = await server.deps.store.getRun(res.headers.get("x-nbhook-run-id")!);
+      const saved = await server.deps.store.readOutput(webhook.id, run!.outputHisto);
+      const cell = parseNotebook(saved!.toString("utf8")).cells.at(-1) as CodeCell;
+      const shown = (cell.outputs[0]?.data as Record<string, unknown>)["text/markdown"];
+      expect([shown].flat().join("")).toBe(MARKDOWN);
+    });
+  }
 
   it("answers respond_notebook with the saved output notebook rendered to HTML", async () => {
     const webhook = await deploy([
