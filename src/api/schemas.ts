@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 import { runStatusSchema } from "../run-status.js";
-// The types module only (no store code): the SDK imports this file.
-import { RUN_MODES, type RunMode } from "../store/types.js";
+// Not the store's module: the SDK imports this file, in a browser too.
+import { RUN_MODES, type RunMode } from "../run-modes.js";
 
 export { runStatusSchema };
 
@@ -114,3 +114,33 @@ export type AcceptedCallJson = z.infer<typeof acceptedCallSchema>;
 /** The body of every error answer; some add fields (a failed run: id, status, ename, evalue, traceback). */
 export const errorBodySchema = z.looseObject({ error: z.string(), message: z.string() });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/**
+ * The type names of a notebook's parameters (papermill's, plus "unknown"): notebook/parameters'
+ * ParamType (the parameters route assigns a ParamType to it: a type missing here does not compile).
+ */
+export const parameterTypeSchema = z.enum(["int", "float", "bool", "none", "str", "list", "dict", "unknown"]);
+
+/** One name of a webhook's `parameters` cell, as `GET /api/webhooks/{id}/parameters` lists it. */
+export const webhookParameterSchema = z.object({
+  name: z.string(),
+  type: parameterTypeSchema,
+  /** The literal default as JSON (ints beyond ±(2^53 − 1) as their decimal text); absent when not a literal. */
+  default: z.unknown().optional(),
+  annotation: z.string().optional(),
+  help: z.string().optional(),
+});
+export type WebhookParameterJson = z.infer<typeof webhookParameterSchema>;
+
+/**
+ * `GET /api/webhooks/{id}/parameters`: the parameters of the live version's `parameters` cell,
+ * and their JSON Schema (draft 2020-12) as a call's JSON body. `histo` and `language` are null
+ * when no version is left; `parameters` is empty when nbhook cannot read the kernel's language.
+ */
+export const webhookParametersSchema = z.object({
+  histo: z.string().nullable(),
+  language: z.string().nullable(),
+  parameters: z.array(webhookParameterSchema),
+  schema: z.record(z.string(), z.unknown()),
+});
+export type WebhookParametersJson = z.infer<typeof webhookParametersSchema>;

@@ -24,3 +24,10 @@ export {
 } from "./limits.js";
 export { pythonFloatRepr, pythonUnicodeEscape } from "./python-repr.js";
 export { toJsonValue, typeOfValue, describeValue, setOwn } from "./param-values.js";
+export {
+  jsonDefault,
+  parameterJsonSchema,
+  parametersJsonSchema,
+  JSON_SCHEMA_DIALECT,
+  type JsonSchema,
+} from "./json-schema.js";

@@ -2,16 +2,21 @@
  * Run history (docs/api.md): the runs of one webhook (by path or id) or of all, one run, the
  * executed notebook a run left, and the kept answer of an asynchronous call (a large one streamed
  * from the store's file). One run and its answer also take the run's webhook token (run-auth.ts).
+ * The executed notebook is also answered as an HTML page (`?format=html`), for the dashboard's
+ * sandboxed frame.
  */
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import type { RunListJson } from "../../api/schemas.js";
+import { runListSchema, runSchema, type RunListJson } from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
+import { parseNotebook } from "../../notebook/read.js";
+import { renderNotebookHtml } from "../../notebook/render-html.js";
 import type { Run } from "../../store/index.js";
 import { openAnswerFile } from "../deliver-call.js";
 import { HISTO_HEADER, IPYNB_CONTENT_TYPE, runJson } from "../representations.js";
 import { parseRequest } from "../http-errors.js";
+import { routeSchema } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { runOr404, webhookOr404 } from "./lookup.js";
 
@@ -32,6 +37,17 @@ const listQuery = z.object({
     .default(50),
 });
 const idParams = z.object({ id: z.string().min(1) });
+const outputQuery = z.object({
+  format: z.enum(["ipynb", "html"], { error: 'must be "ipynb" (the default) or "html"' }).optional(),
+});
+
+/**
+ * The policy of a run's output page: the notebook author's HTML (scripts included, as nbconvert
+ * keeps them), so a sandbox without scripts, same-origin or forms; inline styles and data: images
+ * only (render-html.ts inlines everything); framed by the dashboard only.
+ */
+export const OUTPUT_PAGE_CSP =
+  "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
 
 export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { store } = deps;
@@ -44,7 +60,16 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     return runs.map((run) => runJson(run, deps.links, paths.get(run.webhookId)));
   };
 
-  app.get("/api/runs", async (request) => {
+  const listSchema = routeSchema({
+    summary: "Run records",
+    description:
+      "Newest first: of one webhook (`path` or `webhook`, not both), or of all; `limit` 1–1000, default 50.",
+    tags: ["runs"],
+    querystring: listQuery,
+    responses: { 200: runListSchema },
+    errors: [400, 404],
+  });
+  app.get("/api/runs", { schema: listSchema }, async (request) => {
     const query = parseRequest(listQuery, request.query);
     if (query.path !== undefined && query.webhook !== undefined) {
       throw new AppError("usage", "give either path or webhook, not both");
@@ -66,13 +91,45 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     } satisfies RunListJson;
   });
 
-  app.get("/api/runs/:id", async (request) => {
+  const getSchema = routeSchema({
+    summary: "One run record",
+    description: "Also takes `Authorization: Bearer <webhook token>` for the runs of that webhook (polling).",
+    tags: ["runs"],
+    params: idParams,
+    responses: { 200: runSchema },
+    errors: [404],
+  });
+  app.get("/api/runs/:id", { schema: getSchema }, async (request) => {
     const run = await runOr404(deps, parseRequest(idParams, request.params).id);
     return (await withPaths([run]))[0];
   });
 
-  app.get("/api/runs/:id/output", async (request, reply) => {
+  const outputSchema = routeSchema({
+    summary: "A run's executed notebook",
+    description:
+      "nbformat JSON as stored; `format=html` renders it as one self-contained HTML page (inline CSS, " +
+      "images as data: URIs) served with `Content-Security-Policy: " +
+      OUTPUT_PAGE_CSP +
+      "` and `X-Content-Type-Options: nosniff`: it holds the notebook author's HTML, to be shown in a " +
+      "sandboxed frame. 404 while the run is queued or running, or once its output was cleared.",
+    tags: ["runs"],
+    params: idParams,
+    querystring: outputQuery,
+    responses: {
+      200: {
+        description: "The executed notebook (`Nbhook-Histo` names its output histo)",
+        contentTypes: [IPYNB_CONTENT_TYPE, "text/html"],
+        schema: {},
+        headers: {
+          [HISTO_HEADER]: { description: "The run's output histo", schema: { type: "string" } },
+        },
+      },
+    },
+    errors: [400, 404, 422],
+  });
+  app.get("/api/runs/:id/output", { schema: outputSchema }, async (request, reply) => {
     const run = await runOr404(deps, parseRequest(idParams, request.params).id);
+    const { format } = parseRequest(outputQuery, request.query);
     const data = await store.readOutput(run.webhookId, run.outputHisto);
     if (!data) {
       const why =
@@ -81,12 +138,36 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
           : "it was cleared, or the run ended before saving one";
       throw new AppError("not-found", `run ${run.id} has no output notebook: ${why}`);
     }
+    if (format === "html") {
+      const name = (await store.getWebhook(run.webhookId))?.name ?? "Notebook";
+      const notebook = parseNotebook(data.toString("utf8"), `the output of run ${run.id}`);
+      return reply
+        .type("text/html; charset=utf-8")
+        .header(HISTO_HEADER, run.outputHisto)
+        .header("content-security-policy", OUTPUT_PAGE_CSP)
+        .header("x-content-type-options", "nosniff")
+        .send(renderNotebookHtml(notebook, { title: `${name} — run ${run.id}` }));
+    }
     return reply.type(IPYNB_CONTENT_TYPE).header(HISTO_HEADER, run.outputHisto).send(data);
   });
 
   // The answer the call would have had synchronously: same status, headers and bytes (a 302 for
   // next_url). 409 with Retry-After while the run is queued or running.
-  app.get("/api/runs/:id/response", async (request, reply) => {
+  const responseSchema = routeSchema({
+    summary: "The kept answer of an asynchronous call",
+    description:
+      "Exactly as the call would have had it: status, headers and body (a 302 for a webhook with " +
+      "`next_url`, the error JSON of a failed run). 409 with `Retry-After: 1` while the run is queued or " +
+      "running; 404 for a call made without `Prefer: respond-async` or `wait`. Also takes the run's " +
+      "webhook token.",
+    tags: ["runs"],
+    params: idParams,
+    responses: {
+      200: { description: "The notebook's answer, of the type it chose", contentTypes: ["*/*"] },
+    },
+    errors: [404, 409],
+  });
+  app.get("/api/runs/:id/response", { schema: responseSchema }, async (request, reply) => {
     const run = await runOr404(deps, parseRequest(idParams, request.params).id);
     if (run.status === "queued" || run.status === "running") {
       throw new AppError(

@@ -15,21 +15,71 @@ import { deliverCall } from "../deliver-call.js";
 import { parsePrefer } from "../prefer.js";
 import { announcesTooMuch, bodyTooLarge, readRequestInput, registerBodyParsers } from "../request-input.js";
 import { parseRequest } from "../http-errors.js";
+import { CALL_ERRORS, CALL_RESPONSES, routeSchema, type RouteDoc } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 
 const ROUTE = "/notebook/:token";
 const METHODS = ["GET", "POST"];
 const routeParams = z.object({ token: z.string() });
 
+const CALL_DOC = {
+  tags: ["trigger"],
+  open: true,
+  params: routeParams,
+  responses: CALL_RESPONSES,
+  errors: CALL_ERRORS,
+} satisfies Partial<RouteDoc>;
+
+const PARAMETERS_NOTE =
+  "Each query key (and, for POST, each key of a JSON object body, form or multipart field) that is a " +
+  "valid variable name becomes a variable in the notebook's `injected-parameters` cell; strings from " +
+  "the query or a form are converted to the type of that name's default in the `parameters` cell " +
+  "(422 when they cannot be). A webhook's own document, `GET /api/webhooks/{id}/openapi.json`, lists " +
+  "its parameters with their types.";
+
+const getSchema = routeSchema({
+  ...CALL_DOC,
+  summary: "Call a webhook",
+  description: `Runs the webhook's live version and answers what the notebook returned. ${PARAMETERS_NOTE}`,
+});
+
+const postSchema = routeSchema({
+  ...CALL_DOC,
+  summary: "Call a webhook with a body",
+  description:
+    `Runs the webhook's live version and answers what the notebook returned. ${PARAMETERS_NOTE} ` +
+    "Uploaded files are saved for the run and passed as their paths. Any other content type reaches the " +
+    'notebook as `body = {"str": <the text>}`.',
+  body: {
+    required: false,
+    content: {
+      "application/json": {
+        description: "Any JSON value; an object's keys are the parameters",
+        type: "object",
+        additionalProperties: true,
+      },
+      "application/x-www-form-urlencoded": { type: "object", additionalProperties: { type: "string" } },
+      "multipart/form-data": {
+        type: "object",
+        description: "Fields are values; each file is saved and passed as its path",
+        additionalProperties: true,
+      },
+    },
+  },
+});
+
 export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const maxBodyBytes = deps.config.maxBodyBytes;
 
   await app.register(async (scope) => {
     registerBodyParsers(scope, maxBodyBytes);
-    scope.route({ method: METHODS, url: ROUTE, exposeHeadRoute: false, handler: trigger });
+    // Two routes for one handler: only a POST may document a body.
+    scope.route({ method: "GET", url: ROUTE, exposeHeadRoute: false, schema: getSchema, handler: trigger });
+    scope.route({ method: "POST", url: ROUTE, schema: postSchema, handler: trigger });
     scope.route({
       method: ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"],
       url: ROUTE,
+      schema: { hide: true }, // 405 only: nothing for a client to call
       handler: async () => {
         throw new AppError("method-not-allowed", "a webhook URL runs its notebook on GET or POST only", {
           allow: METHODS,

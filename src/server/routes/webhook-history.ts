@@ -5,11 +5,19 @@
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
-import type { DeletedJson, OutputListJson, VersionListJson } from "../../api/schemas.js";
+import {
+  deletedSchema,
+  outputListSchema,
+  versionListSchema,
+  type DeletedJson,
+  type OutputListJson,
+  type VersionListJson,
+} from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
 import type { Webhook } from "../../store/index.js";
 import { HISTO_HEADER, IPYNB_CONTENT_TYPE, outputJson, versionJson } from "../representations.js";
 import { parseRequest } from "../http-errors.js";
+import { routeSchema, type ResponseDoc } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
 
@@ -25,6 +33,15 @@ const forceQuery = z.object({
     .optional()
     .transform((v) => v === "true" || v === "1"),
 });
+
+/** A version or output download (sendNotebook). */
+const NOTEBOOK_DOWNLOAD: ResponseDoc = {
+  description:
+    "The notebook as stored, as a download (`Content-Disposition: attachment`), with `Nbhook-Histo` naming its histo",
+  contentTypes: [IPYNB_CONTENT_TYPE],
+  schema: { type: "object", description: "nbformat v4 JSON" },
+  headers: { [HISTO_HEADER]: { description: "The histo of the notebook sent", schema: { type: "string" } } },
+};
 
 function sendNotebook(reply: FastifyReply, webhook: Webhook, which: string, data: Buffer): FastifyReply {
   const stem = webhook.name.replace(/\.ipynb$/i, "");
@@ -56,13 +73,29 @@ function liveConflict(webhook: Webhook, which: string): AppError {
 export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { store } = deps;
 
-  app.get("/api/webhooks/:id/versions", async (request) => {
+  const listVersions = routeSchema({
+    summary: "A webhook's deployed versions (list)",
+    description: "Newest first; the live one (the one its URL runs) has `live: true`.",
+    tags: ["history"],
+    params: idParams,
+    responses: { 200: versionListSchema },
+    errors: [404],
+  });
+  app.get("/api/webhooks/:id/versions", { schema: listVersions }, async (request) => {
     const webhook = await webhookOr404(deps, parseRequest(idParams, request.params).id);
     const versions = await store.listVersions(webhook.id);
     return { versions: versions.map((v) => versionJson(v, webhook.liveHisto)) } satisfies VersionListJson;
   });
 
-  app.get("/api/webhooks/:id/versions/:histo", async (request, reply) => {
+  const getVersion = routeSchema({
+    summary: "One deployed version (get)",
+    description: "`latest` names the live version.",
+    tags: ["history"],
+    params: histoParams,
+    responses: { 200: NOTEBOOK_DOWNLOAD },
+    errors: [400, 404],
+  });
+  app.get("/api/webhooks/:id/versions/:histo", { schema: getVersion }, async (request, reply) => {
     const params = parseRequest(histoParams, request.params);
     const webhook = await webhookOr404(deps, params.id);
     const which = params.histo === "latest" ? liveOf(webhook) : params.histo;
@@ -75,7 +108,16 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     return sendNotebook(reply, webhook, which, data);
   });
 
-  app.delete("/api/webhooks/:id/versions/:histo", async (request) => {
+  const clearVersion = routeSchema({
+    summary: "Clear one version (clear)",
+    description: "The live version only with `force` (else 409).",
+    tags: ["history"],
+    params: histoParams,
+    querystring: forceQuery,
+    responses: { 200: deletedSchema },
+    errors: [400, 404, 409],
+  });
+  app.delete("/api/webhooks/:id/versions/:histo", { schema: clearVersion }, async (request) => {
     const params = parseRequest(histoParams, request.params);
     const { force } = parseRequest(forceQuery, request.query);
     const webhook = await webhookOr404(deps, params.id);
@@ -90,7 +132,16 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     return { deleted: [which] } satisfies DeletedJson;
   });
 
-  app.delete("/api/webhooks/:id/versions", async (request) => {
+  const clearVersions = routeSchema({
+    summary: "Clear every version but the live one (clear all)",
+    description: "With `force`, the live one too.",
+    tags: ["history"],
+    params: idParams,
+    querystring: forceQuery,
+    responses: { 200: deletedSchema },
+    errors: [400, 404],
+  });
+  app.delete("/api/webhooks/:id/versions", { schema: clearVersions }, async (request) => {
     const { force } = parseRequest(forceQuery, request.query);
     const webhook = await webhookOr404(deps, parseRequest(idParams, request.params).id);
     const deleted: string[] = [];
@@ -101,12 +152,28 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     return { deleted } satisfies DeletedJson;
   });
 
-  app.get("/api/webhooks/:id/outputs", async (request) => {
+  const listOutputs = routeSchema({
+    summary: "The executed notebooks of a webhook's runs (list outputs)",
+    description: "Newest first.",
+    tags: ["history"],
+    params: idParams,
+    responses: { 200: outputListSchema },
+    errors: [404],
+  });
+  app.get("/api/webhooks/:id/outputs", { schema: listOutputs }, async (request) => {
     const webhook = await webhookOr404(deps, parseRequest(idParams, request.params).id);
     return { outputs: (await store.listOutputs(webhook.id)).map(outputJson) } satisfies OutputListJson;
   });
 
-  app.get("/api/webhooks/:id/outputs/:histo", async (request, reply) => {
+  const getOutput = routeSchema({
+    summary: "One executed notebook (get_output)",
+    description: "`latest` names the newest output.",
+    tags: ["history"],
+    params: histoParams,
+    responses: { 200: NOTEBOOK_DOWNLOAD },
+    errors: [400, 404],
+  });
+  app.get("/api/webhooks/:id/outputs/:histo", { schema: getOutput }, async (request, reply) => {
     const params = parseRequest(histoParams, request.params);
     const webhook = await webhookOr404(deps, params.id);
     let which = params.histo;
@@ -129,7 +196,15 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     return sendNotebook(reply, webhook, which, data);
   });
 
-  app.delete("/api/webhooks/:id/outputs/:histo", async (request) => {
+  const clearOutput = routeSchema({
+    summary: "Clear one executed notebook (clear_output)",
+    description: "`latest` names the newest output.",
+    tags: ["history"],
+    params: histoParams,
+    responses: { 200: deletedSchema },
+    errors: [400, 404],
+  });
+  app.delete("/api/webhooks/:id/outputs/:histo", { schema: clearOutput }, async (request) => {
     const params = parseRequest(histoParams, request.params);
     const webhook = await webhookOr404(deps, params.id);
     const which = params.histo === "latest" ? (await store.listOutputs(webhook.id))[0]?.histo : params.histo;
@@ -142,7 +217,14 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     return { deleted: [which] } satisfies DeletedJson;
   });
 
-  app.delete("/api/webhooks/:id/outputs", async (request) => {
+  const clearOutputs = routeSchema({
+    summary: "Clear every executed notebook of a webhook (clear_output all)",
+    tags: ["history"],
+    params: idParams,
+    responses: { 200: deletedSchema },
+    errors: [404],
+  });
+  app.delete("/api/webhooks/:id/outputs", { schema: clearOutputs }, async (request) => {
     const webhook = await webhookOr404(deps, parseRequest(idParams, request.params).id);
     const deleted: string[] = [];
     for (const output of await store.listOutputs(webhook.id)) {

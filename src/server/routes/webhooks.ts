@@ -5,7 +5,15 @@
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import type { AddResultJson, DeletedWebhookJson, WebhookListJson } from "../../api/schemas.js";
+import {
+  addResultSchema,
+  deletedWebhookSchema,
+  webhookListSchema,
+  webhookSchema,
+  type AddResultJson,
+  type DeletedWebhookJson,
+  type WebhookListJson,
+} from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
 import { checkNesting, isNestedDeeper, validateName } from "../../notebook/parameters/index.js";
 import { parseNotebook } from "../../notebook/read.js";
@@ -14,9 +22,11 @@ import { kernelChoiceOf, paramLanguageOf } from "../../runs/index.js";
 import { RUN_MODES, type Webhook, type WebhookParams } from "../../store/index.js";
 import { versionJson, webhookJson } from "../representations.js";
 import { parseRequest } from "../http-errors.js";
+import { routeSchema } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
 import { registerWebhookHistoryRoutes } from "./webhook-history.js";
+import { registerWebhookSchemaRoutes } from "./webhook-schema.js";
 import { redirectTarget } from "../call-answer.js";
 
 /** `add` carries the notebook and its dependency files (base64): allow more than a trigger body. */
@@ -252,7 +262,21 @@ function cleanParams(params: z.infer<typeof paramsSchema>): WebhookParams {
 export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const json = (w: Webhook) => webhookJson(w, deps.links);
 
-  app.post("/api/webhooks", { bodyLimit: ADD_BODY_LIMIT }, async (request, reply) => {
+  const addSchema = routeSchema({
+    summary: "Deploy a notebook (add)",
+    description:
+      "Creates the webhook for `path` (201), or makes the notebook a new version of the existing (or " +
+      "deleted) one, at the same URL (200). `params`, `debug`, `timeout_s`, `mode`, `max_concurrency` and " +
+      "`reuse_calls` are set anew each time (left out: back to the defaults). The body may be up to 100 MiB.",
+    tags: ["webhooks"],
+    body: addBody,
+    responses: {
+      200: { description: "A new version of an existing webhook", schema: addResultSchema },
+      201: { description: "A new webhook", schema: addResultSchema },
+    },
+    errors: [400, 409, 413, 415, 422, 507],
+  });
+  app.post("/api/webhooks", { bodyLimit: ADD_BODY_LIMIT, schema: addSchema }, async (request, reply) => {
     const body = parseRequest(addBody, request.body);
     checkNotebookDepth(body.notebook, body.path);
     const text =
@@ -292,7 +316,15 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     } satisfies AddResultJson);
   });
 
-  app.get("/api/webhooks", async (request) => {
+  const listSchema = routeSchema({
+    summary: "List webhooks (currents), or find one by path",
+    description: "Sorted by path; with `path`, zero or one. Deleted webhooks only with `include_deleted`.",
+    tags: ["webhooks"],
+    querystring: listQuery,
+    responses: { 200: webhookListSchema },
+    errors: [400],
+  });
+  app.get("/api/webhooks", { schema: listSchema }, async (request) => {
     const query = parseRequest(listQuery, request.query);
     const includeDeleted = query.include_deleted === "true" || query.include_deleted === "1";
     let webhooks: Webhook[];
@@ -305,12 +337,30 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     return { webhooks: webhooks.map(json) } satisfies WebhookListJson;
   });
 
-  app.get("/api/webhooks/:id", async (request) => {
+  const getSchema = routeSchema({
+    summary: "One webhook",
+    description: "Deleted ones too (`deleted_at` is set).",
+    tags: ["webhooks"],
+    params: idParams,
+    responses: { 200: webhookSchema },
+    errors: [404],
+  });
+  app.get("/api/webhooks/:id", { schema: getSchema }, async (request) => {
     const { id } = parseRequest(idParams, request.params);
     return json(await webhookOr404(deps, id));
   });
 
-  app.delete("/api/webhooks/:id", async (request) => {
+  const deleteSchema = routeSchema({
+    summary: "Delete a webhook",
+    description:
+      "Its URL answers 404 afterwards; versions, outputs and runs are kept, and adding the path again " +
+      "brings it back at the same URL. Deleting twice is harmless.",
+    tags: ["webhooks"],
+    params: idParams,
+    responses: { 200: deletedWebhookSchema },
+    errors: [404],
+  });
+  app.delete("/api/webhooks/:id", { schema: deleteSchema }, async (request) => {
     const { id } = parseRequest(idParams, request.params);
     const webhook = await webhookOr404(deps, id);
     if (!webhook.deletedAt) await deps.store.deleteWebhook(id);
@@ -318,7 +368,15 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     return { deleted: true, webhook: json(await webhookOr404(deps, id)) } satisfies DeletedWebhookJson;
   });
 
-  app.post("/api/webhooks/:id/rotate", async (request) => {
+  const rotateSchema = routeSchema({
+    summary: "Give a webhook a new URL",
+    description: "The old URL answers 404 from now on.",
+    tags: ["webhooks"],
+    params: idParams,
+    responses: { 200: webhookSchema },
+    errors: [404, 409],
+  });
+  app.post("/api/webhooks/:id/rotate", { schema: rotateSchema }, async (request) => {
     const { id } = parseRequest(idParams, request.params);
     const webhook = await webhookOr404(deps, id);
     if (webhook.deletedAt) {
@@ -331,4 +389,5 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
   });
 
   await registerWebhookHistoryRoutes(app, deps);
+  await registerWebhookSchemaRoutes(app, deps);
 }
