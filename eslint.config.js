@@ -9,6 +9,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { languageOptions: { globals: globals.node } },
+  // The dashboard runs in a browser (built by scripts/build-dashboard.mjs).
+  { files: ["src/dashboard/**"], languageOptions: { globals: globals.browser } },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nbhook needs, only those missing: Debian's Jupyter Python kernel
 # (ipykernel, found through /usr/share/jupyter/kernels/python3) and pandas (respond_csv with a
-# DataFrame). With --bench, also nbconvert, the baseline the benchmark compares against.
+# DataFrame); for the tests, Chromium (the dashboard's browser tests drive /usr/bin/chromium with
+# playwright-core: never a browser download). With --bench, also nbconvert, the baseline the
+# benchmark compares against. With --no-browser, no Chromium.
 set -euo pipefail
 need=()
 have() { /usr/bin/python3 -c "import $1" 2>/dev/null; }
@@ -10,6 +12,9 @@ if [ ! -x /usr/bin/python3 ] || ! have ipykernel || [ ! -f /usr/share/jupyter/ke
 fi
 have pandas || need+=(python3-pandas)
 have jupyter_client || need+=(python3-jupyter-client)
+if [ "${1:-}" != "--no-browser" ] && [ ! -x /usr/bin/chromium ]; then
+  need+=(chromium)
+fi
 if [ "${1:-}" = "--bench" ]; then
   command -v jupyter-nbconvert >/dev/null || need+=(jupyter-core jupyter-nbconvert python3-nbconvert)
 fi

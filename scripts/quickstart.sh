@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PORT="${NBHOOK_PORT:-5000}"
 URL="http://127.0.0.1:${PORT}"
 export NBHOOK_URL="$URL"
-bash scripts/install-system-deps.sh
+bash scripts/install-system-deps.sh --no-browser  # Chromium is for the tests only
 echo "== npm ci"; npm ci --no-audit --no-fund
 echo "== build"; npm run build --silent
 echo "== kernels"; node dist/cli/main.js kernels
@@ -29,6 +29,7 @@ nbhook is serving on $URL with examples/hello.ipynb deployed at:
 Try it:
   curl '$hook?name=Ada&times=2'
   curl -X POST -H 'Content-Type: application/json' -d '{"name": "Grace", "times": 3}' '$hook'
+See it in a browser: $URL/ (sign in with the API token printed above; API docs at $URL/docs)
 Manage it: node dist/cli/main.js currents | list examples/hello.ipynb | runs examples/hello.ipynb
 Stop with Ctrl-C.
 MSG

@@ -8,6 +8,7 @@ export type ErrorCode =
   | "usage" // bad flags, arguments or request fields
   | "bad-request" // a request the server cannot read (malformed JSON or multipart)
   | "unauthorized" // no API token, or a wrong one
+  | "forbidden" // signed in, but the request may not be made so (a dashboard request without its CSRF token)
   | "method-not-allowed" // a method the route does not take
   | "body-too-large" // a request body over the limit
   | "unsupported-media-type" // a body of a type the route does not read

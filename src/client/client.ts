@@ -18,7 +18,6 @@ import {
   deletedWebhookSchema,
   outputListSchema,
   runListSchema,
-  runSchema,
   versionListSchema,
   webhookListSchema,
   webhookSchema,
@@ -29,7 +28,10 @@ import {
   type RunMode,
   type WebhookJson as Webhook,
 } from "../api/schemas.js";
-import { Transport, type TransportOptions } from "./transport.js";
+import { ApiClient, enc, type NotebookDownload } from "./api-client.js";
+import type { TransportOptions } from "./transport.js";
+
+export type { NotebookDownload };
 
 export type NbhookClientOptions = TransportOptions;
 
@@ -52,21 +54,10 @@ export interface AddOptions {
   reuseCalls?: number;
 }
 
-/** A downloaded notebook (a version, or a run's output) and its history id. */
-export interface NotebookDownload {
-  histo: string;
-  text: string;
-}
-
-export class NbhookClient {
-  private readonly http: Transport;
-
+/** The SDK in Node: ApiClient's calls, and Naas's by notebook path (files read from disk). */
+export class NbhookClient extends ApiClient {
   constructor(options: NbhookClientOptions) {
-    this.http = new Transport(options);
-  }
-
-  get url(): string {
-    return this.http.baseUrl;
+    super(options);
   }
 
   /** The webhook deployed from `notebookPath`, or undefined. */
@@ -89,10 +80,6 @@ export class NbhookClient {
       "not-found",
       `no webhook for ${absolute}: deploy it with \`nbhook add ${absolute}\``,
     );
-  }
-
-  async webhookById(id: string): Promise<Webhook> {
-    return this.http.json("GET", `/api/webhooks/${enc(id)}`, webhookSchema);
   }
 
   /** Deploys the notebook: a new webhook, or a new version of the existing one (same URL). */
@@ -197,20 +184,4 @@ export class NbhookClient {
     };
     return (await this.http.json("GET", "/api/runs", runListSchema, { query })).runs;
   }
-
-  async run(id: string): Promise<Run> {
-    return this.http.json("GET", `/api/runs/${enc(id)}`, runSchema);
-  }
-
-  /** The executed notebook a run left. */
-  async runOutput(id: string): Promise<NotebookDownload> {
-    return this.download(`/api/runs/${enc(id)}/output`);
-  }
-
-  private async download(route: string): Promise<NotebookDownload> {
-    const reply = await this.http.send("GET", route);
-    return { histo: reply.headers.get("nbhook-histo") ?? "", text: reply.text };
-  }
 }
-
-const enc = encodeURIComponent;

@@ -1,6 +1,7 @@
 /**
  * @module The nbhook TypeScript SDK: a typed client of the management API (docs/api.md).
  */
+export { ApiClient } from "./api-client.js";
 export { NbhookClient, type AddOptions, type NbhookClientOptions, type NotebookDownload } from "./client.js";
 export {
   resolveConnection,

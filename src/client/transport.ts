@@ -19,6 +19,8 @@ export interface TransportOptions {
   log?: (line: string) => void;
   /** Give up on a request after this long (default 60 s). */
   timeoutMs?: number;
+  /** Headers added to every request, asked for each one (the dashboard's CSRF token). */
+  headers?: () => Record<string, string>;
 }
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -45,7 +47,8 @@ export class Transport {
 
   private debug(line: string): void {
     if (!this.options.debug) return;
-    const log = this.options.log ?? ((text: string) => process.stderr.write(text + "\n"));
+    // console.error is stderr in Node, and exists in a browser too (the SDK runs in both).
+    const log = this.options.log ?? ((text: string) => console.error(text));
     log(redactWebhookTokens(line));
   }
 
@@ -60,7 +63,7 @@ export class Transport {
   /** Sends one request; answers 2xx replies, throws for everything else. */
   async send(method: string, route: string, options: { query?: Query; body?: unknown } = {}): Promise<Reply> {
     const url = this.urlOf(route, options.query);
-    const headers: Record<string, string> = { accept: "application/json" };
+    const headers: Record<string, string> = { accept: "application/json", ...this.options.headers?.() };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     let body: string | undefined;
     if (options.body !== undefined) {

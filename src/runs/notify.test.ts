@@ -9,6 +9,7 @@ const notice: RunNotice = {
   status: "ok",
   durationMs: 2345,
   outputUrl: "http://127.0.0.1:5000/api/runs/run-1/output",
+  runPageUrl: "http://127.0.0.1:5000/runs/run-1",
 };
 
 describe("recipients", () => {
@@ -28,12 +29,15 @@ describe("recipients", () => {
 });
 
 describe("composeMessage", () => {
-  it("names the notebook and the outcome, with the duration and the output link", () => {
+  it("names the notebook and the outcome, with the duration, the run's page and the output link", () => {
     const message = composeMessage(notice);
     expect(message.subject).toBe("nbhook: report.ipynb succeeded");
     expect(message.text).toContain("Duration: 2.3 s");
-    expect(message.text).toContain("Output notebook: http://127.0.0.1:5000/api/runs/run-1/output");
-    expect(message.html).toContain('<a href="http://127.0.0.1:5000/api/runs/run-1/output">');
+    expect(message.text).toContain("The run: http://127.0.0.1:5000/runs/run-1");
+    expect(message.text).toContain(
+      "Output notebook (.ipynb, API): http://127.0.0.1:5000/api/runs/run-1/output",
+    );
+    expect(message.html).toContain('<a href="http://127.0.0.1:5000/runs/run-1">Open the run</a>');
   });
 
   it("gives a failure's error name in the subject and its ANSI-free traceback in the body, HTML-escaped", () => {

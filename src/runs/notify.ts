@@ -29,8 +29,10 @@ export interface RunNotice {
   status: ExecutionStatus;
   durationMs: number;
   error?: RunError;
-  /** Link to the run's output notebook. */
+  /** Link to the run's output notebook (.ipynb, through the API: needs the API token). */
   outputUrl: string;
+  /** Link to the run's page on the dashboard (opens after signing in). */
+  runPageUrl: string;
 }
 
 export interface Message {
@@ -77,13 +79,13 @@ export function composeMessage(notice: RunNotice): Message {
     lines.push(`Error: ${error.ename}: ${stripAnsi(error.evalue)}`);
     if (traceback) lines.push("", traceback);
   }
-  lines.push("", `Output notebook: ${notice.outputUrl}`);
+  lines.push("", `The run: ${notice.runPageUrl}`, `Output notebook (.ipynb, API): ${notice.outputUrl}`);
   const html = [
     `<p><b>${escapeHtml(notice.notebook)}</b> (${escapeHtml(notice.path)}) ${ok ? "succeeded" : "failed"}, run ${escapeHtml(notice.runId)}.</p>`,
     `<p>Duration: ${seconds} s</p>`,
     error ? `<p>Error: <b>${escapeHtml(error.ename)}</b>: ${escapeHtml(stripAnsi(error.evalue))}</p>` : "",
     traceback ? `<pre>${escapeHtml(traceback)}</pre>` : "",
-    `<p><a href="${escapeHtml(notice.outputUrl)}">Output notebook</a></p>`,
+    `<p><a href="${escapeHtml(notice.runPageUrl)}">Open the run</a> (its executed notebook, parameters and answer)</p>`,
   ].join("\n");
   return { subject, text: lines.join("\n") + "\n", html };
 }

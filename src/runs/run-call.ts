@@ -133,6 +133,7 @@ export async function runCall(
       durationMs: outcome.durationMs,
       error: outcome.error,
       outputUrl: deps.links.runOutput(run.id),
+      runPageUrl: deps.links.runPage(run.id),
     },
     log,
   );

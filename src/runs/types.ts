@@ -45,8 +45,10 @@ export interface Links {
   webhook(token: string): string;
   /** A run's record. */
   run(runId: string): string;
-  /** A run's executed notebook (linked from notification mails). */
+  /** A run's executed notebook (.ipynb, through the API). */
   runOutput(runId: string): string;
+  /** A run's page on the dashboard (linked from notification mails). */
+  runPage(runId: string): string;
   /** A run's kept answer (asynchronous calls). */
   runAnswer(runId: string): string;
 }

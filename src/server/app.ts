@@ -1,6 +1,6 @@
 /**
- * The HTTP application: body parsers, the /api bearer-token check, the error handlers, and the
- * route modules. `startServer` opens the store, builds the calls (runs/) and listens; `buildApp` is
+ * The HTTP application: body parsers, who may use /api (auth.ts), the error handlers, and the
+ * route modules (the dashboard's pages among them). `startServer` opens the store, builds the calls (runs/) and listens; `buildApp` is
  * the part tests can also drive.
  */
 import formbody from "@fastify/formbody";
@@ -11,17 +11,21 @@ import { AppError } from "../errors.js";
 import { EmbeddedCalls, type Calls, type Links } from "../runs/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 import { openClusterNode } from "./cluster.js";
-import { isAuthorized, loadOrCreateApiToken } from "./api-token.js";
+import { loadOrCreateApiToken } from "./api-token.js";
+import { registerAuth, Sessions } from "./auth.js";
 import type { ServerConfig } from "./config.js";
 import { DiskSpace } from "./disk-space.js";
 import { lockHome } from "./home-lock.js";
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from "./http-errors.js";
 import { createLinks } from "./links.js";
+import { registerOpenApi } from "./openapi.js";
 import { runEngineOptions } from "./run-engine-options.js";
+import { registerDashboardRoutes } from "./routes/dashboard.js";
+import { registerRunEventRoutes } from "./routes/run-events.js";
 import { registerRunRoutes } from "./routes/runs.js";
+import { registerSessionRoutes } from "./routes/session.js";
 import { registerTriggerRoutes } from "./routes/trigger.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
-import { isRunPollAuthorized } from "./run-auth.js";
 import type { ServerDeps } from "./types.js";
 
 /** `false`: no log; `true`: pino's defaults; else pino options, with `stream` as the destination. */
@@ -78,29 +82,17 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
   await app.register(formbody, { bodyLimit: deps.config.maxBodyBytes });
   await app.register(multipart, { limits: { fileSize: deps.config.maxBodyBytes, files: 20, fields: 200 } });
 
-  app.addHook("onRequest", async (request) => {
-    // The matched route decides, not the raw URL: /%61pi/webhooks routes to /api/webhooks.
-    const route = request.routeOptions.url ?? request.url;
-    if (!route.startsWith("/api/") && route !== "/api") return;
-    // GET /api/runs/{id}[/response] also take the run's webhook token: callers that only have the
-    // webhook URL poll their asynchronous calls (docs/api.md, "Asynchronous calls").
-    if (
-      isAuthorized(request.headers.authorization, deps.apiToken) ||
-      (await isRunPollAuthorized(request, deps.store))
-    ) {
-      return;
-    }
-    throw new AppError(
-      "unauthorized",
-      "missing or wrong API token: send `Authorization: Bearer <token>`; the token is in <home>/api-token " +
-        "(printed by `nbhook serve`), or set NBHOOK_TOKEN",
-    );
-  });
+  const sessions = new Sessions(deps.apiToken);
+  await registerAuth(app, { apiToken: deps.apiToken, store: deps.store, sessions });
 
+  await registerOpenApi(app, deps);
   app.get("/health", async () => ({ status: "ok" }));
   await registerTriggerRoutes(app, deps);
   await registerWebhookRoutes(app, deps);
   await registerRunRoutes(app, deps);
+  await registerRunEventRoutes(app, deps);
+  await registerSessionRoutes(app, deps, sessions);
+  await registerDashboardRoutes(app);
   return app;
 }
 

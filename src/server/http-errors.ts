@@ -15,6 +15,7 @@ const STATUS: Record<ErrorCode, number> = {
   usage: 400,
   "bad-request": 400,
   unauthorized: 401,
+  forbidden: 403,
   "not-found": 404,
   "method-not-allowed": 405,
   conflict: 409,

@@ -8,6 +8,7 @@
  */
 import type { AnswerFile } from "../notebook/types.js";
 import type { FinishedRunStatus, RunStatus } from "../run-status.js";
+import type { RunMode } from "../run-modes.js";
 
 export type { FinishedRunStatus, RunStatus } from "../run-status.js";
 
@@ -22,9 +23,8 @@ export interface WebhookParams {
   [name: string]: unknown;
 }
 
-/** How calls get their kernel (issue "warm modes"). */
-export const RUN_MODES = ["isolated", "setup", "reuse"] as const;
-export type RunMode = (typeof RUN_MODES)[number];
+/** How calls get their kernel (docs/modes.md). */
+export { RUN_MODES, type RunMode } from "../run-modes.js";
 
 /** Per-webhook execution settings. */
 export interface WebhookSettings {

@@ -82,7 +82,7 @@ describe("with a working SMTP server", () => {
     await smtp?.close();
   });
 
-  it("mails notif_up after a successful run: subject, duration, link to the run's output", async () => {
+  it("mails notif_up after a successful run: subject, duration, links to the run's page and output", async () => {
     const url = await deploy(server, "report.ipynb", ["x = 1"], {
       notif_up: ["up@example.com"],
       notif_down: ["down@example.com"],
@@ -95,7 +95,11 @@ describe("with a working SMTP server", () => {
     expect(mail.from?.text).toBe("nbhook@test.example");
     expect(mail.text).toMatch(/Duration: \d+\.\d s/);
     expect(mail.text).toContain(`${server.url}/api/runs/${runId}/output`);
-    expect(mail.html).toContain(`href="${server.url}/api/runs/${runId}/output"`);
+    // The dashboard's page of the run: it opens in a browser (after signing in).
+    expect(mail.html).toContain(`href="${server.url}/runs/${runId}"`);
+    const page = await fetch(`${server.url}/runs/${runId}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
   });
 
   it("mails notif_down after a failed run with the error and its traceback", async () => {

@@ -1,0 +1,55 @@
+/** The runs table of the Runs page and of a webhook's page. */
+import type { RunJson } from "../../api/schemas.js";
+import { baseName, duration } from "../format.js";
+import { StatusBadge, Table, When } from "./common.js";
+
+export function RunsTable({ runs, showWebhook = true }: { runs: RunJson[]; showWebhook?: boolean }) {
+  if (runs.length === 0) return <p class="muted empty">No runs yet.</p>;
+  return (
+    <Table label="Runs">
+      <thead>
+        <tr>
+          <th>Status</th>
+          {showWebhook ? <th>Webhook</th> : null}
+          <th>Started</th>
+          <th class="num">Duration</th>
+          <th class="num">HTTP</th>
+          <th>Run</th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.map((run) => (
+          <tr key={run.id} data-run-id={run.id} data-status={run.status}>
+            <td>
+              <StatusBadge status={run.status} />
+            </td>
+            {showWebhook ? (
+              <td>
+                <a href={`/webhooks/${encodeURIComponent(run.webhook_id)}`} title={run.path}>
+                  {run.path ? baseName(run.path) : run.webhook_id}
+                </a>
+              </td>
+            ) : null}
+            <td>
+              <When iso={run.started_at} />
+            </td>
+            <td class="num">{duration(run.duration_ms)}</td>
+            <td class="num">{run.http_status ?? "—"}</td>
+            <td>
+              <a href={`/runs/${encodeURIComponent(run.id)}`} class="mono">
+                {run.id.slice(0, 12)}
+              </a>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </Table>
+  );
+}
+
+/** Puts a run from the live feed into a newest-first list: replaced where it is, else added on top. */
+export function mergeRun(runs: RunJson[], run: RunJson, limit = 200): RunJson[] {
+  const at = runs.findIndex((r) => r.id === run.id);
+  if (at >= 0) return runs.map((r, i) => (i === at ? run : r));
+  return [run, ...runs].slice(0, limit);
+}
