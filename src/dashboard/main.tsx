@@ -5,7 +5,7 @@
  */
 import "./style.css";
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, setCsrfToken, whenSignedOut } from "./api.js";
 import { interceptLinks, matchRoute, navigate, useLocation } from "./router.js";
 import { RunPage } from "./pages/run.js";
@@ -93,6 +93,18 @@ function App() {
 }
 
 function Page({ location }: { location: URL }) {
+  // After a navigation, the new page's content has the focus: a screen reader reads it, and Tab
+  // goes on from there (not from the link that was clicked).
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const main = document.getElementById("main");
+    main?.setAttribute("tabindex", "-1");
+    main?.focus({ preventScroll: true });
+  }, [location.pathname]);
   const path = location.pathname.replace(/\/+$/, "") || "/";
   let params: Record<string, string> | undefined;
   if (path === "/" || path === "/webhooks") return <WebhooksPage />;
@@ -116,7 +128,8 @@ function isWebhookPath(pathname: string): boolean {
 
 /** Where to go after signing in: a path on this server only (never another site). */
 function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && next !== "/signin" ? next : "/";
+  // "/\\host" is "//host" to a browser.
+  return next && /^\/(?![/\\])/.test(next) && !next.startsWith("/signin") ? next : "/";
 }
 
 interceptLinks();

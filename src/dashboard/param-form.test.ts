@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { fieldText, initialText, jsonBody, parseField, readForm, type FieldSpec } from "./param-form.js";
+import {
+  BigInteger,
+  fieldText,
+  initialText,
+  jsonBody,
+  parseField,
+  readForm,
+  type FieldSpec,
+} from "./param-form.js";
 
 const field = (name: string, type: FieldSpec["type"], value?: unknown): FieldSpec =>
   value === undefined ? { name, type } : { name, type, default: value };
@@ -24,7 +32,9 @@ describe("the Try form's fields", () => {
       error: "must be a whole number, such as 42",
     });
     expect(parseField(field("times", "int"), "1.5")).toHaveProperty("error");
-    expect(parseField(field("times", "int"), "99999999999999999999")).toHaveProperty("error");
+    expect(parseField(field("times", "int"), "99999999999999999999")).toEqual({
+      value: new BigInteger("99999999999999999999"),
+    });
     expect(parseField(field("ratio", "float"), "2")).toEqual({ value: 2 });
     expect(parseField(field("ratio", "float"), "abc")).toHaveProperty("error");
     expect(parseField(field("loud", "bool"), "true")).toEqual({ value: true });
@@ -58,6 +68,13 @@ describe("the Try form's fields", () => {
     expect(body).toBe('{"ratio":3.0,"times":3,"name":"a\\"b"}');
     expect(JSON.parse(body)).toEqual({ ratio: 3, times: 3, name: 'a"b' });
     expect(jsonBody({ ratio: 2.5 }, fields)).toBe('{"ratio":2.5}');
+    expect(jsonBody({ ratio: 1e17 }, fields)).toBe('{"ratio":100000000000000000.0}');
+    expect(jsonBody({ ratio: 1e21 }, fields)).toBe('{"ratio":1e+21}');
+    // A big int default, left as it was: every digit goes.
+    const big = [field("big", "int", "123456789012345678901234567890")];
+    const form = readForm(big, {});
+    expect(form.errors).toEqual({});
+    expect(jsonBody(form.values, big)).toBe('{"big":123456789012345678901234567890}');
   });
 
   it("write multipart values as text the server coerces", () => {
@@ -65,5 +82,6 @@ describe("the Try form's fields", () => {
     expect(fieldText(true)).toBe("true");
     expect(fieldText(3)).toBe("3");
     expect(fieldText(["a"])).toBe('["a"]');
+    expect(fieldText(new BigInteger("123456789012345678901"))).toBe("123456789012345678901");
   });
 });

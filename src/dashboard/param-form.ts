@@ -17,6 +17,14 @@ export function initialText(field: FieldSpec): string {
   return JSON.stringify(value);
 }
 
+/** A whole number too large for a JavaScript number, kept as its digits. */
+export class BigInteger {
+  constructor(readonly digits: string) {}
+  toJSON(): string {
+    return this.digits;
+  }
+}
+
 export type Parsed = { value: unknown } | { omit: true } | { error: string };
 
 /** The value a field's text stands for, typed as the notebook's default is. */
@@ -33,9 +41,8 @@ export function parseField(field: FieldSpec, text: string): Parsed {
       if (trimmed === "") return { omit: true };
       if (!/^[+-]?\d+$/.test(trimmed)) return { error: "must be a whole number, such as 42" };
       const n = Number(trimmed);
-      if (!Number.isSafeInteger(n))
-        return { error: "is too large for the form (use the API for big integers)" };
-      return { value: n };
+      // Beyond 2^53 a JavaScript number loses digits: the digits are sent as they are.
+      return { value: Number.isSafeInteger(n) ? n : new BigInteger(trimmed.replace(/^\+/, "")) };
     }
     case "float": {
       if (trimmed === "") return { omit: true };
@@ -109,10 +116,11 @@ export function readForm(fields: FieldSpec[], texts: Record<string, string>, ext
 export function jsonBody(values: Record<string, unknown>, fields: FieldSpec[]): string {
   const floats = new Set(fields.filter((f) => f.type === "float").map((f) => f.name));
   const parts = Object.entries(values).map(([name, value]) => {
-    const text =
-      floats.has(name) && typeof value === "number" && Number.isInteger(value) && Math.abs(value) < 1e16
-        ? `${value}.0`
-        : JSON.stringify(value);
+    let text = JSON.stringify(value);
+    if (value instanceof BigInteger)
+      text = value.digits; // a JSON number, every digit kept
+    // 3 would arrive as an int; 1e+21 is already read as a float.
+    else if (floats.has(name) && typeof value === "number" && /^-?\d+$/.test(text)) text = `${text}.0`;
     return `${JSON.stringify(name)}:${text}`;
   });
   return `{${parts.join(",")}}`;
@@ -121,6 +129,7 @@ export function jsonBody(values: Record<string, unknown>, fields: FieldSpec[]): 
 /** A value as a multipart field's text (the server coerces it to the parameter's type). */
 export function fieldText(value: unknown): string {
   if (typeof value === "string") return value;
+  if (value instanceof BigInteger) return value.digits;
   if (typeof value === "boolean") return value ? "true" : "false";
   return JSON.stringify(value);
 }

@@ -38,8 +38,13 @@ export function matchRoute(pattern: string, pathname: string): Record<string, st
   const params: Record<string, string> = {};
   for (let i = 0; i < want.length; i++) {
     const part = want[i]!;
-    if (part.startsWith(":")) params[part.slice(1)] = decodeURIComponent(have[i]!);
-    else if (part !== have[i]) return undefined;
+    if (part.startsWith(":")) {
+      try {
+        params[part.slice(1)] = decodeURIComponent(have[i]!);
+      } catch {
+        return undefined; // a malformed %-escape: no such page
+      }
+    } else if (part !== have[i]) return undefined;
   }
   return params;
 }

@@ -82,15 +82,20 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
   await app.register(formbody, { bodyLimit: deps.config.maxBodyBytes });
   await app.register(multipart, { limits: { fileSize: deps.config.maxBodyBytes, files: 20, fields: 200 } });
 
-  const sessions = new Sessions(deps.apiToken);
-  await registerAuth(app, { apiToken: deps.apiToken, store: deps.store, sessions });
+  const sessions = new Sessions(deps.apiToken, deps.store);
+  await registerAuth(app, {
+    apiToken: deps.apiToken,
+    store: deps.store,
+    sessions,
+    baseUrl: deps.config.baseUrl,
+  });
 
   await registerOpenApi(app, deps);
   app.get("/health", async () => ({ status: "ok" }));
   await registerTriggerRoutes(app, deps);
   await registerWebhookRoutes(app, deps);
   await registerRunRoutes(app, deps);
-  await registerRunEventRoutes(app, deps);
+  await registerRunEventRoutes(app, deps, sessions);
   await registerSessionRoutes(app, deps, sessions);
   await registerDashboardRoutes(app);
   return app;

@@ -7,9 +7,9 @@
  *   changes something (any method but GET/HEAD/OPTIONS) must also carry the session's CSRF token in
  *   `X-CSRF-Token`, and an `Origin`, when the browser sends one, must be this server's.
  *
- * Sessions are a signed value (id and expiry), not a table: every node of a cluster reads the same
- * cookie, and rotating the API token ends them all. Signing out revokes the id on the node that
- * answered (kept until the session would have expired); the browser drops the cookie in any case.
+ * Sessions are a signed value (id and expiry): every node of a cluster reads the same cookie, and
+ * changing the API token ends them all. Signing out revokes the id in the store (until the session
+ * would have expired), so every node and a restarted server refuse it; the browser drops the cookie.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import cookie from "@fastify/cookie";
@@ -38,9 +38,11 @@ export type Authentication =
 export class Sessions {
   /** Signs the cookie (through @fastify/cookie) and derives CSRF tokens; never the API token itself. */
   readonly key: Buffer;
-  private readonly revoked = new Map<string, number>();
 
-  constructor(apiToken: string) {
+  constructor(
+    apiToken: string,
+    private readonly store: Pick<Store, "revokeSession" | "isSessionRevoked">,
+  ) {
     this.key = createHmac("sha256", apiToken).update("nbhook dashboard session v1").digest();
   }
 
@@ -50,19 +52,23 @@ export class Sessions {
     return { session: { id, expiresAt, csrfToken: this.csrfOf(id) }, value: `${id}.${expiresAt}` };
   }
 
-  /** The session an unsigned cookie value names, unless it expired or was revoked. */
-  read(value: string, nowMs = Date.now()): Session | undefined {
+  /** The session an unsigned cookie value names, unless it expired or was signed out. */
+  async read(value: string, nowMs = Date.now()): Promise<Session | undefined> {
     const match = /^([A-Za-z0-9_-]{16,64})\.(\d{1,12})$/.exec(value);
     if (!match) return undefined;
     const id = match[1]!;
     const expiresAt = Number(match[2]);
-    if (expiresAt * 1000 <= nowMs || this.revoked.has(id)) return undefined;
+    if (expiresAt * 1000 <= nowMs || (await this.store.isSessionRevoked(id))) return undefined;
     return { id, expiresAt, csrfToken: this.csrfOf(id) };
   }
 
-  revoke(session: Session, nowMs = Date.now()): void {
-    for (const [id, expiresAt] of this.revoked) if (expiresAt * 1000 <= nowMs) this.revoked.delete(id);
-    this.revoked.set(session.id, session.expiresAt);
+  /** Whether a session read earlier still holds (a stream opened with it ends when it does not). */
+  async isLive(session: Session, nowMs = Date.now()): Promise<boolean> {
+    return session.expiresAt * 1000 > nowMs && !(await this.store.isSessionRevoked(session.id));
+  }
+
+  async revoke(session: Session): Promise<void> {
+    await this.store.revokeSession(session.id, new Date(session.expiresAt * 1000).toISOString());
   }
 
   private csrfOf(id: string): string {
@@ -97,6 +103,8 @@ export interface AuthDeps {
   apiToken: string;
   store: Store;
   sessions: Sessions;
+  /** `--base-url`: behind a proxy, pages come from its origin while `Host` is the proxy's upstream. */
+  baseUrl?: string;
 }
 
 /** The cookie parser, and the hook that lets a request reach a protected route or answers 401/403. */
@@ -129,14 +137,14 @@ async function authenticate(request: FastifyRequest, deps: AuthDeps): Promise<Au
   // GET /api/runs/{id}[/response] also take the run's webhook token (docs/api.md, "Asynchronous calls").
   if (header && (await isRunPollAuthorized(request, deps.store))) return { via: "webhook-token" };
   if (header) return undefined; // a wrong bearer is refused, even with a cookie
-  const session = sessionOf(request, deps.sessions);
+  const session = await sessionOf(request, deps.sessions);
   if (!session) return undefined;
-  if (!SAFE_METHODS.has(request.method)) checkCsrf(request, session);
+  if (!SAFE_METHODS.has(request.method)) checkCsrf(request, session, deps.baseUrl);
   return { via: "session", session };
 }
 
 /** The request's valid session cookie, if any. */
-export function sessionOf(request: FastifyRequest, sessions: Sessions): Session | undefined {
+export async function sessionOf(request: FastifyRequest, sessions: Sessions): Promise<Session | undefined> {
   const raw = request.cookies[SESSION_COOKIE];
   if (!raw) return undefined;
   const unsigned = request.unsignCookie(raw);
@@ -144,9 +152,9 @@ export function sessionOf(request: FastifyRequest, sessions: Sessions): Session 
 }
 
 /** A change made with the cookie: the session's CSRF token, and the page's own origin. */
-function checkCsrf(request: FastifyRequest, session: Session): void {
+function checkCsrf(request: FastifyRequest, session: Session, baseUrl: string | undefined): void {
   const origin = request.headers.origin;
-  if (origin !== undefined && !sameOrigin(origin, request.headers.host)) {
+  if (origin !== undefined && !sameOrigin(origin, request.headers.host) && !isOriginOf(origin, baseUrl)) {
     throw new AppError(
       "forbidden",
       `requests signed in with the dashboard's cookie must come from its own pages (Origin ${origin})`,
@@ -165,6 +173,14 @@ function checkCsrf(request: FastifyRequest, session: Session): void {
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+function isOriginOf(origin: string, baseUrl: string | undefined): boolean {
+  try {
+    return baseUrl !== undefined && new URL(baseUrl).origin === origin;
   } catch {
     return false;
   }

@@ -3,7 +3,14 @@ import type { NotebookResponse } from "../notebook/types.js";
 import type { ExecutionStatus } from "../run-status.js";
 import type { RunError, RunTimings } from "../runs/index.js";
 import { DEFAULT_SETTINGS, type Webhook } from "../store/index.js";
-import { answerFor, attachment, downloadName, redirectTarget, withCharset } from "./call-answer.js";
+import {
+  ANSWER_CSP,
+  answerFor,
+  attachment,
+  downloadName,
+  redirectTarget,
+  withCharset,
+} from "./call-answer.js";
 
 /** A run of report.v2.ipynb, ok unless said otherwise, with add-time `params`. */
 interface Ran {
@@ -115,6 +122,7 @@ describe("answerFor", () => {
           "X-Nbhook-Run-Id": "fake",
           "Bad Name": "x",
           "X-Bad": "a\nb",
+          "Content-Security-Policy": "img-src 'self'",
         },
       },
     });
@@ -123,6 +131,8 @@ describe("answerFor", () => {
       "x-nbhook-run-id": "run-1",
       "cache-control": "no-store",
       "x-content-type-options": "nosniff",
+      // The sandbox stays: the notebook's own policy is enforced beside it.
+      "content-security-policy": `${ANSWER_CSP}, img-src 'self'`,
       "content-type": "text/csv; charset=utf-8",
       "content-disposition": 'attachment; filename="report.csv"',
       "x-one": "1",

@@ -14,8 +14,9 @@
  *   its headers, except those only the server may set (see {@link REFUSED_HEADERS}); and, for a
  *   2xx answer unless the webhook is `inline`, `Content-Disposition: attachment` with a filename.
  * - No response: 200 `{"id", "status": "ok", "time": <seconds>}`.
- * Every answer carries `X-Nbhook-Run-Id`, `Cache-Control: no-store` and `X-Content-Type-Options:
- * nosniff` (a notebook may set its own Cache-Control), and a run's answer `Server-Timing`.
+ * Every answer carries `X-Nbhook-Run-Id`, `Cache-Control: no-store`, `X-Content-Type-Options:
+ * nosniff` (a notebook may set its own Cache-Control), {@link ANSWER_CSP}, and a run's answer
+ * `Server-Timing`.
  */
 import { validateHeaderName, validateHeaderValue } from "node:http";
 import { AppError } from "../errors.js";
@@ -48,11 +49,22 @@ const REFUSED_HEADERS = new Set([
   "set-cookie2",
 ]);
 
+/**
+ * The policy of every webhook answer: a page a notebook answers runs its scripts, forms and
+ * downloads, but in a sandbox without this server's origin. Webhooks share the origin of the
+ * dashboard and the API: without the sandbox, a notebook's HTML opened by a signed-in user could
+ * read `GET /api/session` and act with the session. A notebook that sets its own policy adds it
+ * (both are enforced); it cannot lift the sandbox.
+ */
+export const ANSWER_CSP =
+  "sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-downloads allow-modals";
+
 export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
   const base: Record<string, string> = {
     "x-nbhook-run-id": outcome.runId,
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
+    "content-security-policy": ANSWER_CSP,
   };
   if (outcome.kind === "cancelled") {
     const err = new AppError("busy", `${outcome.message}: try again in ${outcome.retryAfterS} s`, {
@@ -125,7 +137,8 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
       dropped.push(name);
       continue;
     }
-    headers[lower] = value;
+    // Two policies in one header, comma-separated: the browser enforces both.
+    headers[lower] = lower === "content-security-policy" ? `${ANSWER_CSP}, ${value}` : value;
   }
   const answer: CallAnswer = { status, headers, body: response.body };
   // A respond_file answer stays in its file: deliver-call.ts streams it, with its length.

@@ -20,7 +20,10 @@ export interface RunListener {
   ready(): void;
 }
 
-/** How many of the newest runs each poll compares. */
+/**
+ * How many of the newest runs each poll compares: a run that more than this many newer runs have
+ * pushed down is not followed to its end (a page that reloads shows it).
+ */
 const WINDOW = 200;
 
 export class RunFeed {
@@ -29,6 +32,7 @@ export class RunFeed {
   private seen: Map<string, string> | undefined;
   private polling = false;
   private waiting: RunListener[] = [];
+  private lastWarning = 0;
 
   constructor(
     private readonly store: Store,
@@ -64,6 +68,15 @@ export class RunFeed {
     this.waiting = [];
   }
 
+  /** One listener's failure is its own: the others are still told. */
+  private tell(call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.log.warn({ err }, "a listener of the live run feed failed");
+    }
+  }
+
   private async poll(): Promise<void> {
     if (this.polling) return; // a slow store: skip a beat rather than pile up reads
     this.polling = true;
@@ -80,12 +93,17 @@ export class RunFeed {
       if (!this.timer) return; // stopped while reading
       this.seen = next;
       // Oldest first, so that a listener sees a run queued before the one queued after it.
-      for (const run of changed.reverse()) for (const listener of this.listeners) listener.run(run);
+      for (const run of changed.reverse())
+        for (const listener of this.listeners) this.tell(() => listener.run(run));
       const waiting = this.waiting;
       this.waiting = [];
-      for (const listener of waiting) listener.ready();
+      for (const listener of waiting) this.tell(() => listener.ready());
     } catch (err) {
-      this.log.warn({ err }, "the live run feed could not read the runs; trying again");
+      // A store that is down fails every poll: said once a minute, not twice a second.
+      if (Date.now() - this.lastWarning > 60_000) {
+        this.lastWarning = Date.now();
+        this.log.warn({ err }, "the live run feed could not read the runs; it keeps trying");
+      }
     } finally {
       this.polling = false;
     }

@@ -220,5 +220,13 @@ export interface Store {
   /** False when there was no such output. */
   deleteOutput(webhookId: string, histo: string): Promise<boolean>;
 
+  /**
+   * Dashboard sign-outs (docs/dashboard.md): the session `id` is refused until `expiresAt` (ISO
+   * time), when the session would have ended anyway; kept in the store so that every node of a
+   * cluster, and a restarted server, refuse it too. Expired entries are forgotten.
+   */
+  revokeSession(id: string, expiresAt: string): Promise<void>;
+  /** Whether the session `id` was signed out (and would not have expired yet). */
+  isSessionRevoked(id: string): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -42,6 +42,13 @@ const GREET = makeNotebook([
     "nbhook.webhook.respond_json({'greeting': greeting, 'types': types, 'ratio': ratio, 'tags': tags})",
 ]);
 
+// An HTML answer whose script tries to use the signed-in user's session.
+const SNOOP = makeNotebook([
+  "import nbhook",
+  "nbhook.webhook.respond_html(\"<h1>page</h1><script>fetch('/api/session').then(r => r.text())" +
+    ".then(t => { document.title = 'read: ' + t; }, () => { document.title = 'blocked'; })</script>\")",
+]);
+
 const FAILS = makeNotebook([
   { source: "limit = 3", tags: ["parameters"] },
   "def check(n):\n    raise ValueError(f'limit {n} is too small')\ncheck(limit)",
@@ -85,6 +92,7 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), "nbhook-work-"));
   writeFileSync(path.join(work, "greet.ipynb"), JSON.stringify(GREET));
   writeFileSync(path.join(work, "fails.ipynb"), JSON.stringify(FAILS));
+  writeFileSync(path.join(work, "snoop.ipynb"), JSON.stringify(SNOOP));
   server = await startServer(resolveServerConfig({ host: "127.0.0.1", port: 0, home, poolSize: 1 }, {}));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -220,9 +228,23 @@ describe("the dashboard in a browser", () => {
     expect(await page.locator("pre.traceback").textContent()).toContain(
       "raise ValueError(f'limit {n} is too small')",
     );
-    expect(await page.locator("pre.traceback span[class*='ansi-']").count()).toBeGreaterThan(0);
+    // The coloured traceback comes from the executed notebook, once it is read.
+    await expect
+      .poll(() => page.locator("pre.traceback span[class*='ansi-']").count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     expect(await page.locator("pre.traceback").innerHTML()).not.toContain("\u001b[");
     await shot("07-error-run");
+  });
+
+  it("keeps a notebook's HTML answer, opened by a signed-in user, away from the session", async () => {
+    const added = await nbhook("add", "snoop.ipynb", "--inline");
+    expect(added.code, added.stderr).toBe(0);
+    const url = added.stdout.trim().split("\n")[0]!;
+    const answer = await page.goto(url);
+    expect(answer!.headers()["content-security-policy"]).toMatch(/^sandbox allow-scripts/);
+    expect(await page.locator("h1").textContent()).toBe("page");
+    // The script ran, in a sandbox without this server's origin: it could not read the session.
+    await expect.poll(() => page.title(), { timeout: 10_000 }).toBe("blocked");
   });
 
   it("refuses a change made with the session cookie but without the CSRF token", async () => {

@@ -9,6 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NbhookClient } from "../../src/client/index.js";
+import { startServer } from "../../src/server/app.js";
+import { resolveServerConfig } from "../../src/server/config.js";
 import { makeNotebook } from "../support/notebooks.js";
 import { removeHome, startTestServer, type TestServer } from "../support/manage-server.js";
 
@@ -119,6 +121,36 @@ describe("the session", () => {
       headers: { authorization: `Bearer ${server.token}` },
     });
     expect(bearer.status).toBe(200);
+  });
+
+  it("takes changes from the pages of --base-url's origin (behind a proxy, Host is the upstream's)", async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), "nbhook-home-"));
+    const config = resolveServerConfig(
+      { host: "127.0.0.1", port: 0, home, poolSize: 0, baseUrl: "https://nbhook.example/" },
+      {},
+    );
+    const proxied = await startServer(config);
+    try {
+      const local = `http://127.0.0.1:${(proxied.app.server.address() as { port: number }).port}`;
+      const session = await fetch(`${local}/api/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token: proxied.deps.apiToken }),
+      });
+      const cookie = session.headers.get("set-cookie")!;
+      expect(cookie).toMatch(/Secure/i); // the public address is https
+      const csrf = ((await session.json()) as { csrf_token: string }).csrf_token;
+      const signOut = (origin: string) =>
+        fetch(`${local}/api/session`, {
+          method: "DELETE",
+          headers: { cookie: cookie.split(";")[0]!, "x-csrf-token": csrf, origin },
+        });
+      expect((await signOut("https://elsewhere.example")).status).toBe(403);
+      expect((await signOut("https://nbhook.example")).status).toBe(200);
+    } finally {
+      await proxied.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("refuses a tampered or foreign cookie, and a wrong bearer even beside a good cookie", async () => {
@@ -264,6 +296,34 @@ describe("GET /api/runs/events", () => {
       .map((e) => JSON.parse(e.data) as { webhook_id: string });
     expect(runs.length).toBeGreaterThan(0);
     expect(runs.every((r) => r.webhook_id === otherId)).toBe(true);
+  });
+
+  it("ends a stream opened with a session when the session ends", async () => {
+    const { cookie, csrf } = await signIn();
+    const response = await fetch(`${server.url}/api/runs/events`, { headers: { cookie } });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    await reader.read(); // the stream is open
+    const out = await fetch(`${server.url}/api/session`, {
+      method: "DELETE",
+      headers: { cookie, "x-csrf-token": csrf },
+    });
+    expect(out.status).toBe(200);
+    // Within the session check's period (5 s), the server ends the stream.
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return true;
+    })();
+    const late = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000).unref());
+    expect(await Promise.race([ended, late])).toBe(true);
+  });
+
+  it("answers HEAD without opening a stream", async () => {
+    const head = await fetch(`${server.url}/api/runs/events`, {
+      method: "HEAD",
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
   });
 
   it("does not keep the server from closing", async () => {

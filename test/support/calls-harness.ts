@@ -108,6 +108,8 @@ export function storeWith(real: Store, replaced: Partial<Store>): Store {
     readOutput: (id, histo) => real.readOutput(id, histo),
     listOutputs: (id) => real.listOutputs(id),
     deleteOutput: (id, histo) => real.deleteOutput(id, histo),
+    revokeSession: (id, expiresAt) => real.revokeSession(id, expiresAt),
+    isSessionRevoked: (id) => real.isSessionRevoked(id),
     close: () => real.close(),
   };
   return { ...store, ...replaced };

@@ -3,8 +3,17 @@ import type { RunJson } from "../../api/schemas.js";
 import { baseName, duration } from "../format.js";
 import { StatusBadge, Table, When } from "./common.js";
 
-export function RunsTable({ runs, showWebhook = true }: { runs: RunJson[]; showWebhook?: boolean }) {
-  if (runs.length === 0) return <p class="muted empty">No runs yet.</p>;
+export function RunsTable({
+  runs,
+  showWebhook = true,
+  empty = "No runs yet.",
+}: {
+  runs: RunJson[];
+  showWebhook?: boolean;
+  /** What to say when there is none. */
+  empty?: string;
+}) {
+  if (runs.length === 0) return <p class="muted empty">{empty}</p>;
   return (
     <Table label="Runs">
       <thead>

@@ -5,12 +5,13 @@
  */
 import { useState } from "preact/hooks";
 import type { RunJson } from "../../api/schemas.js";
-import { api } from "../api.js";
+import { api, noticeSignOut } from "../api.js";
 import { AnsiBlock } from "../components/ansi.js";
 import { ErrorNote, LiveMarker, Section, StatusBadge, Table, When } from "../components/common.js";
 import { AnswerView, readAnswer, type Answer } from "../components/answer.js";
 import { dateTime, duration } from "../format.js";
-import { useLoad, useRunEvents } from "../hooks.js";
+import { NbhookApiError } from "../../client/errors.js";
+import { useLoad, useRunEvents, useTitle } from "../hooks.js";
 
 interface CellTiming {
   index: number;
@@ -66,17 +67,28 @@ export function notebookTraceback(notebookText: string, cellIndex: number | unde
 export function RunPage({ id }: { id: string }) {
   const run = useLoad(() => api.run(id), [id]);
   const finished = run.data && run.data.status !== "queued" && run.data.status !== "running";
-  const output = useLoad(
-    async () => (finished ? await api.runOutput(id).catch(() => undefined) : undefined),
-    [id, finished],
-  );
-  const live = useRunEvents({
-    onRun: (changed) => {
-      if (changed.id === id) run.set(changed);
+  const output = useLoad(async () => {
+    if (!finished) return undefined;
+    try {
+      return await api.runOutput(id);
+    } catch (err) {
+      if (err instanceof NbhookApiError && err.status === 404) return undefined; // cleared, or never saved
+      throw err;
+    }
+  }, [id, finished]);
+  // Only while the run is going: a finished run does not change.
+  const live = useRunEvents(
+    {
+      onRun: (changed) => {
+        if (changed.id === id) run.update(() => changed);
+      },
+      onReady: () => run.reload(),
     },
-    onReady: () => run.reload(),
-  });
-  if (run.error)
+    run.data?.webhook_id,
+    run.data !== undefined && !finished,
+  );
+  useTitle(`Run ${id.slice(0, 8)}`);
+  if (run.error && !run.data)
     return (
       <main id="main">
         <ErrorNote error={run.error} what="This run could not be read" />
@@ -169,7 +181,9 @@ export function RunPage({ id }: { id: string }) {
             src={`/api/runs/${encodeURIComponent(r.id)}/output?format=html`}
           />
         </Section>
-      ) : finished ? (
+      ) : output.error ? (
+        <ErrorNote error={output.error} what="The executed notebook could not be read" />
+      ) : finished && !output.loading ? (
         <p class="muted">
           This run left no executed notebook (it was cleared, or the run ended before saving one).
         </p>
@@ -215,7 +229,8 @@ function KeptAnswer({ run }: { run: RunJson }) {
       const response = await fetch(`/api/runs/${encodeURIComponent(run.id)}/response`, {
         redirect: "manual",
       });
-      if (response.status === 404) setAnswer("none");
+      if (response.status === 401) noticeSignOut(new NbhookApiError(401, "unauthorized", "signed out"));
+      else if (response.status === 404) setAnswer("none");
       else setAnswer(await readAnswer(response));
     } catch (err) {
       setError(err);

@@ -3,7 +3,7 @@ import { RUN_STATUSES, type RunStatus } from "../../run-status.js";
 import { api } from "../api.js";
 import { ErrorNote, LiveMarker } from "../components/common.js";
 import { mergeRun, RunsTable } from "../components/runs-table.js";
-import { useLoad, useRunEvents, useTick } from "../hooks.js";
+import { useLoad, useRunEvents, useTick, useTitle } from "../hooks.js";
 import { navigate } from "../router.js";
 
 const LIMIT = 200;
@@ -12,12 +12,13 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
   const webhook = query.get("webhook") ?? "";
   const status = (query.get("status") ?? "") as RunStatus | "";
   useTick(30_000);
+  useTitle("Runs");
   const webhooks = useLoad(() => api.listWebhooks({ includeDeleted: true }), []);
   const runs = useLoad(() => api.listRuns({ webhookId: webhook || undefined, limit: LIMIT }), [webhook]);
   const live = useRunEvents(
     {
       onRun: (run) => {
-        if (runs.data) runs.set(mergeRun(runs.data, run, LIMIT));
+        runs.update((list) => mergeRun(list, run, LIMIT));
       },
       onReady: () => runs.reload(),
     },
@@ -65,7 +66,20 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         </label>
       </form>
       {runs.error ? <ErrorNote error={runs.error} what="The runs could not be read" /> : null}
-      {runs.data ? <RunsTable runs={shown} /> : <p class="loading">Loading…</p>}
+      {runs.data ? (
+        <RunsTable
+          runs={shown}
+          empty={status ? `None of the newest ${LIMIT} runs is ${status}.` : "No runs yet."}
+        />
+      ) : (
+        <p class="loading">Loading…</p>
+      )}
+      {runs.data && runs.data.length >= LIMIT ? (
+        <p class="muted small-text">
+          The newest {LIMIT} runs{webhook ? " of this webhook" : ""}; older ones are in the API (GET
+          /api/runs?limit=1000).
+        </p>
+      ) : null}
     </main>
   );
 }

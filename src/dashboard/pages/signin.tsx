@@ -1,6 +1,7 @@
 /** Sign in with the API token; the server answers a session cookie (the token is not kept here). */
 import { useState } from "preact/hooks";
 import { api, describeError } from "../api.js";
+import { useTitle } from "../hooks.js";
 
 export function SignInPage({
   next,
@@ -9,6 +10,7 @@ export function SignInPage({
   next: string;
   onSignedIn(csrf: string | undefined): void;
 }) {
+  useTitle("Sign in");
   const [token, setToken] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);

@@ -8,12 +8,13 @@ import type { WebhookJson } from "../../api/schemas.js";
 import { api, describeError, pathOf } from "../api.js";
 import { AnswerView, readAnswer, type Answer } from "../components/answer.js";
 import { ErrorNote, Section } from "../components/common.js";
-import { useLoad } from "../hooks.js";
+import { useLoad, useTitle } from "../hooks.js";
 import { fieldText, initialText, jsonBody, readForm, type FieldSpec } from "../param-form.js";
 
 export function TryPage({ id }: { id: string }) {
   const webhook = useLoad(() => api.webhookById(id), [id]);
   const params = useLoad(() => api.webhookParameters(id), [id]);
+  useTitle(webhook.data ? `Try ${webhook.data.name}` : "Try");
   if (webhook.error)
     return (
       <main id="main">
@@ -41,7 +42,14 @@ export function TryPage({ id }: { id: string }) {
       {params.error ? (
         <ErrorNote error={params.error} what="The notebook's parameters could not be read" />
       ) : null}
-      <CallForm webhook={webhook.data} fields={fields} />
+      {webhook.data.deleted_at ? (
+        <p class="error-note">
+          This webhook was deleted: its URL answers 404. Deploy the notebook again with{" "}
+          <code>nbhook add {webhook.data.path}</code> to call it.
+        </p>
+      ) : (
+        <CallForm webhook={webhook.data} fields={fields} />
+      )}
     </main>
   );
 }

@@ -4,7 +4,7 @@ import { api, describeError, noticeSignOut } from "../api.js";
 import { CopyButton, ErrorNote, LiveMarker, Section, Table, When } from "../components/common.js";
 import { mergeRun, RunsTable } from "../components/runs-table.js";
 import { dateTime, duration, histoTime, size } from "../format.js";
-import { useLoad, useRunEvents } from "../hooks.js";
+import { useLoad, useRunEvents, useTitle } from "../hooks.js";
 import { navigate } from "../router.js";
 import { useState } from "preact/hooks";
 
@@ -12,11 +12,12 @@ export function WebhookPage({ id }: { id: string }) {
   const webhook = useLoad(() => api.webhookById(id), [id]);
   const versions = useLoad(() => api.versionsOf(id), [id]);
   const runs = useLoad(() => api.listRuns({ webhookId: id, limit: 50 }), [id]);
+  useTitle(webhook.data?.name);
   const [notice, setNotice] = useState<{ text: string; error?: boolean }>();
   const live = useRunEvents(
     {
       onRun: (run) => {
-        if (runs.data) runs.set(mergeRun(runs.data, run, 50));
+        runs.update((list) => mergeRun(list, run, 50));
       },
       onReady: () => runs.reload(),
     },
@@ -170,6 +171,12 @@ export function WebhookPage({ id }: { id: string }) {
   );
 }
 
+/** `inline` as the server reads it: true, a non-zero number, or "true"/"1"/"yes"/"on". */
+function isTruthy(value: unknown): boolean {
+  if (typeof value === "string") return ["true", "1", "yes", "on"].includes(value.trim().toLowerCase());
+  return value === true || (typeof value === "number" && value !== 0);
+}
+
 function Settings({ webhook: w }: { webhook: WebhookJson }) {
   const { notif_up, notif_down, next_url, inline, ...rest } = w.params;
   const list = (value: unknown) => (Array.isArray(value) ? value.join(", ") : value ? String(value) : "—");
@@ -197,7 +204,7 @@ function Settings({ webhook: w }: { webhook: WebhookJson }) {
         <dt>Redirect after a run</dt>
         <dd>{next_url ? String(next_url) : "—"}</dd>
         <dt>Inline answers</dt>
-        <dd>{inline ? "yes" : "no (downloads)"}</dd>
+        <dd>{isTruthy(inline) ? "yes" : "no (downloads)"}</dd>
         {Object.keys(rest).length > 0 ? (
           <>
             <dt>Parameters set at deploy</dt>

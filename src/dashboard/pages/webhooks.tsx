@@ -5,7 +5,7 @@ import { api } from "../api.js";
 import { mergeRun } from "../components/runs-table.js";
 import { CopyButton, ErrorNote, LiveMarker, StatusBadge, Table, When } from "../components/common.js";
 import { duration, histoTime } from "../format.js";
-import { useLoad, useRunEvents, useTick } from "../hooks.js";
+import { useLoad, useRunEvents, useTick, useTitle } from "../hooks.js";
 
 const DAY_MS = 86_400_000;
 /** Runs read to count the last day's calls (the API's largest page). */
@@ -31,11 +31,12 @@ export function statsOf(runs: RunJson[], now = Date.now()): Map<string, Stats> {
 export function WebhooksPage() {
   const [showDeleted, setShowDeleted] = useState(false);
   useTick(30_000);
+  useTitle("Webhooks");
   const webhooks = useLoad(() => api.listWebhooks({ includeDeleted: showDeleted }), [showDeleted]);
   const runs = useLoad(() => api.listRuns({ limit: RUNS_READ }), []);
   const live = useRunEvents({
     onRun: (run) => {
-      if (runs.data) runs.set(mergeRun(runs.data, run, RUNS_READ));
+      runs.update((list) => mergeRun(list, run, RUNS_READ));
     },
     onReady: () => runs.reload(),
   });

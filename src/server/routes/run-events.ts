@@ -8,6 +8,7 @@ import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Run } from "../../store/index.js";
+import { authenticationOf, type Sessions } from "../auth.js";
 import { parseRequest } from "../http-errors.js";
 import { routeSchema } from "../openapi.js";
 import { runJson } from "../representations.js";
@@ -16,10 +17,16 @@ import type { ServerDeps } from "../types.js";
 
 /** A comment line now and then keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
+/** How often a stream opened with a session checks that the session still holds. */
+const SESSION_CHECK_MS = 5_000;
 
 const eventsQuery = z.object({ webhook: z.string().min(1).optional() });
 
-export async function registerRunEventRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+export async function registerRunEventRoutes(
+  app: FastifyInstance,
+  deps: ServerDeps,
+  sessions: Sessions,
+): Promise<void> {
   const feed = new RunFeed(deps.store, app.log);
   const open = new Set<ServerResponse>();
   const paths = new Map<string, string | undefined>();
@@ -47,6 +54,9 @@ export async function registerRunEventRoutes(app: FastifyInstance, deps: ServerD
   });
   app.get("/api/runs/events", { schema }, async (request, reply) => {
     const { webhook } = parseRequest(eventsQuery, request.query);
+    if (request.method === "HEAD") {
+      return reply.type("text/event-stream; charset=utf-8").header("cache-control", "no-cache").send();
+    }
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -76,12 +86,26 @@ export async function registerRunEventRoutes(app: FastifyInstance, deps: ServerD
     });
     const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), HEARTBEAT_MS);
     heartbeat.unref();
+    // A stream opened with the dashboard's session ends with it (sign-out, expiry).
+    const auth = authenticationOf(request);
+    const sessionCheck =
+      auth?.via === "session"
+        ? setInterval(() => {
+            sessions.isLive(auth.session).then(
+              (live) => live || raw.end(),
+              () => {}, // the store is down: the next check asks again
+            );
+          }, SESSION_CHECK_MS)
+        : undefined;
+    sessionCheck?.unref();
     const done = () => {
       clearInterval(heartbeat);
+      clearInterval(sessionCheck);
       unsubscribe();
       open.delete(raw);
     };
     raw.on("close", done);
     raw.on("error", done);
+    if (raw.destroyed) done(); // the caller left before the stream began: "close" is past
   });
 }

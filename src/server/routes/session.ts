@@ -86,8 +86,8 @@ export async function registerSessionRoutes(
       }),
     },
     async (request, reply: FastifyReply) => {
-      const session = sessionOf(request, sessions);
-      if (session) sessions.revoke(session);
+      const session = await sessionOf(request, sessions);
+      if (session) await sessions.revoke(session);
       clearSessionCookie(reply, secure(request));
       return { signed_in: false } satisfies SessionJson;
     },

@@ -102,10 +102,24 @@ export const MIGRATIONS: readonly Migration[] = [
   // The cluster's own tables (store/postgres/cluster-queue.ts): worker heartbeats, results on
   // their way to the API node that waits, uploaded files on their way to the worker, settings.
   { version: 2, name: "cluster", sql: CLUSTER_MIGRATION },
+  // Dashboard sign-outs, until the session would have expired: every API node refuses the cookie.
+  {
+    version: 3,
+    name: "revoked sessions",
+    sql: "CREATE TABLE revoked_sessions (id text PRIMARY KEY, expires_at timestamptz NOT NULL);",
+  },
 ];
 
-/** The tables of migration 1, children first (the order to empty them in tests). */
-export const STORE_TABLES = ["answers", "outputs", "runs", "webhook_files", "versions", "webhooks"] as const;
+/** The store's tables (migrations 1 and 3), children first (the order to empty them in tests). */
+export const STORE_TABLES = [
+  "answers",
+  "outputs",
+  "runs",
+  "webhook_files",
+  "versions",
+  "webhooks",
+  "revoked_sessions",
+] as const;
 
 /**
  * The key of the advisory lock held while migrating: fixed, so every nbhook node takes the same

@@ -451,6 +451,24 @@ export class PgStore implements Store {
     return (rowCount ?? 0) > 0;
   }
 
+  async revokeSession(id: string, expiresAt: string): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query("DELETE FROM revoked_sessions WHERE expires_at <= now()");
+      await client.query(
+        "INSERT INTO revoked_sessions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET expires_at = $2",
+        [id, expiresAt],
+      );
+    });
+  }
+
+  async isSessionRevoked(id: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      "SELECT 1 FROM revoked_sessions WHERE id = $1 AND expires_at > now()",
+      [id],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   /** Ends the pool (once: closing again does nothing). */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -56,6 +56,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN queued_at TEXT;
   ALTER TABLE runs ADD COLUMN response_headers TEXT;
   `,
+  // Dashboard sign-outs, until the session would have expired.
+  `CREATE TABLE revoked_sessions (id TEXT PRIMARY KEY, expires_at TEXT NOT NULL);`,
 ];
 
 /** The schema version this nbhook writes (`PRAGMA user_version` once migrated). */

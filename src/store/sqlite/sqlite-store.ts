@@ -255,6 +255,19 @@ export class SqliteStore implements Store {
     return true;
   }
 
+  async revokeSession(id: string, expiresAt: string): Promise<void> {
+    inTransaction(this.db, () => {
+      this.sql("DELETE FROM revoked_sessions WHERE expires_at <= ?").run(now());
+      this.sql("INSERT OR REPLACE INTO revoked_sessions (id, expires_at) VALUES (?, ?)").run(id, expiresAt);
+    });
+  }
+
+  async isSessionRevoked(id: string): Promise<boolean> {
+    return (
+      this.sql("SELECT 1 FROM revoked_sessions WHERE id = ? AND expires_at > ?").get(id, now()) !== undefined
+    );
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }
