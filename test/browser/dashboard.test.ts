@@ -208,6 +208,12 @@ describe("the dashboard in a browser", () => {
       .poll(() => frame.locator("body").textContent(), { timeout: 10_000 })
       .toContain("hello LiveLive");
     expect(await page.getByRole("region", { name: "Cell timing" }).textContent()).toContain("completed");
+    // The answer as the notebook gave it, read from the executed notebook (a synchronous call's
+    // answer itself is not kept).
+    await expect
+      .poll(() => page.getByTestId("answer-body").textContent())
+      .toContain('"greeting": "hello LiveLive"');
+    expect(await page.getByTestId("answer-status").textContent()).toBe("HTTP 200");
     await shot("06-run");
     // A full-page screenshot leaves the sandboxed frame (another process) blank: the frame itself.
     await page.locator("iframe.notebook-frame").screenshot({ path: path.join(SHOTS, "06-run-notebook.png") });

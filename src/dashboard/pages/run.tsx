@@ -145,7 +145,7 @@ export function RunPage({ id }: { id: string }) {
       <Section title="Parameters">
         <pre class="json">{JSON.stringify(r.parameters, null, 2)}</pre>
       </Section>
-      {finished ? <KeptAnswer run={r} /> : null}
+      {finished ? <AnswerSection run={r} notebookText={output.data?.text} /> : null}
       {timings.length > 0 ? (
         <Section title="Cells">
           <Table label="Cell timing">
@@ -219,10 +219,68 @@ function Summary({ run: r }: { run: RunJson }) {
   );
 }
 
-/** The answer a run kept (asynchronous calls keep theirs): read on demand, as the API gives it. */
-function KeptAnswer({ run }: { run: RunJson }) {
-  const [answer, setAnswer] = useState<Answer | "none" | undefined>();
+const RESPONSE_MIME = "application/vnd.nbhook.response+json";
+
+/**
+ * The answer as the notebook gave it: the first response bundle (DESIGN.md, "Response") in the
+ * executed notebook, as an Answer with the run's HTTP status. Every run has it, where only
+ * asynchronous calls keep the answer itself. Undefined when the notebook gave none.
+ */
+export function notebookAnswer(notebookText: string, httpStatus: number | null): Answer | undefined {
+  const nb = JSON.parse(notebookText) as { cells?: { outputs?: { data?: Record<string, unknown> }[] }[] };
+  for (const cell of nb.cells ?? []) {
+    for (const output of cell.outputs ?? []) {
+      const bundle = output.data?.[RESPONSE_MIME] as
+        | {
+            content_type?: string;
+            data?: string;
+            encoding?: string;
+            status?: number;
+            headers?: Record<string, string>;
+            render?: string;
+            size?: number;
+            omitted?: number;
+          }
+        | undefined;
+      if (!bundle || typeof bundle.content_type !== "string") continue;
+      const contentType = (bundle.render ?? bundle.content_type).toLowerCase();
+      let body: Blob;
+      let text: string | undefined;
+      if (typeof bundle.data === "string" && bundle.encoding === "base64") {
+        const bytes = Uint8Array.from(atob(bundle.data), (c) => c.charCodeAt(0));
+        body = new Blob([bytes], { type: contentType });
+      } else if (typeof bundle.data === "string") {
+        text = bundle.data;
+        body = new Blob([text], { type: contentType });
+        // Markdown rendered by the server: its source is what the notebook gave.
+        if (bundle.render) text = undefined;
+      } else {
+        body = new Blob([]); // a file answer (respond_file), or one too large to keep in the notebook
+      }
+      const headers: [string, string][] = [["content-type", bundle.content_type]];
+      for (const [name, value] of Object.entries(bundle.headers ?? {}))
+        headers.push([name.toLowerCase(), value]);
+      return {
+        status: httpStatus ?? bundle.status ?? 200,
+        redirect: false,
+        headers,
+        contentType: bundle.render && typeof bundle.data === "string" ? "text/markdown" : contentType,
+        body,
+        text: text ?? (bundle.render && typeof bundle.data === "string" ? bundle.data : undefined),
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What the call answered: the notebook's response from the executed notebook (every run), and
+ * the answer kept for pollers (asynchronous calls), read on demand as the API gives it.
+ */
+function AnswerSection({ run, notebookText }: { run: RunJson; notebookText?: string }) {
+  const [kept, setKept] = useState<Answer | "none" | undefined>();
   const [error, setError] = useState<unknown>();
+  const fromNotebook = notebookText ? notebookAnswer(notebookText, run.http_status) : undefined;
   const load = async () => {
     setError(undefined);
     try {
@@ -230,17 +288,18 @@ function KeptAnswer({ run }: { run: RunJson }) {
         redirect: "manual",
       });
       if (response.status === 401) noticeSignOut(new NbhookApiError(401, "unauthorized", "signed out"));
-      else if (response.status === 404) setAnswer("none");
-      else setAnswer(await readAnswer(response));
+      else if (response.status === 404) setKept("none");
+      else setKept(await readAnswer(response));
     } catch (err) {
       setError(err);
     }
   };
+  const ok = run.status === "ok";
   return (
     <Section
       title="Answer"
       actions={
-        answer ? null : (
+        kept ? null : (
           <button type="button" class="small" onClick={load}>
             Show the kept answer
           </button>
@@ -249,12 +308,22 @@ function KeptAnswer({ run }: { run: RunJson }) {
     >
       <p class="muted">
         The call was answered {run.http_status ?? "—"}.{" "}
-        {answer === "none"
-          ? "Its answer was not kept: only calls made with Prefer: respond-async or wait=N keep theirs."
-          : null}
+        {!ok
+          ? "A failed run answers its error as JSON (above)."
+          : fromNotebook
+            ? "Below, the response as the notebook gave it (the server adds its own headers: Cache-Control, X-Nbhook-Run-Id, Content-Disposition…)."
+            : notebookText
+              ? "The notebook gave no response: the call answered the run's JSON ({id, status, time}), or a redirect to the webhook's next_url."
+              : null}
       </p>
+      {ok && fromNotebook && !kept ? <AnswerView answer={fromNotebook} /> : null}
+      {kept === "none" ? (
+        <p class="muted">
+          Its answer itself was not kept: only calls made with Prefer: respond-async or wait=N keep theirs.
+        </p>
+      ) : null}
       {error ? <ErrorNote error={error} /> : null}
-      {answer && answer !== "none" ? <AnswerView answer={answer} /> : null}
+      {kept && kept !== "none" ? <AnswerView answer={kept} /> : null}
     </Section>
   );
 }
