@@ -75,8 +75,7 @@ from ._api import (  # noqa: F401  (the errors are re-exported for `except manag
     ServerUnreachable,
     Unauthorized,
 )
-from ._locate import NotebookPathError  # noqa: F401
-from ._locate import resolve_notebook
+from ._locate import NotebookPathError, resolve_notebook
 from .run import in_run, is_run_notebook, run_info, webhook_url
 
 __all__ = [
@@ -154,10 +153,10 @@ def find(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Optional[str]
             return url
     client = _client(kwargs.pop("debug", False))
     _ignored("find", args, kwargs)
-    notebook_path = _notebook(path, "find")
-    webhook = _during_run("find", lambda: _lookup(client, notebook_path, required=False), missing=_UNASKED)
-    if webhook is _UNASKED:
+    found = _during_run("find", lambda: _find(client, path), missing=_UNASKED)
+    if found is _UNASKED:
         return None
+    notebook_path, webhook = found
     if webhook is None:
         print("No webhook for {}: deploy it with naas.webhook.add(path={!r})".format(notebook_path, notebook_path))
         return None
@@ -169,10 +168,10 @@ def list(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Optional[List
     """The deployed versions of a notebook, newest first: ``[{histo, created_at, size, live}]``."""
     client = _client(kwargs.pop("debug", False))
     _ignored("list", args, kwargs)
-    notebook_path = _notebook(path, "list")
 
     def versions() -> List[Dict[str, Any]]:
-        answer = client.request("GET", _webhook_path(_lookup(client, notebook_path), "versions"))
+        webhook = _lookup(client, _notebook(path, "list"))
+        answer = client.request("GET", _webhook_path(webhook, "versions"))
         return [{k: v.get(k) for k in _VERSION_FIELDS} for v in answer["versions"]]
 
     return _during_run("list", versions)
@@ -182,10 +181,10 @@ def list_output(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Option
     """The saved outputs of a notebook's runs, newest first: ``[{histo, created_at, size, run_id}]``."""
     client = _client(kwargs.pop("debug", False))
     _ignored("list_output", args, kwargs)
-    notebook_path = _notebook(path, "list_output")
 
     def outputs() -> List[Dict[str, Any]]:
-        answer = client.request("GET", _webhook_path(_lookup(client, notebook_path), "outputs"))
+        webhook = _lookup(client, _notebook(path, "list_output"))
+        answer = client.request("GET", _webhook_path(webhook, "outputs"))
         return [{k: o.get(k) for k in _OUTPUT_FIELDS} for o in answer["outputs"]]
 
     return _during_run("list_output", outputs)
@@ -424,6 +423,11 @@ def _notebook(path: Any, call: str) -> str:
     return os.path.normpath(os.path.join(os.path.dirname(running), text))
 
 
+def _find(client: Client, path: Any) -> Tuple[str, Optional[Dict[str, Any]]]:
+    notebook_path = _notebook(path, "find")
+    return notebook_path, _lookup(client, notebook_path, required=False)
+
+
 def _during_run(call: str, ask: Any, missing: Any = None) -> Any:
     """``ask()``; during a run, a server that cannot be reached or refuses the token makes the
     call print why and return ``missing`` instead of failing the run."""
@@ -431,6 +435,10 @@ def _during_run(call: str, ask: Any, missing: Any = None) -> Any:
         return ask()
     try:
         return ask()
+    except NotebookPathError as err:
+        # A run whose runner named no notebook (Naas's n_env alone): nothing to ask about.
+        print("webhook.{}(): nothing done during this run: {}".format(call, err))
+        return missing
     except (ServerUnreachable, Unauthorized) as err:
         print(
             "webhook.{}(): could not ask the nbhook server during this run, nothing returned: {} "

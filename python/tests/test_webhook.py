@@ -676,6 +676,15 @@ class NaasCompatibilityTest(unittest.TestCase):
         os.environ["NBHOOK_RUN"] = "1"
         self.assertIsNone(self.quiet(self.naas.webhook.add)[0])
 
+    def test_read_calls_of_an_unnamed_notebook_during_a_run_return_none(self):
+        # Naas's injected cell alone marks the run: no notebook path to ask the server about.
+        self.naas.n_env.current = {"uid": "u", "path": "nb.ipynb", "env": "RUNNER", "runtime": "1"}
+        with mock.patch("nbhook._locate.current_notebook", return_value=None):
+            for name in ("find", "list", "list_output"):
+                result, out = self.quiet(getattr(self.naas.webhook, name))
+                self.assertIsNone(result, name)
+                self.assertIn("nothing done during this run", out)
+
 
 class PlainPythonTest(unittest.TestCase):
     def test_import_without_ipython(self):
