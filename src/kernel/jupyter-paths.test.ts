@@ -166,6 +166,41 @@ describe("kernelDirs: jupyter kernelspec list's folders and order", () => {
   });
 });
 
+describe("pyenv's shims", () => {
+  /** `$PYENV_ROOT` with a shim that counts its runs and versions 3.12.1 and 3.11.7. */
+  function pyenvRoot(): { root: string; count: string } {
+    const root = tempDir("nbhook-pyenv-");
+    const count = path.join(root, "asked");
+    mkdirSync(path.join(root, "shims"));
+    writeFileSync(
+      path.join(root, "shims", "python3"),
+      `#!/usr/bin/env bash\necho x >> "${count}"\nexit 1\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    for (const version of ["3.12.1", "3.11.7"])
+      mkdirSync(path.join(root, "versions", version), { recursive: true });
+    writeFileSync(path.join(root, "version"), "# global\n3.11.7\n");
+    return { root, count };
+  }
+  const pathPrefix = (env: NodeJS.ProcessEnv) =>
+    kernelDirs(env, { platform: "linux" }).find((d) => d.source === "python3 on PATH")?.prefix;
+
+  it("gives the version pyenv would choose, read from its files, without running the shim", async () => {
+    const { root, count } = pyenvRoot();
+    const env = bareEnv({ PATH: path.join(root, "shims"), PYENV_ROOT: root });
+    await resolvePathPrefixes(env, { platform: "linux" });
+    expect(pathPrefix(env)).toBe(path.join(root, "versions", "3.11.7")); // $PYENV_ROOT/version
+    expect(pathPrefix({ ...env, PYENV_VERSION: "3.12.1:3.11.7" })).toBe(
+      path.join(root, "versions", "3.12.1"),
+    );
+    expect(pathPrefix({ ...env, PYENV_VERSION: "system" })).toBeUndefined();
+    await resolvePathPrefixes({ ...env, PYENV_VERSION: "system" }, { platform: "linux" });
+    expect(() => readFileSync(count)).toThrow(/ENOENT/);
+  });
+});
+
 describe("findKernelSpecs in environments", () => {
   it("finds a venv's kernel through VIRTUAL_ENV, and it shadows a user kernel of that name", async () => {
     const prefix = venv("python3");

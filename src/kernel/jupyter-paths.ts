@@ -19,11 +19,12 @@
  * The `sys.prefix` of an executable on PATH is read from the file system, not by running Python
  * (a few `stat` calls, against ~30 ms for a Python start): a venv's `pyvenv.cfg` beside or above
  * it, else the folder above its `bin` once symlinks are resolved, else (a `jupyter` script) the
- * Python named by its `#!` line. Only a wrapper script that names no Python (pyenv's shims) is
- * asked, once per process: `python3 -c 'import sys; print(sys.prefix)'`, bounded to 3 s.
+ * Python named by its `#!` line, else (a pyenv shim) the version pyenv would choose. Only another
+ * wrapper script that names no Python is asked, once per process:
+ * `python3 -c 'import sys; print(sys.prefix)'`, bounded to 3 s (a pyenv shim takes 90-600 ms).
  */
 import { execFile } from "node:child_process";
-import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -221,7 +222,12 @@ function askPython(exe: string): Promise<string | undefined> {
  * The sys.prefix of an executable on PATH from the file system; `ask` when it is a wrapper script
  * that names no Python (then the answer comes from the cache, once {@link resolvePathPrefixes} ran).
  */
-function prefixOf(exe: string, platform: NodeJS.Platform, ask: (python: string) => string | undefined) {
+function prefixOf(
+  exe: string,
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform,
+  ask: (python: string) => string | undefined,
+) {
   const line = shebang(exe);
   if (line === undefined) return prefixOfBinary(exe, platform);
   const venv = venvOf(exe, pathsOf(platform));
@@ -232,8 +238,60 @@ function prefixOf(exe: string, platform: NodeJS.Platform, ask: (python: string) 
   if (named && /^python[\d.]*$/.test(path.basename(named)) && path.isAbsolute(named)) {
     if (isFile(named) && shebang(named) === undefined) return prefixOfBinary(named, platform);
   }
-  // A wrapper (pyenv's shim, `#!/usr/bin/env bash`): only Python itself knows.
+  // pyenv's shim: the version pyenv would pick, read as pyenv reads it.
+  const pyenv = pyenvPrefix(exe, env, platform);
+  if (pyenv !== undefined) return pyenv ?? undefined;
+  // Another wrapper (`#!/usr/bin/env bash`): only Python itself knows.
   return /python/.test(path.basename(exe)) ? ask(exe) : undefined;
+}
+
+function isDir(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The first version named in a pyenv version file (`.python-version`, `$PYENV_ROOT/version`). */
+function versionIn(file: string): string | undefined {
+  try {
+    const text = readFileSync(file, "utf8");
+    return text
+      .split("\n")
+      .flatMap((line) => line.replace(/#.*/, "").split(/\s+/))
+      .find(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The prefix of the Python a pyenv shim (`$PYENV_ROOT/shims/python3`) runs, as pyenv chooses it:
+ * `$PYENV_VERSION`, else the nearest `.python-version` from the working folder up, else
+ * `$PYENV_ROOT/version`. `null` for pyenv's `system` (the Python further down PATH, searched
+ * anyway), undefined when `exe` is not a pyenv shim or its version cannot be told.
+ */
+function pyenvPrefix(
+  exe: string,
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform,
+): string | null | undefined {
+  const p = pathsOf(platform);
+  const shims = p.dirname(exe);
+  if (p.basename(shims) !== "shims") return undefined;
+  const root = env.PYENV_ROOT || p.dirname(shims);
+  if (p.join(root, "shims") !== shims || !isDir(p.join(root, "versions"))) return undefined;
+  let version = env.PYENV_VERSION?.split(":")[0]?.trim();
+  for (let dir = process.cwd(); !version; dir = p.dirname(dir)) {
+    version = versionIn(p.join(dir, ".python-version"));
+    if (p.dirname(dir) === dir) break;
+  }
+  version ||= versionIn(p.join(root, "version"));
+  if (!version) return undefined;
+  if (version === "system") return null;
+  const prefix = p.join(root, "versions", version);
+  return isDir(prefix) ? prefix : undefined;
 }
 
 interface PathPrefix {
@@ -249,7 +307,7 @@ function pathPrefixes(
   const found: PathPrefix[] = [];
   for (const name of PATH_EXECUTABLES) {
     const exe = onPath(name, env, platform);
-    const prefix = exe ? prefixOf(exe, platform, ask) : undefined;
+    const prefix = exe ? prefixOf(exe, env, platform, ask) : undefined;
     if (prefix) found.push({ source: `${name} on PATH`, prefix });
   }
   return found;
