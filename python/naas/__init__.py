@@ -1,6 +1,8 @@
 """Naas compatibility: ``import naas`` gives nbhook's helper under Naas's names.
 
-``naas.webhook`` is ``nbhook.webhook`` (``naas.api`` is a deprecated alias that warns),
+``naas.webhook`` is ``nbhook.webhook`` but for ``respond_csv``, which answers a DataFrame as Naas did
+(``;``-separated, every field quoted; see ``naas.webhook``); ``naas.api`` is a deprecated alias of
+it that warns.
 ``naas.secret`` / ``naas.secrets`` is ``nbhook.secret``, ``naas.n_env`` is ``nbhook.n_env``;
 ``naas.dependency``, ``naas.scheduler``, ``naas.asset`` / ``naas.assets`` and
 ``naas.notification`` / ``naas.notifications`` are the stand-ins of ``nbhook.compat``.
@@ -10,8 +12,10 @@ Each name is also registered as a submodule, so ``import naas.webhook`` works to
 import sys
 
 from nbhook import compat as _compat
-from nbhook import secret, webhook
+from nbhook import secret
 from nbhook.run import n_env
+
+from . import webhook
 
 from ._deprecated import DeprecatedAlias as _DeprecatedAlias
 

@@ -32,9 +32,19 @@ Where nbhook differs from Naas, on purpose:
   raise exceptions that say what to do (Naas printed and wrote ``Not_found.txt``).
 
 During a run on the server (``nbhook.run.in_run()``) nothing is deployed or deleted, as with Naas
-in production: ``add`` and ``find`` print and return the URL of the webhook being run (None for
-another notebook, or when the runner gave no URL); the other calls print that they did nothing
-and return None.
+in production, but the read-only calls work:
+
+- ``add`` prints "No add done, you are in production" and returns the URL of the webhook being
+  run (None for another notebook); ``delete``, ``clear`` and ``clear_output`` print that they did
+  nothing and return None; so do ``get`` and ``get_output``, which would write files into the
+  deployed folder (Naas's fail in production, its issue #109).
+- ``find``, ``list``, ``list_output`` and ``currents`` ask the server, as outside a run. ``find()``
+  of the running notebook answers its URL without asking. Without ``path`` they are about the
+  running notebook; a relative ``path`` is taken from the running notebook's folder (Naas ran a
+  notebook in its own folder). The server is ``$NBHOOK_URL``, else the one of the run's webhook
+  URL; the token ``$NBHOOK_TOKEN``, else the token file of ``$NBHOOK_HOME``, as the kernel sees
+  them. When the server cannot be reached or refuses the token, the call prints why and returns
+  None, so a run never fails on it.
 
 Errors (importable from here): ``ServerUnreachable`` (a ``ConnectionError``), ``Unauthorized`` (a
 ``PermissionError``), ``NotFound`` (a ``LookupError``), ``Conflict``, ``ApiError`` (their base,
@@ -65,8 +75,7 @@ from ._api import (  # noqa: F401  (the errors are re-exported for `except manag
     ServerUnreachable,
     Unauthorized,
 )
-from ._locate import NotebookPathError  # noqa: F401
-from ._locate import resolve_notebook
+from ._locate import NotebookPathError, resolve_notebook
 from .run import in_run, is_run_notebook, run_info, webhook_url
 
 __all__ = [
@@ -86,6 +95,10 @@ _HISTO = re.compile(r"^\d{20}$")
 _VERSION_FIELDS = ("histo", "created_at", "size", "live")
 _OUTPUT_FIELDS = ("histo", "created_at", "size", "run_id")
 _CURRENTS_COLUMNS = ("path", "url", "live_histo", "last_run_at", "last_run_status")
+#: Seconds a read-only call waits for the server during a run.
+_RUN_TIMEOUT_S = 10.0
+#: What a read-only call that could not ask the server during a run got.
+_UNASKED: Any = object()
 
 
 def add(
@@ -135,12 +148,15 @@ def find(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Optional[str]
     """The webhook URL of a notebook (printed too), or None when it is not deployed."""
     if in_run():
         url = _run_url(path)
-        print(url)
-        return url
+        if url is not None:
+            print(url)
+            return url
     client = _client(kwargs.pop("debug", False))
     _ignored("find", args, kwargs)
-    notebook_path = resolve_notebook(path, "find")
-    webhook = _lookup(client, notebook_path, required=False)
+    found = _during_run("find", lambda: _find(client, path), missing=_UNASKED)
+    if found is _UNASKED:
+        return None
+    notebook_path, webhook = found
     if webhook is None:
         print("No webhook for {}: deploy it with naas.webhook.add(path={!r})".format(notebook_path, notebook_path))
         return None
@@ -150,24 +166,28 @@ def find(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Optional[str]
 
 def list(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Optional[List[Dict[str, Any]]]:  # noqa: A001 (Naas name)
     """The deployed versions of a notebook, newest first: ``[{histo, created_at, size, live}]``."""
-    if in_run():
-        return _nothing_during_run("list")
     client = _client(kwargs.pop("debug", False))
     _ignored("list", args, kwargs)
-    webhook = _lookup(client, resolve_notebook(path, "list"))
-    answer = client.request("GET", _webhook_path(webhook, "versions"))
-    return [{k: v.get(k) for k in _VERSION_FIELDS} for v in answer["versions"]]
+
+    def versions() -> List[Dict[str, Any]]:
+        webhook = _lookup(client, _notebook(path, "list"))
+        answer = client.request("GET", _webhook_path(webhook, "versions"))
+        return [{k: v.get(k) for k in _VERSION_FIELDS} for v in answer["versions"]]
+
+    return _during_run("list", versions)
 
 
 def list_output(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Optional[List[Dict[str, Any]]]:
     """The saved outputs of a notebook's runs, newest first: ``[{histo, created_at, size, run_id}]``."""
-    if in_run():
-        return _nothing_during_run("list_output")
     client = _client(kwargs.pop("debug", False))
     _ignored("list_output", args, kwargs)
-    webhook = _lookup(client, resolve_notebook(path, "list_output"))
-    answer = client.request("GET", _webhook_path(webhook, "outputs"))
-    return [{k: o.get(k) for k in _OUTPUT_FIELDS} for o in answer["outputs"]]
+
+    def outputs() -> List[Dict[str, Any]]:
+        webhook = _lookup(client, _notebook(path, "list_output"))
+        answer = client.request("GET", _webhook_path(webhook, "outputs"))
+        return [{k: o.get(k) for k in _OUTPUT_FIELDS} for o in answer["outputs"]]
+
+    return _during_run("list_output", outputs)
 
 
 def get(
@@ -357,11 +377,11 @@ def currents(raw: bool = False, *args: Any, **kwargs: Any) -> Any:
     last_run_status) are returned: a pandas DataFrame when pandas is installed, else a list of
     dicts.
     """
-    if in_run():
-        return _nothing_during_run("currents")
     client = _client(kwargs.pop("debug", False))
     _ignored("currents", args, kwargs)
-    webhooks = client.request("GET", "/api/webhooks")["webhooks"]
+    webhooks = _during_run("currents", lambda: client.request("GET", "/api/webhooks")["webhooks"])
+    if webhooks is None:
+        return None
     if raw:
         return webhooks
     rows = [{k: w.get(k) for k in _CURRENTS_COLUMNS} for w in webhooks]
@@ -377,7 +397,55 @@ def currents(raw: bool = False, *args: Any, **kwargs: Any) -> Any:
 
 
 def _client(debug: Any = False) -> Client:
-    return Client(debug=bool(debug))
+    """The server's client; during a run, the server of the run's webhook URL unless
+    ``$NBHOOK_URL`` names one."""
+    url = None
+    if in_run() and not os.environ.get("NBHOOK_URL"):
+        running = webhook_url()
+        if running:
+            url = re.sub(r"/notebook/[^/]+/?$", "", running.split("?", 1)[0])
+        # A run waits for the answer: a server that does not answer must not hold it a minute.
+        return Client(url=url, debug=bool(debug), timeout=_RUN_TIMEOUT_S)
+    return Client(url=url, debug=bool(debug))
+
+
+def _notebook(path: Any, call: str) -> str:
+    """The absolute path a call is about; during a run, the running notebook's by default, and a
+    relative path taken from its folder (Naas ran notebooks in their folder)."""
+    running = run_info().get("path") if in_run() else None
+    if not isinstance(running, str) or not os.path.isabs(running):
+        return resolve_notebook(path, call)
+    if path is None or _run_url(path) is not None or is_run_notebook(path):
+        return running
+    text = os.fsdecode(path)
+    if not text.strip() or os.path.isabs(os.path.expanduser(text)):
+        return resolve_notebook(path, call)
+    return os.path.normpath(os.path.join(os.path.dirname(running), text))
+
+
+def _find(client: Client, path: Any) -> Tuple[str, Optional[Dict[str, Any]]]:
+    notebook_path = _notebook(path, "find")
+    return notebook_path, _lookup(client, notebook_path, required=False)
+
+
+def _during_run(call: str, ask: Any, missing: Any = None) -> Any:
+    """``ask()``; during a run, a server that cannot be reached or refuses the token makes the
+    call print why and return ``missing`` instead of failing the run."""
+    if not in_run():
+        return ask()
+    try:
+        return ask()
+    except NotebookPathError as err:
+        # A run whose runner named no notebook (Naas's n_env alone): nothing to ask about.
+        print("webhook.{}(): nothing done during this run: {}".format(call, err))
+        return missing
+    except (ServerUnreachable, Unauthorized) as err:
+        print(
+            "webhook.{}(): could not ask the nbhook server during this run, nothing returned: {} "
+            "(a run reaches the server at $NBHOOK_URL, else at its webhook URL's server, with "
+            "$NBHOOK_TOKEN, else the token file of $NBHOOK_HOME)".format(call, err)
+        )
+        return missing
 
 
 def _lookup(client: Client, notebook_path: str, required: bool = True) -> Optional[Dict[str, Any]]:
@@ -543,7 +611,7 @@ def _print_table(rows: Sequence[Dict[str, Any]]) -> None:
 
 
 def _ignored(call: str, args: Sequence[Any], kwargs: Dict[str, Any]) -> None:
-    if not args and not kwargs:
+    if (not args and not kwargs) or in_run():
         return
     names = ["{} positional".format(len(args))] if args else []
     names += ["{}=".format(k) for k in kwargs]

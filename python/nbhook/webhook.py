@@ -23,6 +23,7 @@ from __future__ import annotations
 import builtins
 import csv
 import html
+import html.parser as html_parser
 import io
 import json
 import os
@@ -156,7 +157,19 @@ def respond_csv(data: Any, *, status: Optional[int] = None, headers: Headers = N
     index included, like pandas' default), or a list of rows: dicts (the columns are the keys
     in first-seen order) or sequences. Rows are written with ``csv.writer`` and ``\\n`` line
     ends, like ``DataFrame.to_csv``.
+
+    ``naas.webhook.respond_csv`` answers a DataFrame as Naas did instead: ``;``-separated, every
+    field quoted (see ``naas.webhook``).
     """
+    _respond_csv(data, status, headers, naas_style=False)
+
+
+def _respond_csv(data: Any, status: Optional[int], headers: Headers, naas_style: bool) -> None:
+    to_html = getattr(data, "to_html", None)
+    if naas_style and callable(to_html) and callable(getattr(data, "to_csv", None)):
+        table = to_html()
+        _respond_text_kind("text/csv", naas_csv_from_html(table), {"text/html": table}, status, headers)
+        return
     if isinstance(data, (str, bytes, bytearray)):
         text = _text(data)
         rendering = {"text/html": "<pre>" + html.escape(text) + "</pre>"}
@@ -321,6 +334,73 @@ def _image_bytes(data: Any) -> bytes:
     raise TypeError(
         "respond_image() takes bytes, a file path, a PIL image or a matplotlib figure, not "
         "{}".format(type(data).__name__)
+    )
+
+
+class _FirstTable(html_parser.HTMLParser):
+    """The rows of the first ``<table>``: each cell's text pieces, trimmed, joined."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: builtins.list = []
+        self._depth = 0
+        self._done = False
+        self._row: Optional[builtins.list] = None
+        self._cell: Optional[builtins.list] = None
+
+    def _close_cell(self) -> None:
+        if self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell))
+        self._cell = None
+
+    def _close_row(self) -> None:
+        self._close_cell()
+        if self._row is not None:
+            self.rows.append(self._row)
+        self._row = None
+
+    def _tag(self, name: str, closing: bool) -> None:
+        if self._done:
+            return
+        if name == "table":
+            self._depth += -1 if closing else 1
+            if self._depth == 0:
+                self._close_row()
+                self._done = True
+        elif self._depth == 0:
+            return
+        elif name == "tr":
+            self._close_row()
+            if not closing:
+                self._row = []
+        elif name in ("td", "th"):
+            self._close_cell()
+            if not closing and self._row is not None:
+                self._cell = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self._tag(tag.lower(), False)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._tag(tag.lower(), True)
+
+    def handle_data(self, data: str) -> None:
+        if not self._done and self._cell is not None and data.strip():
+            self._cell.append(data.strip())
+
+
+def naas_csv_from_html(table_html: str) -> str:
+    """Naas's CSV of an HTML table (its first ``<table>``): ``;``, every field quoted, ``\\n``.
+
+    The server converts the ``naas_api`` csv outputs of the real Naas library the same way
+    (``src/notebook/response.ts``, ``csvFromHtmlTable``).
+    """
+    parser = _FirstTable()
+    parser.feed(table_html)
+    parser.close()
+    parser._close_row()
+    return "".join(
+        ";".join('"' + field.replace('"', '""') + '"' for field in row) + "\n" for row in parser.rows
     )
 
 

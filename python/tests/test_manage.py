@@ -350,12 +350,38 @@ class DuringARunTest(CleanEnvTest):
         for other in ("other/nb.ipynb", "b.ipynb", "../nb.ipynb", "/elsewhere/nb.ipynb", 42):
             self.assertIsNone(quiet(manage.add, other)[0], other)
 
-    def test_the_other_calls_do_nothing(self):
-        for name in ("list", "list_output", "get", "clear", "get_output", "clear_output", "delete", "currents"):
+    def test_the_calls_that_change_or_write_files_do_nothing(self):
+        for name in ("get", "clear", "get_output", "clear_output", "delete"):
             result, out = quiet(getattr(manage, name))
             self.assertIsNone(result, name)
             self.assertEqual(out, "webhook.{}(): nothing done during a run\n".format(name))
         self.assertEqual(os.listdir(self.tmp), [])  # nothing downloaded
+
+    def test_the_read_only_calls_ask_the_server_and_say_so_when_they_cannot(self):
+        for name in ("list", "list_output", "currents"):
+            result, out = quiet(getattr(manage, name))
+            self.assertIsNone(result, name)
+            self.assertIn("webhook.{}(): could not ask the nbhook server during this run".format(name), out)
+            self.assertIn("cannot reach the nbhook server at " + os.environ["NBHOOK_URL"], out)
+        result, out = quiet(manage.find, "other.ipynb")
+        self.assertIsNone(result)
+        self.assertIn("webhook.find(): could not ask", out)
+
+    def test_the_server_is_the_one_of_the_webhook_url_unless_nbhook_url_names_one(self):
+        self.assertEqual(manage._client().url, os.environ["NBHOOK_URL"])
+        del os.environ["NBHOOK_URL"]
+        self.assertEqual(manage._client().url, "http://127.0.0.1:5000")
+        os.environ["NBHOOK_WEBHOOK_URL"] = "https://hooks.example/team/notebook/tok?x=1"
+        self.assertEqual(manage._client().url, "https://hooks.example/team")
+        self.assertEqual(manage._client().timeout, manage._RUN_TIMEOUT_S)
+
+    def test_paths_are_the_running_notebook_or_beside_it(self):
+        os.environ["NBHOOK_RUN"] = json.dumps({"path": "/srv/reports/nb.ipynb"})
+        self.assertEqual(manage._notebook(None, "list"), "/srv/reports/nb.ipynb")
+        self.assertEqual(manage._notebook("nb.ipynb", "list"), "/srv/reports/nb.ipynb")
+        self.assertEqual(manage._notebook("other.ipynb", "list"), "/srv/reports/other.ipynb")
+        self.assertEqual(manage._notebook("../x/y.ipynb", "list"), "/srv/x/y.ipynb")
+        self.assertEqual(manage._notebook("/elsewhere/z.ipynb", "list"), "/elsewhere/z.ipynb")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -198,6 +199,47 @@ class RespondTest(unittest.TestCase):
             {"content_type": "text/csv", "data": ",name,year\n0,Sally,2018\n1,Jeff,2017\n", "encoding": "utf-8"},
         )
         self.assertEqual(bundle["text/html"], frame.to_html())
+
+    @unittest.skipIf(pandas is None, "needs pandas")
+    def test_naas_respond_csv_dataframe_as_naas(self):
+        import naas
+
+        frame = pandas.DataFrame(
+            {"name": ["Sally", 'Jeff "J"'], "year": [2018, 2017], "note": ["a;b", "x & y"]},
+            index=pandas.Index(["r1", "r2"]),
+        )
+        naas.webhook.respond_csv(frame, headers={"X-Kind": "naas"})
+        bundle = self.bundle()
+        self.assertEqual(
+            bundle[RESPONSE_MIME],
+            {
+                "content_type": "text/csv",
+                "data": '"";"name";"year";"note"\n'
+                '"r1";"Sally";"2018";"a;b"\n'
+                '"r2";"Jeff ""J""";"2017";"x & y"\n',
+                "encoding": "utf-8",
+                "headers": {"X-Kind": "naas"},
+            },
+        )
+        self.assertEqual(bundle["text/html"], frame.to_html())
+
+    @unittest.skipIf(pandas is None, "needs pandas")
+    def test_naas_respond_csv_keeps_text_and_rows(self):
+        import naas
+
+        naas.webhook.respond_csv("a,b\n1,2\n")
+        naas.webhook.respond_csv([["a", "b"], [1, 2]])
+        self.assertEqual(
+            [data[RESPONSE_MIME]["data"] for data, _ in self.published], ["a,b\n1,2\n", "a,b\n1,2\n"]
+        )
+
+    def test_naas_csv_from_html_reads_the_first_table_only(self):
+        page = (
+            "<p>x</p><table><thead><tr><th></th><th>a &amp; b</th></tr></thead>"
+            "<tbody><tr><th>0</th><td> <b>bold</b> text </td></tr></tbody></table>"
+            "<table><tr><td>second</td></tr></table>"
+        )
+        self.assertEqual(webhook.naas_csv_from_html(page), '"";"a & b"\n"0";"boldtext"\n')
 
     def test_respond_svg(self):
         svg = '<svg xmlns="http://www.w3.org/2000/svg"><circle r="1"/></svg>'
@@ -569,7 +611,11 @@ class NaasCompatibilityTest(unittest.TestCase):
         import naas.webhook
         import naas.secrets
 
-        self.assertIs(naas.webhook, nbhook.webhook)
+        # naas.webhook is nbhook.webhook's functions, respond_csv aside (Naas's CSV).
+        self.assertIs(naas.webhook.respond_json, nbhook.webhook.respond_json)
+        self.assertIs(naas.webhook.add, nbhook.webhook.add)
+        self.assertIsNot(naas.webhook.respond_csv, nbhook.webhook.respond_csv)
+        self.assertEqual(sorted(naas.webhook.__all__), sorted(nbhook.webhook.__all__))
         self.assertIs(naas.secrets, nbhook.secret)
         self.assertIs(self.naas.n_env, nbhook.n_env)
         self.assertIs(self.naas.assets, self.naas.asset)
@@ -613,14 +659,31 @@ class NaasCompatibilityTest(unittest.TestCase):
         self.assertEqual(self.quiet(self.naas.webhook.find)[0], url)
         self.assertEqual(self.quiet(self.naas.webhook.add, "/srv/nb/main.ipynb")[0], url)
         self.assertIsNone(self.quiet(self.naas.webhook.add, "/srv/other/GitHub.ipynb")[0])
-        for name in ("list", "get", "clear", "get_output", "clear_output", "delete", "currents"):
+        for name in ("get", "clear", "get_output", "clear_output", "delete"):
             result, out = self.quiet(getattr(self.naas.webhook, name), path="x", histo="1", all=True, raw=True)
             self.assertIsNone(result)
             self.assertIn("nothing done during a run", out)
+        # The read-only calls ask the server (here: none answers, so they say so).
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            os.environ["NBHOOK_URL"] = "http://127.0.0.1:{}".format(s.getsockname()[1])
+        for name in ("list", "list_output", "currents"):
+            result, out = self.quiet(getattr(self.naas.webhook, name), histo="1", raw=True)
+            self.assertIsNone(result)
+            self.assertIn("could not ask the nbhook server during this run", out)
 
     def test_url_is_none_when_the_runner_gave_none(self):
         os.environ["NBHOOK_RUN"] = "1"
         self.assertIsNone(self.quiet(self.naas.webhook.add)[0])
+
+    def test_read_calls_of_an_unnamed_notebook_during_a_run_return_none(self):
+        # Naas's injected cell alone marks the run: no notebook path to ask the server about.
+        self.naas.n_env.current = {"uid": "u", "path": "nb.ipynb", "env": "RUNNER", "runtime": "1"}
+        with mock.patch("nbhook._locate.current_notebook", return_value=None):
+            for name in ("find", "list", "list_output"):
+                result, out = self.quiet(getattr(self.naas.webhook, name))
+                self.assertIsNone(result, name)
+                self.assertIn("nothing done during this run", out)
 
 
 class PlainPythonTest(unittest.TestCase):

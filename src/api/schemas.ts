@@ -111,6 +111,13 @@ export const acceptedCallSchema = z.object({
 });
 export type AcceptedCallJson = z.infer<typeof acceptedCallSchema>;
 
+/**
+ * A webhook call's answer when the notebook gave none (no `respond_*`): Naas's
+ * `{"id", "status": "Done", "time"}`, `time` in seconds. The run record keeps its own status.
+ */
+export const doneAnswerSchema = z.object({ id: z.string(), status: z.literal("Done"), time: z.number() });
+export type DoneAnswerJson = z.infer<typeof doneAnswerSchema>;
+
 /** The body of every error answer; some add fields (a failed run: id, status, ename, evalue, traceback). */
 export const errorBodySchema = z.looseObject({ error: z.string(), message: z.string() });
 export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -147,10 +147,10 @@ async function writeResponse(file: string, result: ExecutionResult): Promise<str
     await writeFileAtomic(file, result.response.body);
     return result.response.contentType;
   }
-  // No respond_* call: the server's default reply (DESIGN.md, "Response").
+  // No respond_* call: the server's default reply (DESIGN.md, "Response"; "Done" as Naas).
   const body = {
     id: randomUUID(),
-    status: result.status === "ok" ? "ok" : "error",
+    status: result.status === "ok" ? "Done" : "error",
     time: result.durationMs / 1000,
   };
   await writeFileAtomic(file, JSON.stringify(body));

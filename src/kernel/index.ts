@@ -5,6 +5,9 @@ export {
   chooseKernelSpec,
   findKernelSpecs,
   jupyterDataPaths,
+  kernelDirs,
+  kernelInstallHelp,
+  type KernelDir,
   type KernelChoice,
   type KernelSpec,
 } from "./kernelspec.js";

@@ -1,7 +1,8 @@
 /**
- * Kernelspec discovery: the `kernels/<name>/kernel.json` files in Jupyter's data paths, in
- * jupyter_core's order (JUPYTER_PATH, then the user data dir, then the system dirs), plus the Deno
- * kernel shipped by the `deno` npm package, which nbhook offers without any install step.
+ * Kernelspec discovery: the `kernels/<name>/kernel.json` files where `jupyter kernelspec list`
+ * finds them, in its order (jupyter-paths.ts: JUPYTER_PATH, the user's folders, the active venv
+ * or conda env and the environments of python3/jupyter on PATH, the system folders), plus the
+ * Deno kernel shipped by the `deno` npm package, which nbhook offers without any install step.
  *
  * Scanning the folders here costs a few milliseconds; `jupyter kernelspec list` costs ~480 ms and
  * needs jupyter-core installed, so we do not shell out to it.
@@ -9,11 +10,11 @@
 import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { AppError, coerceError } from "../errors.js";
 import { describeIssues } from "./describe-issues.js";
+import { environmentPython, kernelDirs, resolvePathPrefixes, type KernelDir } from "./jupyter-paths.js";
 import { warnKernel } from "./warnings.js";
 
 export interface KernelSpec {
@@ -27,6 +28,11 @@ export interface KernelSpec {
   interruptMode: "signal" | "message";
   /** The kernelspec folder (`{resource_dir}` in argv), or a description for built-in specs. */
   resourceDir: string;
+  /**
+   * Why the folder was searched (`nbhook kernels` shows it): `JUPYTER_PATH`, `user`, `user site`,
+   * `VIRTUAL_ENV`, `CONDA_PREFIX`, `python3 on PATH`, `system`, `IPython`, `bundled`.
+   */
+  source?: string;
 }
 
 const kernelJsonSchema = z.object({
@@ -37,16 +43,17 @@ const kernelJsonSchema = z.object({
   interrupt_mode: z.enum(["signal", "message"]).optional(),
 });
 
-/** Jupyter data folders in precedence order (first wins when two define the same kernel name). */
+/**
+ * Jupyter data folders in precedence order (first wins when two define the same kernel name): the
+ * folders of {@link kernelDirs} without their `kernels` part (IPython's folder left out).
+ */
 export function jupyterDataPaths(env: NodeJS.ProcessEnv = process.env): string[] {
-  const paths: string[] = [];
-  if (env.JUPYTER_PATH) paths.push(...env.JUPYTER_PATH.split(path.delimiter).filter(Boolean));
-  const home = env.HOME ?? os.homedir();
-  const xdgData = env.XDG_DATA_HOME || path.join(home, ".local", "share");
-  paths.push(env.JUPYTER_DATA_DIR || path.join(xdgData, "jupyter"));
-  paths.push("/usr/local/share/jupyter", "/usr/share/jupyter");
-  return [...new Set(paths)];
+  return kernelDirs(env)
+    .filter((d) => d.source !== "IPython")
+    .map((d) => path.dirname(d.dir));
 }
+
+export { kernelDirs, type KernelDir } from "./jupyter-paths.js";
 
 /** Problems already reported, `file\0problem`: scans repeat every 10 s (cachedKernelSpecs). */
 const reported = new Set<string>();
@@ -64,7 +71,7 @@ function skipInvalid(file: string, problem: string): undefined {
   return undefined;
 }
 
-async function readSpec(dir: string, name: string): Promise<KernelSpec | undefined> {
+async function readSpec(dir: string, name: string, from: KernelDir): Promise<KernelSpec | undefined> {
   const file = path.join(dir, "kernel.json");
   let text: string;
   try {
@@ -84,14 +91,20 @@ async function readSpec(dir: string, name: string): Promise<KernelSpec | undefin
   const parsed = kernelJsonSchema.safeParse(json);
   if (!parsed.success) return skipInvalid(file, `not a kernelspec (${describeIssues(parsed.error)})`);
   const spec = parsed.data;
+  const argv = [...spec.argv];
+  // ipykernel's own kernel.json (installed into every env by `pip install ipykernel`) says
+  // `python`: jupyter_client runs its sys.executable there, which is the env's Python.
+  const python = from.prefix && environmentPython(from.prefix, argv[0]!);
+  if (python) argv[0] = python;
   return {
     name,
-    argv: spec.argv,
+    argv,
     displayName: spec.display_name || name,
     language: spec.language,
     env: spec.env ?? {},
     interruptMode: spec.interrupt_mode ?? "signal",
     resourceDir: dir,
+    source: from.source,
   };
 }
 
@@ -117,24 +130,25 @@ function bundledDenoSpec(): KernelSpec | undefined {
     env: {},
     interruptMode: "signal",
     resourceDir: path.dirname(bin),
+    source: "bundled",
   };
 }
 
 /** All kernelspecs found on this machine, by name; earlier data paths shadow later ones. */
 export async function findKernelSpecs(env: NodeJS.ProcessEnv = process.env): Promise<KernelSpec[]> {
   const byName = new Map<string, KernelSpec>();
-  for (const dataDir of jupyterDataPaths(env)) {
-    const kernelsDir = path.join(dataDir, "kernels");
+  await resolvePathPrefixes(env);
+  for (const from of kernelDirs(env)) {
     let entries: string[];
     try {
-      entries = await readdir(kernelsDir);
+      entries = await readdir(from.dir);
     } catch {
       continue;
     }
     for (const entry of entries.sort()) {
       const name = entry.toLowerCase();
       if (byName.has(name)) continue;
-      const spec = await readSpec(path.join(kernelsDir, entry), name);
+      const spec = await readSpec(path.join(from.dir, entry), name, from);
       if (spec) byName.set(name, spec);
     }
   }
@@ -201,14 +215,37 @@ export function chooseKernelSpec(specs: KernelSpec[], choice: KernelChoice): Ker
   throw notFound(specs, `no installed kernel matches the notebook's ${wanted}`);
 }
 
+/**
+ * How to install or register a kernel where nbhook finds it, on any system (the "no kernel"
+ * error and `nbhook kernels`).
+ */
+export function kernelInstallHelp(env: NodeJS.ProcessEnv = process.env): string {
+  const lines = [
+    "Install or register a Python kernel where nbhook looks:",
+    "  any Python:     python3 -m pip install --user ipykernel && python3 -m ipykernel install --user",
+    "  a venv:         activate it before starting nbhook, then: python -m pip install ipykernel",
+    '                  (or register it: python -m ipykernel install --prefix "$VIRTUAL_ENV",',
+    "                   or for every user session: python -m ipykernel install --user --name myenv)",
+    "  conda:          conda install ipykernel (in the env, activated before starting nbhook)",
+    "  Debian/Ubuntu:  apt-get install python3-ipykernel",
+    "  elsewhere:      put the kernel's folder on JUPYTER_PATH (its kernels/<name>/kernel.json)",
+  ];
+  const searched = kernelDirs(env).map((d) => `${d.dir} (${d.source})`);
+  return `${lines.join("\n")}\nSearched: ${searched.join(", ")}.`;
+}
+
 function notFound(specs: KernelSpec[], why: string): AppError {
   const found = specs.length
-    ? specs.map((s) => `  ${s.name.padEnd(12)} ${s.language.padEnd(11)} ${s.resourceDir}`).join("\n")
+    ? specs
+        .map(
+          (s) =>
+            `  ${s.name.padEnd(12)} ${s.language.padEnd(11)} ${s.resourceDir}${s.source ? ` (${s.source})` : ""}`,
+        )
+        .join("\n")
     : "  (none)";
   return new AppError(
     "kernel-not-found",
-    `${why}.\nKernels found:\n${found}\n` +
-      `Fix: pass --kernel NAME with one of them, or install a kernel ` +
-      `(Debian: apt-get install python3-ipykernel). Searched: ${jupyterDataPaths().join(", ")}.`,
+    `${why}.\nKernels found:\n${found}\nFix: pass --kernel NAME with one of them, or install a kernel.\n` +
+      kernelInstallHelp(),
   );
 }

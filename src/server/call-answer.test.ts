@@ -55,7 +55,7 @@ describe("answerFor", () => {
       "content-type": "application/json; charset=utf-8",
       "cache-control": "no-store",
     });
-    expect(bodyOf(answer)).toEqual({ id: "run-1", status: "ok", time: 1.234 });
+    expect(bodyOf(answer)).toEqual({ id: "run-1", status: "Done", time: 1.234 });
   });
 
   it("tells where the time went in Server-Timing when the run reports it", () => {

@@ -13,12 +13,14 @@
  *   `; charset=utf-8` added to text types when they name no charset; its status (default 200);
  *   its headers, except those only the server may set (see {@link REFUSED_HEADERS}); and, for a
  *   2xx answer unless the webhook is `inline`, `Content-Disposition: attachment` with a filename.
- * - No response: 200 `{"id", "status": "ok", "time": <seconds>}`.
+ * - No response: 200 `{"id", "status": "Done", "time": <seconds>}`, what Naas answers (the run record
+ *   keeps its own status, `ok`).
  * Every answer carries `X-Nbhook-Run-Id`, `Cache-Control: no-store`, `X-Content-Type-Options:
  * nosniff` (a notebook may set its own Cache-Control), {@link ANSWER_CSP}, and a run's answer
  * `Server-Timing`.
  */
 import { validateHeaderName, validateHeaderValue } from "node:http";
+import type { DoneAnswerJson } from "../api/schemas.js";
 import { AppError } from "../errors.js";
 import { stripAnsi } from "../notebook/ansi.js";
 import type { NotebookResponse } from "../notebook/types.js";
@@ -123,7 +125,8 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
   }
   const response = outcome.response;
   if (!response) {
-    return json(200, base, { id: outcome.runId, status: "ok", time: outcome.durationMs / 1000 });
+    const done: DoneAnswerJson = { id: outcome.runId, status: "Done", time: outcome.durationMs / 1000 };
+    return json(200, base, done);
   }
   const status = response.status ?? 200;
   const headers: Record<string, string> = { ...base, "content-type": withCharset(response.contentType) };

@@ -197,7 +197,7 @@ export const CALL_RESPONSES: Record<number, ResponseDoc> = {
   200: {
     description:
       "The notebook's answer: its first `respond_*` output, of the type it chose (a download unless the " +
-      'webhook is `inline`); without one, `{"id", "status": "ok", "time"}` JSON',
+      'webhook is `inline`); without one, `{"id", "status": "Done", "time"}` JSON (as Naas)',
     contentTypes: ["*/*"],
     headers: {
       ...RUN_ID_HEADER,

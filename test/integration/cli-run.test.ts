@@ -4,7 +4,7 @@
  * and messages.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,10 +26,15 @@ interface CliResult {
 }
 
 /** Runs `nbhook ...args` in `cwd`, killing it after `timeoutMs`. */
-function nbhook(args: string[], cwd: string, timeoutMs = 45_000): Promise<CliResult> {
+function nbhook(
+  args: string[],
+  cwd: string,
+  timeoutMs = 45_000,
+  env?: NodeJS.ProcessEnv,
+): Promise<CliResult> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -98,9 +103,41 @@ describe("nbhook kernels", () => {
     const result = await nbhook(["kernels"], os.tmpdir());
     expectExit(result, 0);
     const lines = result.stdout.split("\n");
-    expect(lines[0]).toMatch(/^NAME\s+LANGUAGE\s+DISPLAY NAME\s+LOCATION$/);
-    expect(lines.some((l) => /^python3\s+python\s/.test(l))).toBe(true);
-    expect(lines.some((l) => /^deno\s+typescript\s/.test(l))).toBe(true);
+    expect(lines[0]).toMatch(/^NAME\s+LANGUAGE\s+DISPLAY NAME\s+FROM\s+LOCATION$/);
+    expect(
+      lines.some((l) => /^python3\s+python\s.*\ssystem\s+\/usr\/share\/jupyter\/kernels\/python3$/.test(l)),
+    ).toBe(true);
+    expect(lines.some((l) => /^deno\s+typescript\s.*\sbundled\s/.test(l))).toBe(true);
+  });
+
+  it("shows where each kernel came from: an active venv's, and every folder searched with --paths", async () => {
+    const venv = mkdtempSync(path.join(os.tmpdir(), "nbhook-cli-venv-"));
+    const spec = path.join(venv, "share", "jupyter", "kernels", "analysis");
+    mkdirSync(spec, { recursive: true });
+    writeFileSync(
+      path.join(spec, "kernel.json"),
+      JSON.stringify({
+        argv: ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        display_name: "Analysis",
+        language: "python",
+      }),
+    );
+    const result = await nbhook(["kernels", "--paths"], os.tmpdir(), 45_000, {
+      ...process.env,
+      VIRTUAL_ENV: venv,
+    });
+    expectExit(result, 0);
+    expect(result.stdout).toMatch(
+      new RegExp(`^analysis\\s+python\\s+Analysis\\s+VIRTUAL_ENV\\s+${spec}$`, "m"),
+    );
+    expect(result.stdout).toContain(`Searched, in order:\n`);
+    expect(result.stdout).toContain(`  ${path.join(venv, "share", "jupyter", "kernels")}  (VIRTUAL_ENV)\n`);
+    const json = await nbhook(["kernels", "--json"], os.tmpdir(), 45_000, {
+      ...process.env,
+      VIRTUAL_ENV: venv,
+    });
+    const specs = JSON.parse(json.stdout) as Array<{ name: string; source: string }>;
+    expect(specs.find((s) => s.name === "analysis")?.source).toBe("VIRTUAL_ENV");
   });
 
   it("lists them as JSON with --json", async () => {
@@ -537,7 +574,7 @@ describe("nbhook run --response-out", () => {
     const reply = JSON.parse(readFileSync(path.join(dir, "reply.json"), "utf8")) as Record<string, unknown>;
     expect(Object.keys(reply).sort()).toEqual(["id", "status", "time"]);
     expect(reply.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    expect(reply.status).toBe("ok");
+    expect(reply.status).toBe("Done");
     expect(typeof reply.time).toBe("number");
     expect(reply.time as number).toBeGreaterThan(0);
   });

@@ -3,7 +3,8 @@
  * `get_output`, `clear_output`, `delete`, `currents`) from Debian's /usr/bin/python3 against the
  * real server, started in-process; every effect is checked through the REST API. Also: during a
  * run (NBHOOK_RUN set, and for real: a deployed notebook calling them on itself, run by the
- * server on a kernel) the calls deploy and delete nothing.
+ * server on a kernel) the calls deploy and delete nothing, and the read-only ones (find, list,
+ * list_output, currents) answer as Naas's do in production.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -140,6 +141,9 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), "nbhook-pyman-work-"));
   nbPath = path.join(work, "nb.ipynb");
   saveNotebook("v1");
+  // The kernels inherit this process's environment: the token file of this home is theirs to
+  // read, as ~/.nbhook/api-token is for a server with the default home.
+  process.env.NBHOOK_HOME = home;
   server = await startServer(resolveServerConfig({ host: "127.0.0.1", port: 0, home }, {}));
 });
 
@@ -306,7 +310,7 @@ describe("naas.webhook management calls from Python", () => {
     expect(await listed()).toEqual([]);
   });
 
-  it("during a run, add returns the running URL and nothing is deployed or deleted", async () => {
+  it("during a run, add returns the running URL, nothing is deployed or deleted, and reads work", async () => {
     saveNotebook("changed during the run");
     const before = (await webhookAt(nbPath))!;
     const versionsBefore = await versionsOf(id);
@@ -317,10 +321,13 @@ describe("naas.webhook management calls from Python", () => {
     const { result, stdout } = await pyOk(
       `out([naas.webhook.add(params={"inline": False}, recurrence="0 9 * * *"), naas.webhook.add("nb.ipynb"), ` +
         `naas.webhook.find(), naas.webhook.add("/elsewhere/other.ipynb"), naas.webhook.delete(), ` +
-        `naas.webhook.clear(), naas.webhook.clear_output(), naas.webhook.get(), naas.webhook.currents(raw=True)])`,
+        `naas.webhook.clear(), naas.webhook.clear_output(), naas.webhook.get(), ` +
+        `[w["path"] for w in naas.webhook.currents(raw=True)], [v["histo"] for v in naas.webhook.list()], ` +
+        `naas.webhook.list_output("nb.ipynb") == naas.webhook.list_output(${JSON.stringify(nbPath)})])`,
       runEnv,
     );
-    expect(result).toEqual([url, url, url, null, null, null, null, null, null]);
+    const histos = versionsBefore.map((v) => v.histo);
+    expect(result).toEqual([url, url, url, null, null, null, null, null, [nbPath], histos, true]);
     expect(stdout).toContain("No add done, you are in production");
     expect(stdout).toContain("webhook.delete(): nothing done during a run");
     const after = (await webhookAt(nbPath))!;
@@ -387,6 +394,11 @@ describe("a deployed notebook calling naas.webhook.* on itself, run by the serve
             '    "other": naas.webhook.add("/elsewhere/other.ipynb"),',
             '    "delete": naas.webhook.delete(),',
             '    "clear": naas.webhook.clear(histo="all"),',
+            '    "versions": len(naas.webhook.list()),',
+            '    "outputs": naas.webhook.list_output("selfcall.ipynb"),',
+            '    "find_other": naas.webhook.find("nb.ipynb"),',
+            '    "find_missing": naas.webhook.find("missing.ipynb"),',
+            '    "currents": sorted(w["path"] for w in naas.webhook.currents(raw=True)),',
             "}",
           ].join("\n"),
           "naas.webhook.respond_json(seen)",
@@ -405,6 +417,11 @@ describe("a deployed notebook calling naas.webhook.* on itself, run by the serve
       other: null,
       delete: null,
       clear: null,
+      versions: 1,
+      outputs: [],
+      find_other: (await webhookAt(nbPath))!.url,
+      find_missing: null,
+      currents: [nbPath, selfPath],
     });
 
     const after = (await webhookAt(selfPath))!;

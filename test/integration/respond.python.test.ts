@@ -78,6 +78,13 @@ describe("respond_* from nbhook's Python helper on Debian's ipykernel", () => {
       body: ',a,b\n0,1,x\n1,2,"y,z"\n',
     },
     {
+      // Imported as naas: what Naas answered (the same as the real Naas library's output below).
+      kind: "csv (DataFrame, import naas)",
+      source: `import pandas as pd\nimport naas\nnaas.webhook.respond_csv(pd.DataFrame({"a": [1, 2], "b": ["x & y", 'say "hi"']}))`,
+      type: "text/csv",
+      body: '"";"a";"b"\n"0";"1";"x & y"\n"1";"2";"say ""hi"""\n',
+    },
+    {
       kind: "json (a JSON text)",
       source: `import naas\nnaas.webhook.respond_json('{"already": [1, 2]}')`,
       type: "application/json",

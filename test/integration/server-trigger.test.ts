@@ -261,7 +261,11 @@ describe("download name, inline, status, headers", () => {
     expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
     expect(res.headers.get("content-disposition")).toBeNull();
     const json = JSON.parse(body.toString()) as { id: string; status: string; time: number };
-    expect(json).toEqual({ id: res.headers.get("x-nbhook-run-id"), status: "ok", time: expect.any(Number) });
+    expect(json).toEqual({
+      id: res.headers.get("x-nbhook-run-id"),
+      status: "Done",
+      time: expect.any(Number),
+    });
     expect(json.time).toBeGreaterThan(0);
     const run = await server.deps.store.getRun(json.id);
     expect(run).toMatchObject({ webhookId: webhook.id, status: "ok", httpStatus: 200 });
