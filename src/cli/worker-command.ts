@@ -47,9 +47,18 @@ export function workerCommand(): Command {
       "--max-output <size>",
       "what the saved notebook keeps of each output (env NBHOOK_MAX_OUTPUT; default 10M)",
     )
-    .option("--config <file>", "config file, as for `nbhook serve` (env NBHOOK_CONFIG; default <home>/nbhook.toml or .json if there)")
-    .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent (env NBHOOK_LOG_LEVEL; default info)")
-    .option("--log-format <format>", "json or pretty (env NBHOOK_LOG_FORMAT; default pretty on a terminal, else json)")
+    .option(
+      "--config <file>",
+      "config file, as for `nbhook serve` (env NBHOOK_CONFIG; default <home>/nbhook.toml or .json if there)",
+    )
+    .option(
+      "--log-level <level>",
+      "fatal, error, warn, info, debug, trace or silent (env NBHOOK_LOG_LEVEL; default info)",
+    )
+    .option(
+      "--log-format <format>",
+      "json or pretty (env NBHOOK_LOG_FORMAT; default pretty on a terminal, else json)",
+    )
     .option(
       "--metrics-listen <host:port>",
       "serve GET /metrics (this worker's kernels) there, without a token: for a private network (env NBHOOK_METRICS_LISTEN)",
@@ -104,12 +113,14 @@ export function workerCommand(): Command {
             stats: () => ({ running: 0, queued: 0, kernels: engine.kernelStats() }),
             liveWorkers: () => queue.liveWorkers(),
           });
-          metricsListener = await listenMetrics(parseListenAddress(config.metricsListen!)!, metrics, log).catch(
-            async (err: unknown) => {
-              await node!.close();
-              throw err;
-            },
-          );
+          metricsListener = await listenMetrics(
+            parseListenAddress(config.metricsListen!)!,
+            metrics,
+            log,
+          ).catch(async (err: unknown) => {
+            await node!.close();
+            throw err;
+          });
         }
       } catch (err) {
         unlock();
@@ -119,7 +130,9 @@ export function workerCommand(): Command {
         `nbhook: worker ${node.worker!.id} (database ${maskDatabaseUrl(databaseUrl)}; queue graphile-worker; ` +
           `up to ${config.maxRuns} calls at once, ${config.poolSize} kernels kept ready per kernel type; local data in ${config.home})\n` +
           (config.configFile ? `nbhook: settings from ${config.configFile}\n` : "") +
-          (metricsListener ? `nbhook: metrics on ${metricsListener.url}/metrics (no token: keep that address private)\n` : ""),
+          (metricsListener
+            ? `nbhook: metrics on ${metricsListener.url}/metrics (no token: keep that address private)\n`
+            : ""),
       );
       let stopping = false;
       const stop = (signal: string) => {

@@ -34,11 +34,17 @@ export function locateConfigFile(
   home: string,
   problems: string[],
 ): { path: string; given: boolean } | undefined {
-  const given = explicit ? { source: "--config", file: explicit } : env.NBHOOK_CONFIG ? { source: "NBHOOK_CONFIG", file: env.NBHOOK_CONFIG } : undefined;
+  const given = explicit
+    ? { source: "--config", file: explicit }
+    : env.NBHOOK_CONFIG
+      ? { source: "NBHOOK_CONFIG", file: env.NBHOOK_CONFIG }
+      : undefined;
   if (given) {
     const file = path.resolve(given.file);
     if (!existsSync(file)) {
-      problems.push(`${given.source}: ${file} does not exist: give the path of an nbhook.toml or nbhook.json file`);
+      problems.push(
+        `${given.source}: ${file} does not exist: give the path of an nbhook.toml or nbhook.json file`,
+      );
       return undefined;
     }
     return { path: file, given: true };
@@ -60,7 +66,9 @@ export function readConfigFile(
   try {
     text = readFileSync(location.path, "utf8");
   } catch (err) {
-    problems.push(`${location.path}: cannot be read (${coerceError(err).message}): fix its permissions or pass another with --config`);
+    problems.push(
+      `${location.path}: cannot be read (${coerceError(err).message}): fix its permissions or pass another with --config`,
+    );
     return undefined;
   }
   const json = location.path.toLowerCase().endsWith(".json");

@@ -74,7 +74,10 @@ export const serverConfigSchema = z.object({
   /** GET /metrics (false: `--no-metrics`). */
   metrics: z.boolean().default(true),
   /** `HOST:PORT`: /metrics there, without a token, instead of on the main port. */
-  metricsListen: z.string().refine((text) => parseListenAddress(text) !== undefined).optional(),
+  metricsListen: z
+    .string()
+    .refine((text) => parseListenAddress(text) !== undefined)
+    .optional(),
   logLevel: z.enum(LOG_LEVELS).default("info"),
   /** Unset: pretty when stdout is a terminal, else JSON. */
   logFormat: z.enum(LOG_FORMATS).optional(),
@@ -85,7 +88,10 @@ export const serverConfigSchema = z.object({
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 
-type SettingName = Exclude<keyof ServerConfig, "smtp" | "worker" | "metrics" | "configFile" | "configWarnings">;
+type SettingName = Exclude<
+  keyof ServerConfig,
+  "smtp" | "worker" | "metrics" | "configFile" | "configWarnings"
+>;
 
 /**
  * What `resolveServerConfig` takes: each setting as its value (from code), or as the text typed
@@ -320,7 +326,12 @@ function read<T>(
     source = inFile(file, key);
     const value = file.values.get(key);
     // In the flag's unit, as its text would be: `timeout = 30` is `--timeout 30`.
-    text = typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : JSON.stringify(value);
+    text =
+      typeof value === "string"
+        ? value
+        : typeof value === "number" || typeof value === "boolean"
+          ? String(value)
+          : JSON.stringify(value);
   } else {
     return setting.fallback?.();
   }
@@ -356,7 +367,9 @@ function readSmtp(env: NodeJS.ProcessEnv, problems: string[], file?: ConfigFile)
   const from = read(SMTP.from, undefined, env, problems, file) ?? `nbhook@${os.hostname()}`;
   const fileUser = file?.values.get("smtp.user");
   if (fileUser !== undefined && typeof fileUser !== "string") {
-    problems.push(`${inFile(file!, "smtp.user")} must be the SMTP user name, as a string (got ${quote(JSON.stringify(fileUser))})`);
+    problems.push(
+      `${inFile(file!, "smtp.user")} must be the SMTP user name, as a string (got ${quote(JSON.stringify(fileUser))})`,
+    );
   }
   if (problems.length > before || host === undefined) return undefined;
   return {
@@ -410,7 +423,11 @@ function loadFile(
     }
   }
   const database = file.values.get("database");
-  if (typeof database === "string" && /^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(database) && readableByOthers(file.path)) {
+  if (
+    typeof database === "string" &&
+    /^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(database) &&
+    readableByOthers(file.path)
+  ) {
     warnings.push(
       `${file.path} holds a database password and other users may read it: chmod 600 ${file.path}, ` +
         "or set NBHOOK_DATABASE_URL instead",
@@ -461,7 +478,9 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     configWarnings: warnings,
   };
   if (config.metrics === false && config.metricsListen) {
-    problems.push("--metrics-listen serves the metrics that --no-metrics (or metrics = false) turns off: drop one of them");
+    problems.push(
+      "--metrics-listen serves the metrics that --no-metrics (or metrics = false) turns off: drop one of them",
+    );
   }
   if (config.worker === false && !config.databaseUrl) {
     problems.push("--no-worker needs --database (an API node hands its calls to workers through Postgres)");

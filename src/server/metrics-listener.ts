@@ -31,9 +31,7 @@ export async function listenMetrics(
     const path = (request.url ?? "/").split("?")[0];
     if (path !== "/metrics" || (request.method !== "GET" && request.method !== "HEAD")) {
       response.writeHead(404, { "content-type": "application/json; charset=utf-8" });
-      response.end(
-        JSON.stringify({ error: "not-found", message: "this address serves GET /metrics only" }),
-      );
+      response.end(JSON.stringify({ error: "not-found", message: "this address serves GET /metrics only" }));
       return;
     }
     metrics.text().then(
@@ -44,7 +42,12 @@ export async function listenMetrics(
       (err: unknown) => {
         log.error({ err }, "could not collect the metrics");
         response.writeHead(500, { "content-type": "application/json; charset=utf-8" });
-        response.end(JSON.stringify({ error: "internal", message: "the metrics could not be collected: see the server log" }));
+        response.end(
+          JSON.stringify({
+            error: "internal",
+            message: "the metrics could not be collected: see the server log",
+          }),
+        );
       },
     );
   });

@@ -68,13 +68,14 @@ export class Metrics {
       buckets: WAIT_BUCKETS,
       registers,
     });
-    const self = this;
+    // prom-client calls `collect` on the gauge (its `this`): the sources are read through this arrow.
+    const read = () => this.sources;
     new Gauge({
       name: "nbhook_queue_length",
       help: "Calls waiting for a free slot now (on a cluster API node: this node's callers)",
       registers,
       collect() {
-        this.set(self.sources.stats?.().queued ?? 0);
+        this.set(read().stats?.().queued ?? 0);
       },
     });
     new Gauge({
@@ -82,7 +83,7 @@ export class Metrics {
       help: "Calls running now (on a cluster API node: this node's callers whose call runs)",
       registers,
       collect() {
-        this.set(self.sources.stats?.().running ?? 0);
+        this.set(read().stats?.().running ?? 0);
       },
     });
     new Gauge({
@@ -92,7 +93,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const pool of self.sources.stats?.().kernels?.pool ?? []) {
+        for (const pool of read().stats?.().kernels?.pool ?? []) {
           this.set({ kernel: pool.kernel, state: "ready" }, pool.ready);
           this.set({ kernel: pool.kernel, state: "starting" }, pool.starting);
           this.set({ kernel: pool.kernel, state: "busy" }, pool.busy);
@@ -107,11 +108,20 @@ export class Metrics {
       collect() {
         this.reset();
         for (const mode of ["setup", "reuse"] as const) {
-          const of = (self.sources.stats?.().kernels?.warm ?? []).filter((w) => w.mode === mode);
+          const of = (read().stats?.().kernels?.warm ?? []).filter((w) => w.mode === mode);
           const sum = (pick: (w: (typeof of)[number]) => number) => of.reduce((n, w) => n + pick(w), 0);
-          this.set({ mode, state: "ready" }, sum((w) => w.ready));
-          this.set({ mode, state: "preparing" }, sum((w) => w.preparing));
-          this.set({ mode, state: "in_use" }, sum((w) => w.inUse));
+          this.set(
+            { mode, state: "ready" },
+            sum((w) => w.ready),
+          );
+          this.set(
+            { mode, state: "preparing" },
+            sum((w) => w.preparing),
+          );
+          this.set(
+            { mode, state: "in_use" },
+            sum((w) => w.inUse),
+          );
         }
       },
     });
@@ -153,7 +163,7 @@ export class Metrics {
   watch(sources: { stats?: () => ReturnType<Calls["stats"]>; liveWorkers?: () => Promise<number> }): void {
     this.sources = { ...this.sources, ...sources };
     if (sources.liveWorkers && !this.registry.getSingleMetric("nbhook_cluster_workers_alive")) {
-      const self = this;
+      const read = () => this.sources;
       new Gauge({
         name: "nbhook_cluster_workers_alive",
         help: "Workers of the cluster whose heartbeat is fresh and that are not draining (read from Postgres; absent when it cannot be reached)",
@@ -161,7 +171,7 @@ export class Metrics {
         async collect() {
           this.reset();
           try {
-            const alive = await self.sources.liveWorkers?.();
+            const alive = await read().liveWorkers?.();
             if (alive !== undefined) this.set(alive);
           } catch {
             // The database is away: no value rather than a wrong one (GET /readyz says why).

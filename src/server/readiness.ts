@@ -45,7 +45,11 @@ export async function checkReadiness(sources: ReadinessSources): Promise<Readine
     ...(sources.liveWorkers ? [timed("workers", () => workerCheck(sources.liveWorkers!))] : []),
   ]);
   if (sources.stopping?.()) {
-    checks.unshift({ name: "server", ok: false, message: "the server is stopping: send calls to another node" });
+    checks.unshift({
+      name: "server",
+      ok: false,
+      message: "the server is stopping: send calls to another node",
+    });
   }
   return { ready: checks.every((check) => check.ok), checks };
 }
@@ -118,7 +122,10 @@ async function workerCheck(liveWorkers: () => Promise<number>): Promise<Readines
 }
 
 /** Runs a check, failed when it throws or takes longer than CHECK_TIMEOUT_MS. */
-async function timed(name: ReadinessCheck["name"], check: () => Promise<ReadinessCheck>): Promise<ReadinessCheck> {
+async function timed(
+  name: ReadinessCheck["name"],
+  check: () => Promise<ReadinessCheck>,
+): Promise<ReadinessCheck> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<ReadinessCheck>((resolve) => {
     timer = setTimeout(

@@ -53,7 +53,11 @@ export async function registerOpsRoutes(app: FastifyInstance, options: OpsRoutes
     ),
     ok,
   );
-  app.get("/health", health("Whether the process answers (older name of /healthz)", "The same as /healthz."), ok);
+  app.get(
+    "/health",
+    health("Whether the process answers (older name of /healthz)", "The same as /healthz."),
+    ok,
+  );
 
   app.get(
     "/readyz",
@@ -98,7 +102,7 @@ export async function registerOpsRoutes(app: FastifyInstance, options: OpsRoutes
           summary: "Prometheus metrics",
           description:
             "Calls by webhook id and status, run and queue-wait histograms, queue length, kernels by state, kernel " +
-            "starts and deaths, HTTP requests by route pattern (docs/operations.md, \"Metrics\"). Needs the API token; " +
+            'starts and deaths, HTTP requests by route pattern (docs/operations.md, "Metrics"). Needs the API token; ' +
             "`--metrics-listen` serves it on its own address instead, `--no-metrics` turns it off.",
           tags: ["server"],
           responses: {
