@@ -23,6 +23,7 @@ export type ErrorCode =
   | "not-found" // no such webhook, version, output, run or route
   | "conflict" // the request contradicts the current state (e.g. clearing the live version)
   | "busy" // too many calls at once: try again later (503 with Retry-After)
+  | "not-ready" // GET /readyz: the store, the kernels or the cluster's workers cannot serve a call now (503)
   | "insufficient-storage" // the server's disk is full (or read-only): nothing more can be kept (507)
   | "internal"; // a bug or a failure of nbhook itself (see the server log)
 

@@ -21,7 +21,17 @@ interface ServeFlags {
   maxOutput?: string;
   database?: string;
   worker?: boolean;
+  metrics?: boolean;
+  metricsListen?: string;
+  config?: string;
+  logLevel?: string;
+  logFormat?: string;
   quiet?: boolean;
+}
+
+/** A negatable flag's value when typed (`--no-worker`), else undefined: the config file may set it. */
+export function typedBoolean(command: Command, name: string): boolean | undefined {
+  return command.getOptionValueSource(name) === "cli" ? (command.getOptionValue(name) as boolean) : undefined;
 }
 
 export function serveCommand(): Command {
@@ -62,14 +72,36 @@ export function serveCommand(): Command {
       "Postgres URL: run as a node of a cluster (docs/scaling.md) instead of SQLite in the home (env NBHOOK_DATABASE_URL)",
     )
     .option("--no-worker", "with --database: an API node only; calls run on `nbhook worker` nodes")
-    .option("-q, --quiet", "no request log")
+    .option(
+      "--config <file>",
+      "config file, nbhook.toml or nbhook.json (env NBHOOK_CONFIG; default <home>/nbhook.toml or .json if there; docs/operations.md)",
+    )
+    .option(
+      "--log-level <level>",
+      "fatal, error, warn, info, debug, trace or silent (env NBHOOK_LOG_LEVEL; default info)",
+    )
+    .option(
+      "--log-format <format>",
+      "json or pretty (env NBHOOK_LOG_FORMAT; default pretty when stdout is a terminal, else json)",
+    )
+    .option(
+      "--metrics-listen <host:port>",
+      "serve GET /metrics there, without a token, instead of on the main port: for a private network (env NBHOOK_METRICS_LISTEN)",
+    )
+    .option("--no-metrics", "no GET /metrics")
+    .option("-q, --quiet", "no request log (--log-level warn)")
     .addHelpText(
       "after",
       "\nEmail notifications: set NBHOOK_SMTP_HOST, NBHOOK_SMTP_PORT, NBHOOK_SMTP_USER, NBHOOK_SMTP_PASSWORD,\n" +
         "NBHOOK_SMTP_FROM (NBHOOK_SMTP_SECURE=true for TLS). Without NBHOOK_SMTP_HOST, notifications are logged only.",
     )
-    .action(async (flags: ServeFlags) => {
+    .action(async (flags: ServeFlags, command: Command) => {
       const config = resolveServerConfig({
+        config: flags.config,
+        logLevel: flags.logLevel ?? (flags.quiet ? "warn" : undefined),
+        logFormat: flags.logFormat,
+        metricsListen: flags.metricsListen,
+        metrics: typedBoolean(command, "metrics"),
         host: flags.host,
         port: flags.port,
         home: flags.home,
@@ -83,9 +115,12 @@ export function serveCommand(): Command {
         maxAnswerBytes: flags.maxAnswer,
         maxOutputBytes: flags.maxOutput,
         databaseUrl: flags.database,
-        worker: flags.worker,
+        worker: typedBoolean(command, "worker"),
       });
-      const server = await startServer(config, { logger: flags.quiet ? false : { level: "info" } });
+      for (const warning of config.configWarnings) process.stderr.write(`nbhook: warning: ${warning}\n`);
+      const server = await startServer(config, {
+        logger: { level: config.logLevel, format: config.logFormat },
+      });
       const role = !config.databaseUrl
         ? `data in ${config.home}; ${config.poolSize} kernels kept ready per kernel type; up to ${config.maxRuns} runs at once, ${config.maxQueue} waiting`
         : config.worker
@@ -98,7 +133,13 @@ export function serveCommand(): Command {
           `nbhook: API token in ${apiTokenFile(config.home)}: ${server.deps.apiToken}\n` +
           (config.smtp
             ? `nbhook: email via ${config.smtp.host}:${config.smtp.port}\n`
-            : "nbhook: email notifications are off (set NBHOOK_SMTP_HOST)\n"),
+            : "nbhook: email notifications are off (set NBHOOK_SMTP_HOST)\n") +
+          (config.configFile ? `nbhook: settings from ${config.configFile}\n` : "") +
+          (!config.metrics
+            ? "nbhook: metrics are off (--no-metrics)\n"
+            : server.metricsUrl
+              ? `nbhook: metrics on ${server.metricsUrl}/metrics (no token: keep that address private)\n`
+              : `nbhook: metrics on ${server.url}/metrics (with the API token)\n`),
       );
       let stopping = false;
       const stop = (signal: string) => {

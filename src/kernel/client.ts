@@ -54,6 +54,7 @@ export class KernelClient {
   /** Set while the handshake waits for the first iopub message. */
   private iopubWaiter: (() => void) | undefined;
   private exitInfo: KernelExit | undefined;
+  private stopping = false;
   readonly exited: Promise<KernelExit>;
   /** Whether outputs may trail the idle status (see iopubBarrier). */
   private readonly lateIopub: boolean;
@@ -126,6 +127,11 @@ export class KernelClient {
   /** How the kernel process was started: spawned, or forked by the fork server. */
   get startedBy(): "spawn" | "fork" {
     return this.launched.startedBy;
+  }
+
+  /** Whether nbhook asked the kernel to stop (shutdown or kill): its exit is no death then. */
+  get stopRequested(): boolean {
+    return this.stopping;
   }
 
   get isAlive(): boolean {
@@ -332,6 +338,7 @@ export class KernelClient {
 
   /** Asks the kernel to exit; kills it if it has not within `graceMs`. Always resolves. */
   async shutdown(graceMs = 2000): Promise<KernelExit> {
+    this.stopping = true;
     if (this.isAlive) {
       await this.request("control", "shutdown_request", { restart: false }, graceMs).catch(() => {});
       const exited = await Promise.race([this.exited.then(() => true), delay(graceMs, false)]);
@@ -342,6 +349,7 @@ export class KernelClient {
 
   /** SIGKILL, then wait for the exit to be seen. */
   async kill(): Promise<KernelExit> {
+    this.stopping = true;
     if (this.isAlive) this.launched.kill("SIGKILL");
     return this.exited;
   }

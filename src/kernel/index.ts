@@ -26,6 +26,6 @@ export type {
 } from "./messages.js";
 export type { ConnectionInfo, KernelExit, LaunchedKernel } from "./types.js";
 export { onKernelWarning, type KernelWarning, type KernelWarningListener } from "./warnings.js";
-export { KernelPool, type PoolOptions, type PoolStats } from "./pool.js";
+export { KernelPool, type KernelObserver, type PoolOptions, type PoolStats } from "./pool.js";
 export { stopForkServers } from "./forkserver.js";
 export { prepareKernelRuntimeDir, preparePrivateDir, type KernelRuntimeDir } from "./runtime-dir.js";

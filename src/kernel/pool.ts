@@ -22,21 +22,44 @@ export interface PoolOptions {
   onError?: (err: Error, spec: KernelSpec) => void;
   /** Start options every kernel of the pool gets (a take()'s own options win). */
   defaults?: StartOptions;
+  /** Told of kernel starts and deaths (the server's metrics). */
+  observer?: KernelObserver;
+}
+
+/** What happens to the pool's kernels, for whoever counts (server/metrics.ts); names are kernelspecs. */
+export interface KernelObserver {
+  /** A kernel started (and answered), in `ms`. */
+  started?(kernel: string, ms: number): void;
+  /** A kernel could not be started. */
+  startFailed?(kernel: string, err: Error): void;
+  /**
+   * A kernel's process ended without nbhook asking (it crashed, was killed from outside, ran out
+   * of memory), or an idle one stopped answering its heartbeat and was killed.
+   */
+  died?(kernel: string): void;
 }
 
 interface SpecPool {
   spec: KernelSpec;
   ready: KernelClient[];
   starting: number;
+  /** Kernels handed out by take() whose process is still running. */
+  busy: Set<KernelClient>;
   /** Consecutive start failures; refills back off while this grows. */
   failures: number;
+  /** Why the last start failed, while no start has succeeded since. */
+  lastError?: string;
 }
 
 export interface PoolStats {
   kernel: string;
   ready: number;
   starting: number;
+  /** Handed out (running a call, or prepared for a warm webhook) and still running. */
+  busy: number;
   pids: number[];
+  /** Why the last start of this kernelspec failed, when none has succeeded since. */
+  lastStartError?: string;
 }
 
 /** Starts a kernel and runs its warm-up (see warmupCode); a failing warm-up leaves it usable as is. */
@@ -59,7 +82,25 @@ export class KernelPool {
 
   constructor(private readonly options: PoolOptions) {
     const start = options.start ?? startWarm;
-    this.start = (spec, startOptions) => start(spec, { ...options.defaults, ...startOptions });
+    this.start = async (spec, startOptions) => {
+      const began = Date.now();
+      const observer = options.observer;
+      let kernel: KernelClient;
+      try {
+        kernel = await start(spec, { ...options.defaults, ...startOptions });
+      } catch (err) {
+        const pool = this.poolOf(spec);
+        pool.lastError = coerceError(err).message;
+        observer?.startFailed?.(spec.name, coerceError(err));
+        throw err;
+      }
+      this.poolOf(spec).lastError = undefined;
+      observer?.started?.(spec.name, Date.now() - began);
+      void kernel.exited.then(() => {
+        if (!kernel.stopRequested) observer?.died?.(spec.name);
+      });
+      return kernel;
+    };
     if (options.size > 0) {
       this.timer = setInterval(() => void this.checkHealth(), options.healthIntervalMs ?? 5000);
       this.timer.unref();
@@ -81,8 +122,8 @@ export class KernelPool {
    */
   async take(spec: KernelSpec, startOptions: StartOptions = {}): Promise<KernelClient> {
     if (this.closed) throw new Error("the kernel pool is closed");
-    if (this.options.size <= 0) return this.start(spec, startOptions);
     const pool = this.poolOf(spec);
+    if (this.options.size <= 0) return this.handOut(pool, await this.start(spec, startOptions));
     let kernel: KernelClient | undefined;
     while ((kernel = pool.ready.shift())) {
       if (kernel.isAlive) break;
@@ -93,7 +134,14 @@ export class KernelPool {
       // bound) does not compete with the call that just took this kernel on a small machine.
       setTimeout(() => this.refill(pool), REFILL_DELAY_MS).unref();
     }
-    return kernel ?? this.start(spec, startOptions);
+    return this.handOut(pool, kernel ?? (await this.start(spec, startOptions)));
+  }
+
+  /** Counted busy until its process ends. */
+  private handOut(pool: SpecPool, kernel: KernelClient): KernelClient {
+    pool.busy.add(kernel);
+    void kernel.exited.then(() => pool.busy.delete(kernel));
+    return kernel;
   }
 
   /**
@@ -110,7 +158,9 @@ export class KernelPool {
       kernel: p.spec.name,
       ready: p.ready.length,
       starting: p.starting,
+      busy: p.busy.size,
       pids: p.ready.map((k) => k.pid ?? -1),
+      ...(p.lastError !== undefined ? { lastStartError: p.lastError } : {}),
     }));
   }
 
@@ -129,7 +179,7 @@ export class KernelPool {
   private poolOf(spec: KernelSpec): SpecPool {
     let pool = this.pools.get(spec.name);
     if (!pool) {
-      pool = { spec, ready: [], starting: 0, failures: 0 };
+      pool = { spec, ready: [], starting: 0, busy: new Set(), failures: 0 };
       this.pools.set(spec.name, pool);
     }
     return pool;
@@ -179,6 +229,7 @@ export class KernelPool {
       for (const kernel of [...pool.ready]) {
         if (!(await kernel.ping(2000)) && pool.ready.includes(kernel)) {
           pool.ready.splice(pool.ready.indexOf(kernel), 1);
+          this.options.observer?.died?.(pool.spec.name); // hung: as good as dead
           await kernel.kill();
           this.refill(pool);
         }

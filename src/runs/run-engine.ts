@@ -7,6 +7,7 @@
 import {
   KernelPool,
   onKernelWarning,
+  type KernelObserver,
   type KernelSpec,
   type PoolOptions,
   type PoolStats,
@@ -43,6 +44,8 @@ export interface RunEngineOptions {
   kernelRuntimeDir?: string;
   /** Output and answer sizes, and the answer files' folder (`<home>/answers`). */
   limits?: AnswerLimits;
+  /** Told of kernel starts and deaths (the server's metrics). */
+  kernelObserver?: KernelObserver;
 }
 
 export class RunEngine {
@@ -60,6 +63,7 @@ export class RunEngine {
       start: options.startKernel,
       defaults: options.kernelRuntimeDir ? { runtimeDir: options.kernelRuntimeDir } : undefined,
       onError: (err, spec) => log.error({ err, kernel: spec.name }, "could not start a pooled kernel"),
+      observer: options.kernelObserver,
     });
     this.warm = new WarmKernels({
       pool: this.pool,

@@ -6,9 +6,11 @@
 import formbody from "@fastify/formbody";
 import multipart from "@fastify/multipart";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { pino, type DestinationStream, type LoggerOptions } from "pino";
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { AppError } from "../errors.js";
-import { EmbeddedCalls, type Calls, type Links } from "../runs/index.js";
+import { cachedKernelSpecs, type KernelObserver } from "../kernel/index.js";
+import { EmbeddedCalls, type Calls, type CallStats, type Links } from "../runs/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 import { openClusterNode } from "./cluster.js";
 import { loadOrCreateApiToken } from "./api-token.js";
@@ -16,8 +18,13 @@ import { registerAuth, Sessions } from "./auth.js";
 import type { ServerConfig } from "./config.js";
 import { DiskSpace } from "./disk-space.js";
 import { lockHome } from "./home-lock.js";
+import { createLogger, type LoggerSetting } from "./logger.js";
 import { errorHandler, frameworkErrorHandler, notFoundHandler } from "./http-errors.js";
 import { createLinks } from "./links.js";
+import { Metrics } from "./metrics.js";
+import { listenMetrics, parseListenAddress, type MetricsListener } from "./metrics-listener.js";
+import type { ReadinessSources } from "./readiness.js";
+import { registerOpsRoutes } from "./routes/ops.js";
 import { registerOpenApi } from "./openapi.js";
 import { runEngineOptions } from "./run-engine-options.js";
 import { registerDashboardRoutes } from "./routes/dashboard.js";
@@ -28,28 +35,35 @@ import { registerTriggerRoutes } from "./routes/trigger.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
 import type { ServerDeps } from "./types.js";
 
-/** `false`: no log; `true`: pino's defaults; else pino options, with `stream` as the destination. */
-export type LoggerSetting = boolean | (LoggerOptions & { stream?: DestinationStream });
+export { createLogger, type LoggerSetting } from "./logger.js";
 
 export interface AppOptions {
   logger?: LoggerSetting;
 }
 
-export function createLogger(setting: LoggerSetting = false): FastifyBaseLogger {
-  if (setting === false) return pino({ enabled: false });
-  if (setting === true) return pino();
-  const { stream, ...options } = setting;
-  return stream ? pino(options, stream) : pino(options);
+/** An X-Request-Id a client may choose: up to 128 of letters, digits and `._:/+=@-`. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:/+=@-]{1,128}$/;
+
+/** The request's X-Request-Id when it is sane (a proxy's, a client's), else a new UUID. */
+export function requestIdOf(request: IncomingMessage): string {
+  const given = request.headers["x-request-id"];
+  return typeof given === "string" && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
 export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log,
+    // Every log line of a request carries its id (`reqId`); the answer echoes it (X-Request-Id).
+    genReqId: requestIdOf,
     bodyLimit: deps.config.maxBodyBytes,
     // Webhook URLs are secrets: fastify's own request lines are off, ours redact the token.
     logController: new LogController({ disableRequestLogging: true }),
     frameworkErrors: frameworkErrorHandler,
   });
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id); // first: error answers (401, 404) carry it too
+  });
+  deps.metrics?.registerHttpHook(app);
   app.addHook("onResponse", async (request, reply) => {
     // The path only: the query may hold secrets, and /notebook/<token> is one.
     // By the matched route, not the raw URL: a percent-encoded path (/%6Eotebook/…) routes the same.
@@ -91,7 +105,11 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
   });
 
   await registerOpenApi(app, deps);
-  app.get("/health", async () => ({ status: "ok" }));
+  await registerOpsRoutes(app, {
+    readiness: { ...(deps.readiness ?? { store: deps.store }), stopping: () => closing },
+    // With --metrics-listen, /metrics is served there only (metrics-listener.ts).
+    metrics: deps.config.metricsListen ? undefined : deps.metrics,
+  });
   await registerTriggerRoutes(app, deps);
   await registerWebhookRoutes(app, deps);
   await registerRunRoutes(app, deps);
@@ -105,6 +123,8 @@ export interface RunningServer {
   app: FastifyInstance;
   deps: ServerDeps;
   url: string;
+  /** Where /metrics is served without a token (`--metrics-listen`). */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -118,18 +138,27 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
   let listening = "";
   const baseUrl = () => (config.baseUrl ?? listening).replace(/\/+$/, "");
   const links = createLinks(baseUrl);
+  const metrics = config.metrics ? new Metrics() : undefined;
   let opened: Awaited<ReturnType<typeof openEmbedded>>;
   try {
     opened = config.databaseUrl
-      ? await openCluster({ ...config, databaseUrl: config.databaseUrl }, links, log)
-      : await openEmbedded(config, links, log);
+      ? await openCluster({ ...config, databaseUrl: config.databaseUrl }, links, log, metrics?.kernelObserver)
+      : await openEmbedded(config, links, log, metrics?.kernelObserver);
   } catch (err) {
     unlock();
     throw err;
   }
-  const { store, calls, apiToken } = opened;
+  const { store, apiToken } = opened;
+  const calls = metrics ? metrics.observeCalls(opened.calls) : opened.calls;
+  metrics?.watch({ stats: () => opened.stats(), liveWorkers: opened.liveWorkers });
+  const readiness: ReadinessSources = {
+    store,
+    kernels: opened.kernels,
+    // An API node without a worker can take calls when some worker of the cluster will run them.
+    liveWorkers: opened.kernels ? undefined : opened.liveWorkers,
+  };
   const disk = new DiskSpace(config.home, config.minFreeBytes, log);
-  const deps: ServerDeps = { config, store, apiToken, calls, links, disk };
+  const deps: ServerDeps = { config, store, apiToken, calls, links, disk, metrics, readiness };
   const app = await buildApp(deps, log);
   // Requests in flight end first (app.close waits for them), then the calls still going.
   app.addHook("onClose", async () => calls.close());
@@ -151,6 +180,17 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     }
     throw err;
   }
+  let metricsListener: MetricsListener | undefined;
+  if (metrics && config.metricsListen) {
+    try {
+      metricsListener = await listenMetrics(parseListenAddress(config.metricsListen)!, metrics, log);
+    } catch (err) {
+      await app.close();
+      await opened.close();
+      unlock();
+      throw err;
+    }
+  }
   await opened.warmUp?.(); // most webhooks are Python notebooks: their kernels are ready before the first call
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -160,7 +200,9 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     app,
     deps,
     url: baseUrl(),
+    metricsUrl: metricsListener?.url,
     async close() {
+      await metricsListener?.close();
       await app.close(); // requests in flight, then (onClose) every call and kernel
       await opened.close();
       unlock();
@@ -172,6 +214,12 @@ interface OpenedStore {
   store: Store;
   calls: Calls;
   apiToken: string;
+  /** The calls' numbers, with this process's kernels (metrics). */
+  stats(): CallStats;
+  /** Where calls run in this process: its kernels (readiness). */
+  kernels?: ReadinessSources["kernels"];
+  /** A cluster's live workers. */
+  liveWorkers?: () => Promise<number>;
   warmUp?(): Promise<void>;
   /** After the app closed (and with it the calls). */
   close(): Promise<void>;
@@ -182,16 +230,25 @@ async function openEmbedded(
   config: ServerConfig,
   links: Links,
   log: FastifyBaseLogger,
+  kernelObserver?: KernelObserver,
 ): Promise<OpenedStore> {
   const store = new SqliteStore(config.home);
   // One server per home (the lock): what was in flight when it last stopped is over.
   const interrupted = await store.closeInterruptedRuns();
   if (interrupted > 0)
     log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
-  const engine = await runEngineOptions(config, store, links, log);
+  const engine = await runEngineOptions(config, store, links, log, kernelObserver);
   const apiToken = await loadOrCreateApiToken(config.home);
   const calls = new EmbeddedCalls({ ...engine, maxRuns: config.maxRuns, maxQueue: config.maxQueue });
-  return { store, calls, apiToken, warmUp: () => calls.warmUp(), close: () => store.close() };
+  return {
+    store,
+    calls,
+    apiToken,
+    stats: () => calls.stats(),
+    kernels: { pool: () => calls.stats().kernels?.pool ?? [], findSpecs: () => cachedKernelSpecs() },
+    warmUp: () => calls.warmUp(),
+    close: () => store.close(),
+  };
 }
 
 /** A cluster node on Postgres: the API, and a worker unless `--no-worker` (config.worker). */
@@ -199,7 +256,22 @@ async function openCluster(
   config: ServerConfig & { databaseUrl: string },
   links: Links,
   log: FastifyBaseLogger,
+  kernelObserver?: KernelObserver,
 ): Promise<OpenedStore> {
-  const node = await openClusterNode(config, { api: true, worker: config.worker }, links, log);
-  return { store: node.store, calls: node.calls!, apiToken: node.apiToken, close: () => node.close() };
+  const node = await openClusterNode(config, { api: true, worker: config.worker }, links, log, {
+    kernelObserver,
+  });
+  const calls = node.calls!;
+  const engine = node.engine;
+  return {
+    store: node.store,
+    calls,
+    apiToken: node.apiToken,
+    stats: () => ({ ...calls.stats(), ...(engine ? { kernels: engine.kernelStats() } : {}) }),
+    kernels: engine
+      ? { pool: () => engine.kernelStats().pool, findSpecs: () => cachedKernelSpecs() }
+      : undefined,
+    liveWorkers: () => node.queue.liveWorkers(),
+    close: () => node.close(),
+  };
 }

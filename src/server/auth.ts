@@ -76,10 +76,11 @@ export class Sessions {
   }
 }
 
-/** Routes that need a token or a session (the trigger, /health and the dashboard's pages do not). */
+/** Routes that need a token or a session (the trigger, /healthz, /readyz and the dashboard's pages do not). */
 export function isProtectedRoute(route: string): boolean {
   return (
     route === "/api" ||
+    route === "/metrics" ||
     route.startsWith("/api/") ||
     route === "/openapi.json" ||
     route === "/docs" ||

@@ -5,7 +5,7 @@
  * take turns), the API node's calls, the worker, and the reaper every node runs.
  */
 import path from "node:path";
-import { cachedKernelSpecs } from "../kernel/index.js";
+import { cachedKernelSpecs, type KernelObserver } from "../kernel/index.js";
 import { ClusterCalls } from "../runs/cluster/cluster-calls.js";
 import { ClusterWorker, migrateGraphileWorker } from "../runs/cluster/cluster-worker.js";
 import { Reaper } from "../runs/cluster/reaper.js";
@@ -25,6 +25,8 @@ export interface ClusterNode {
   calls?: ClusterCalls;
   /** The worker side; undefined on an API node (`--no-worker`). */
   worker?: ClusterWorker;
+  /** The worker's kernels; undefined on an API node. */
+  engine?: RunEngine;
   /** The cluster's API token, shared by every node (kept in Postgres, copied to the home). */
   apiToken: string;
   /** Drains the worker (its runs finish), then stops everything. The API side is closed by the app first. */
@@ -36,6 +38,7 @@ export async function openClusterNode(
   roles: { api: boolean; worker: boolean },
   links: Links,
   log: RunLogger,
+  extras: { kernelObserver?: KernelObserver } = {},
 ): Promise<ClusterNode> {
   const databaseUrl = config.databaseUrl;
   const store = await openPgStore({ databaseUrl, cacheDir: path.join(config.home, "cache"), log });
@@ -54,7 +57,7 @@ export async function openClusterNode(
     let worker: ClusterWorker | undefined;
     let engine: RunEngine | undefined;
     if (roles.worker) {
-      engine = new RunEngine(await runEngineOptions(config, store, links, log));
+      engine = new RunEngine(await runEngineOptions(config, store, links, log, extras.kernelObserver));
       worker = new ClusterWorker({
         store,
         queue,
@@ -75,6 +78,7 @@ export async function openClusterNode(
       queue,
       calls,
       worker,
+      engine,
       apiToken,
       async close() {
         try {

@@ -1,8 +1,8 @@
 /**
- * Server settings. Precedence: defaults (which read the environment) < flags. Secrets (SMTP
- * password) come from the environment only. Settings are checked once, here, at start-up: a bad
- * value is a usage error that names the flag or variable it came from, what it must be and what it
- * was, every bad value at once.
+ * Server settings. Precedence: defaults < the config file (config-file.ts) < environment < flags.
+ * Secrets (SMTP password) come from the environment only. Settings are checked once, here, at
+ * start-up: a bad value is a usage error that names the flag, variable or file key it came from,
+ * what it must be and what it was, every bad value at once.
  */
 import net from "node:net";
 import os from "node:os";
@@ -11,6 +11,9 @@ import { z } from "zod";
 import { AppError } from "../errors.js";
 import { defaultHome } from "../home.js";
 import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_OUTPUT_BYTES } from "../notebook/types.js";
+import { locateConfigFile, readableByOthers, readConfigFile, type ConfigFile } from "./config-file.js";
+import { LOG_FORMATS, LOG_LEVELS } from "./logger.js";
+import { parseListenAddress } from "./metrics-listener.js";
 
 /** A host name (`localhost`, `mail.example.com`) or an IPv4/IPv6 address; not a URL. */
 function isHost(text: string): boolean {
@@ -68,10 +71,27 @@ export const serverConfigSchema = z.object({
     .optional(),
   /** With a database: whether this process also runs calls (false: an API node, `--no-worker`). */
   worker: z.boolean().default(true),
+  /** GET /metrics (false: `--no-metrics`). */
+  metrics: z.boolean().default(true),
+  /** `HOST:PORT`: /metrics there, without a token, instead of on the main port. */
+  metricsListen: z
+    .string()
+    .refine((text) => parseListenAddress(text) !== undefined)
+    .optional(),
+  logLevel: z.enum(LOG_LEVELS).default("info"),
+  /** Unset: pretty when stdout is a terminal, else JSON. */
+  logFormat: z.enum(LOG_FORMATS).optional(),
+  /** The config file read, if any. */
+  configFile: z.string().optional(),
+  /** What the operator should know about the settings (printed at start-up). */
+  configWarnings: z.array(z.string()).default([]),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 
-type SettingName = Exclude<keyof ServerConfig, "smtp" | "worker">;
+type SettingName = Exclude<
+  keyof ServerConfig,
+  "smtp" | "worker" | "metrics" | "configFile" | "configWarnings"
+>;
 
 /**
  * What `resolveServerConfig` takes: each setting as its value (from code), or as the text typed
@@ -81,12 +101,17 @@ type SettingName = Exclude<keyof ServerConfig, "smtp" | "worker">;
 export type ServerFlags = { [K in SettingName]?: ServerConfig[K] | string } & {
   smtp?: SmtpConfig;
   worker?: boolean;
+  metrics?: boolean;
+  /** `--config FILE`: the config file to read (else NBHOOK_CONFIG, else the home's). */
+  config?: string;
 };
 
 /** One setting: where it comes from, how its text is read, and what it must be (for messages). */
 interface Setting<T> {
   flag?: string;
   env?: string;
+  /** Its key in the config file; default the flag's name, `-` as `_` (`--max-runs`: `max_runs`). */
+  file?: string;
   /** Completes "<flag or variable> must be …". */
   must: string;
   parse: z.ZodType<T, string>;
@@ -204,21 +229,43 @@ const SETTINGS: { [K in SettingName]: Setting<NonNullable<ServerConfig[K]>> } = 
     must: "a Postgres URL, e.g. postgres://nbhook@db.example.com:5432/nbhook",
     parse: z.string().trim().pipe(shape.databaseUrl.unwrap()),
   },
+  metricsListen: {
+    flag: "--metrics-listen",
+    env: "NBHOOK_METRICS_LISTEN",
+    must: "HOST:PORT to serve /metrics on, e.g. 127.0.0.1:9464 or [::1]:9464",
+    parse: z.string().trim().pipe(shape.metricsListen.unwrap()),
+  },
+  logLevel: {
+    flag: "--log-level",
+    env: "NBHOOK_LOG_LEVEL",
+    must: `one of ${LOG_LEVELS.join(", ")}`,
+    parse: z.string().trim().toLowerCase().pipe(shape.logLevel.unwrap()),
+    fallback: () => "info",
+  },
+  logFormat: {
+    flag: "--log-format",
+    env: "NBHOOK_LOG_FORMAT",
+    must: "json or pretty",
+    parse: z.string().trim().toLowerCase().pipe(shape.logFormat.unwrap()),
+  },
 };
 
 const SMTP = {
   host: {
     env: "NBHOOK_SMTP_HOST",
+    file: "smtp.host",
     must: "the mail server's host name or IP address",
     parse: z.string().trim().pipe(smtpSchema.shape.host),
   },
   port: {
     env: "NBHOOK_SMTP_PORT",
+    file: "smtp.port",
     must: "a port number from 1 to 65535",
     parse: wholeNumber.pipe(smtpSchema.shape.port),
   },
   secure: {
     env: "NBHOOK_SMTP_SECURE",
+    file: "smtp.secure",
     must: "true or false",
     parse: z
       .string()
@@ -229,29 +276,62 @@ const SMTP = {
   },
   from: {
     env: "NBHOOK_SMTP_FROM",
+    file: "smtp.from",
     must: 'an email address, e.g. nbhook@example.com or "nbhook <nbhook@example.com>"',
     parse: z.string().trim().pipe(smtpSchema.shape.from),
   },
 } satisfies Record<string, Setting<unknown>>;
 
+/** A setting's key in the config file. */
+function fileKey(setting: Setting<unknown>): string | undefined {
+  return setting.file ?? setting.flag?.replace(/^--/, "").replaceAll("-", "_");
+}
+
+/** The settings' keys in the config file, and the booleans read apart. */
+const FILE_KEYS = new Set([
+  ...Object.values(SETTINGS).map((setting) => fileKey(setting as Setting<unknown>)!),
+  ...Object.values(SMTP).map((setting) => setting.file),
+  "smtp.user",
+  "worker",
+  "metrics",
+]);
+
+/** Where a value of the file is named in messages: `key` in `file`. */
+function inFile(file: ConfigFile, key: string): string {
+  return `${key} in ${file.path}`;
+}
+
 /**
  * The value of one setting: the flag's if given, else the variable's (an empty one counts as
- * unset), else undefined. A bad value is added to `problems`, and undefined returned.
+ * unset), else the config file's, else undefined. A bad value is added to `problems`, and
+ * undefined returned.
  */
 function read<T>(
   setting: Setting<T>,
   given: number | string | undefined,
   env: NodeJS.ProcessEnv,
   problems: string[],
+  file?: ConfigFile,
 ): T | undefined {
   let source: string;
   let text: string;
+  const key = fileKey(setting as Setting<unknown>);
   if (given !== undefined && setting.flag) {
     source = setting.flag;
     text = typeof given === "number" ? (setting.asText ?? String)(given) : given;
   } else if (setting.env && env[setting.env]) {
     source = setting.env;
     text = env[setting.env]!;
+  } else if (file && key && file.values.has(key)) {
+    source = inFile(file, key);
+    const value = file.values.get(key);
+    // In the flag's unit, as its text would be: `timeout = 30` is `--timeout 30`.
+    text =
+      typeof value === "string"
+        ? value
+        : typeof value === "number" || typeof value === "boolean"
+          ? String(value)
+          : JSON.stringify(value);
   } else {
     return setting.fallback?.();
   }
@@ -278,22 +358,82 @@ export function defaultMaxRuns(): number {
  * SMTP settings from NBHOOK_SMTP_HOST, _PORT, _SECURE, _USER, _PASSWORD, _FROM; undefined without
  * a host (then the others are not read).
  */
-function readSmtp(env: NodeJS.ProcessEnv, problems: string[]): SmtpConfig | undefined {
-  if (!env.NBHOOK_SMTP_HOST) return undefined;
+function readSmtp(env: NodeJS.ProcessEnv, problems: string[], file?: ConfigFile): SmtpConfig | undefined {
+  if (!env.NBHOOK_SMTP_HOST && !file?.values.has("smtp.host")) return undefined;
   const before = problems.length;
-  const host = read(SMTP.host, undefined, env, problems);
-  const port = read(SMTP.port, undefined, env, problems) ?? 25;
-  const secure = read(SMTP.secure, undefined, env, problems) ?? port === 465;
-  const from = read(SMTP.from, undefined, env, problems) ?? `nbhook@${os.hostname()}`;
+  const host = read(SMTP.host, undefined, env, problems, file);
+  const port = read(SMTP.port, undefined, env, problems, file) ?? 25;
+  const secure = read(SMTP.secure, undefined, env, problems, file) ?? port === 465;
+  const from = read(SMTP.from, undefined, env, problems, file) ?? `nbhook@${os.hostname()}`;
+  const fileUser = file?.values.get("smtp.user");
+  if (fileUser !== undefined && typeof fileUser !== "string") {
+    problems.push(
+      `${inFile(file!, "smtp.user")} must be the SMTP user name, as a string (got ${quote(JSON.stringify(fileUser))})`,
+    );
+  }
   if (problems.length > before || host === undefined) return undefined;
   return {
     host,
     port,
     secure,
     from,
-    user: env.NBHOOK_SMTP_USER || undefined,
+    user: env.NBHOOK_SMTP_USER || (typeof fileUser === "string" && fileUser) || undefined,
     password: env.NBHOOK_SMTP_PASSWORD || undefined,
   };
+}
+
+/** A boolean of the file (`worker`, `metrics`); a value that is not one is a problem. */
+function fileBoolean(file: ConfigFile | undefined, key: string, problems: string[]): boolean | undefined {
+  if (!file?.values.has(key)) return undefined;
+  const value = file.values.get(key);
+  if (typeof value === "boolean") return value;
+  problems.push(`${inFile(file, key)} must be true or false (got ${quote(JSON.stringify(value))})`);
+  return undefined;
+}
+
+/**
+ * The config file, when there is one, checked for what no setting reads: unknown keys, the SMTP
+ * password (environment only), `home` in the home's own file.
+ */
+function loadFile(
+  flags: ServerFlags,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  warnings: string[],
+): ConfigFile | undefined {
+  const homeProblems: string[] = [];
+  const home = read(SETTINGS.home, flags.home, env, homeProblems) ?? defaultHome({});
+  const location = locateConfigFile(flags.config, env, home, problems);
+  if (!location) return undefined;
+  const file = readConfigFile(location, problems);
+  if (!file) return undefined;
+  for (const key of file.values.keys()) {
+    if (key === "smtp.password") {
+      problems.push(
+        `${inFile(file, key)}: the SMTP password is read from NBHOOK_SMTP_PASSWORD only, so that it stays out of ` +
+          "config files: remove it from the file and set the variable",
+      );
+    } else if (key === "home" && !file.given) {
+      problems.push(
+        `${inFile(file, key)}: this file is found through the home, so it cannot move it: remove the key, or pass ` +
+          "the file with --config",
+      );
+    } else if (!FILE_KEYS.has(key)) {
+      problems.push(`${inFile(file, key)}: unknown key; the keys are ${[...FILE_KEYS].join(", ")}`);
+    }
+  }
+  const database = file.values.get("database");
+  if (
+    typeof database === "string" &&
+    /^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(database) &&
+    readableByOthers(file.path)
+  ) {
+    warnings.push(
+      `${file.path} holds a database password and other users may read it: chmod 600 ${file.path}, ` +
+        "or set NBHOOK_DATABASE_URL instead",
+    );
+  }
+  return file;
 }
 
 /** SMTP settings from the environment (see readSmtp); a bad value is a usage error. */
@@ -310,8 +450,10 @@ export function smtpFromEnv(env: NodeJS.ProcessEnv = process.env): SmtpConfig | 
  */
 export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const problems: string[] = [];
+  const warnings: string[] = [];
+  const file = loadFile(flags, env, problems, warnings);
   const get = <K extends SettingName>(name: K) =>
-    read<NonNullable<ServerConfig[K]>>(SETTINGS[name], flags[name], env, problems);
+    read<NonNullable<ServerConfig[K]>>(SETTINGS[name], flags[name], env, problems, file);
   const config = {
     host: get("host"),
     port: get("port"),
@@ -325,11 +467,22 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     minFreeBytes: get("minFreeBytes"),
     maxAnswerBytes: get("maxAnswerBytes"),
     maxOutputBytes: get("maxOutputBytes"),
-    smtp: flags.smtp ?? readSmtp(env, problems),
+    smtp: flags.smtp ?? readSmtp(env, problems, file),
     databaseUrl: get("databaseUrl"),
-    worker: flags.worker ?? true,
+    worker: flags.worker ?? fileBoolean(file, "worker", problems) ?? true,
+    metrics: flags.metrics ?? fileBoolean(file, "metrics", problems) ?? true,
+    metricsListen: get("metricsListen"),
+    logLevel: get("logLevel"),
+    logFormat: get("logFormat"),
+    configFile: file?.path,
+    configWarnings: warnings,
   };
-  if (flags.worker === false && !config.databaseUrl) {
+  if (config.metrics === false && config.metricsListen) {
+    problems.push(
+      "--metrics-listen serves the metrics that --no-metrics (or metrics = false) turns off: drop one of them",
+    );
+  }
+  if (config.worker === false && !config.databaseUrl) {
     problems.push("--no-worker needs --database (an API node hands its calls to workers through Postgres)");
   }
   if (problems.length > 0) throw usageError(problems);

@@ -30,6 +30,7 @@ const STATUS: Record<ErrorCode, number> = {
   protocol: 500,
   internal: 500,
   busy: 503,
+  "not-ready": 503,
   timeout: 504,
   "insufficient-storage": 507,
 };

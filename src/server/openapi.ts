@@ -83,7 +83,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: "`unsupported-media-type`: a body of a type the route does not read",
   422: "`notebook-invalid`, `parameter-invalid`: an invalid notebook, or a parameter that cannot be converted to its default's type or is over the limits its kernel can read",
   500: "`internal` and the kernel errors: a failure of nbhook or of the kernel (see the server log)",
-  503: "`busy`: the queue is full or the server is stopping (with `Retry-After`)",
+  503: "`busy`: the queue is full or the server is stopping (with `Retry-After`); `not-ready` (GET /readyz): what this node lacks to take a call",
   504: "`timeout`: the run went over its time limit",
   507: "`insufficient-storage`: the server's disk is full, read-only, or below `--min-free` (with `Retry-After`)",
 };
@@ -321,13 +321,6 @@ export const DOCS_CSP = [
   "object-src 'none'",
 ].join("; ");
 
-const HEALTH_SCHEMA = routeSchema({
-  summary: "Whether the server is up",
-  tags: ["server"],
-  open: true,
-  responses: { 200: z.object({ status: z.literal("ok") }) },
-});
-
 let version: Promise<string> | undefined;
 
 /** nbhook's version, from its package.json (the same file from src/ and from dist/). */
@@ -350,8 +343,6 @@ export async function registerOpenApi(app: FastifyInstance, deps: ServerDeps): P
   const routes: SeenRoute[] = [];
   seenRoutes.set(app, routes);
   app.addHook("onRoute", (route) => {
-    // app.ts registers /health; its documentation is here.
-    if (route.url === "/health" && route.schema === undefined) route.schema = HEALTH_SCHEMA;
     for (const method of [route.method].flat()) {
       routes.push({ method, url: route.url, hidden: route.schema?.hide === true });
     }

@@ -4,7 +4,7 @@
  * files, made (and swept of what the last stop left) here.
  */
 import path from "node:path";
-import { prepareKernelRuntimeDir, preparePrivateDir } from "../kernel/index.js";
+import { prepareKernelRuntimeDir, preparePrivateDir, type KernelObserver } from "../kernel/index.js";
 import type { Links, RunLogger } from "../runs/index.js";
 import type { RunEngineOptions } from "../runs/run-engine.js";
 import type { Store } from "../store/index.js";
@@ -16,6 +16,7 @@ export async function runEngineOptions(
   store: Store,
   links: Links,
   log: RunLogger,
+  kernelObserver?: KernelObserver,
 ): Promise<RunEngineOptions> {
   const kernels = await prepareKernelRuntimeDir(config.home);
   const answers = await preparePrivateDir(path.join(config.home, "answers"));
@@ -33,6 +34,7 @@ export async function runEngineOptions(
     poolSize: config.poolSize,
     smtp: config.smtp,
     kernelRuntimeDir: kernels.dir,
+    kernelObserver,
     limits: {
       maxOutputBytes: config.maxOutputBytes,
       maxAnswerBytes: config.maxAnswerBytes,

@@ -2,6 +2,8 @@ import type { Calls, Links } from "../runs/index.js";
 import type { Store } from "../store/index.js";
 import type { ServerConfig } from "./config.js";
 import type { DiskSpace } from "./disk-space.js";
+import type { Metrics } from "./metrics.js";
+import type { ReadinessSources } from "./readiness.js";
 
 /** What routes need; built once by `startServer`, passed to every route module. */
 export interface ServerDeps {
@@ -15,4 +17,8 @@ export interface ServerDeps {
   links: Links;
   /** The home's free space: calls are refused (507) below `--min-free`. Unset: not checked. */
   disk?: DiskSpace;
+  /** The server's metrics; unset with `--no-metrics`. */
+  metrics?: Metrics;
+  /** What GET /readyz checks; unset: the store only. */
+  readiness?: ReadinessSources;
 }

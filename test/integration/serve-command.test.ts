@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -79,5 +79,36 @@ describe("nbhook serve", () => {
     await first.output;
     const second = serve(["--port", "0", "--home", dir]);
     expect(await second.ready).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe("nbhook serve with a config file", () => {
+  it("reads the home's nbhook.toml (below the flags) and says so", async () => {
+    const dir = home();
+    writeFileSync(path.join(dir, "nbhook.toml"), 'metrics = false\nport = 1\nlog_format = "json"\n');
+    const server = serve(["--port", "0", "--home", dir]); // the flag wins over the file's port
+    const url = await server.ready;
+    const token = readFileSync(path.join(dir, "api-token"), "utf8").trim();
+    const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(404); // metrics = false, without --no-metrics typed
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    server.child.kill("SIGTERM");
+    const { stderr } = await server.output;
+    expect(stderr).toContain(`nbhook: settings from ${path.join(dir, "nbhook.toml")}`);
+    expect(stderr).toContain("nbhook: metrics are off");
+  });
+
+  it("stops with exit 2 naming every bad key of the file", async () => {
+    const dir = home();
+    writeFileSync(
+      path.join(dir, "nbhook.json"),
+      JSON.stringify({ port: "high", max_queue: -1, colour: "red" }),
+    );
+    const { code, stderr } = await serve(["--home", dir]).output;
+    expect(code).toBe(2);
+    const file = path.join(dir, "nbhook.json");
+    expect(stderr).toContain(`colour in ${file}: unknown key`);
+    expect(stderr).toContain(`port in ${file} must be a port number from 0 to 65535 (got "high")`);
+    expect(stderr).toContain(`max_queue in ${file} must be a whole number from 0 to 100000 (got "-1")`);
   });
 });

@@ -40,7 +40,14 @@ async function pollUntilDone(id: string, token: string): Promise<Record<string, 
 }
 
 /** Headers that differ between two answers of the same notebook whatever it does. */
-const PER_ANSWER = new Set(["date", "connection", "keep-alive", "x-nbhook-run-id", "server-timing"]);
+const PER_ANSWER = new Set([
+  "date",
+  "connection",
+  "keep-alive",
+  "x-nbhook-run-id",
+  "server-timing",
+  "x-request-id",
+]);
 const stableHeaders = (answer: Answer) =>
   Object.fromEntries([...answer.headers.entries()].filter(([name]) => !PER_ANSWER.has(name)));
 

@@ -241,6 +241,14 @@ export class ClusterQueue {
     await this.pool.query("SELECT pg_notify($1, $2)", [WEBHOOKS_CHANNEL, webhookId]);
   }
 
+  /** Workers alive (fresh heartbeat) and taking calls (not draining): readiness and metrics. */
+  async liveWorkers(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM nbhook_workers WHERE NOT draining AND ${LIVE_WORKER}`,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async registerWorker(worker: { id: string; host: string; pid: number; maxRuns: number }): Promise<void> {
     await this.pool.query(
       `INSERT INTO nbhook_workers (id, host, pid, max_runs) VALUES ($1, $2, $3, $4)
