@@ -44,7 +44,7 @@ const NOTEBOOK_DOWNLOAD: ResponseDoc = {
 };
 
 function sendNotebook(reply: FastifyReply, webhook: Webhook, which: string, data: Buffer): FastifyReply {
-  const stem = webhook.name.replace(/\.ipynb$/i, "");
+  const stem = webhook.fileName.replace(/\.ipynb$/i, "");
   return reply
     .type(IPYNB_CONTENT_TYPE)
     .header(HISTO_HEADER, which)

@@ -34,6 +34,7 @@ import {
 } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
+import { webhookTitleOf } from "../representations.js";
 
 const idParams = z.object({ id: z.string().min(1) });
 
@@ -52,7 +53,7 @@ async function liveParameters(deps: ServerDeps, webhook: Webhook): Promise<LiveP
   const histo = webhook.liveHisto;
   const bytes = histo ? await deps.store.readVersion(webhook.id, histo) : undefined;
   if (!histo || !bytes) return { histo: null, language: null, parameters: [] };
-  const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.name} (version ${histo})`);
+  const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.fileName} (version ${histo})`);
   const choice = kernelChoiceOf(notebook);
   // As a call chooses: the notebook's language, else its kernel's name (`python3`).
   const language = paramLanguageOf(choice.language ?? choice.name ?? "");
@@ -107,7 +108,7 @@ export function webhookOpenApi(
   return {
     openapi: "3.1.0",
     info: {
-      title: webhook.name,
+      title: webhookTitleOf(webhook),
       version: live.histo,
       description:
         `Calls the notebook ${webhook.path} deployed on nbhook ${version}: each call runs its live ` +
@@ -120,13 +121,13 @@ export function webhookOpenApi(
       [path]: {
         get: {
           operationId: "callWebhook",
-          summary: `Run ${webhook.name} with query parameters`,
+          summary: `Run ${webhookTitleOf(webhook)} with query parameters`,
           parameters: live.parameters.map(queryParameter),
           responses,
         },
         post: {
           operationId: "callWebhookWithBody",
-          summary: `Run ${webhook.name} with a body`,
+          summary: `Run ${webhookTitleOf(webhook)} with a body`,
           requestBody: {
             required: false,
             content: {
