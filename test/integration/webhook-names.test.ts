@@ -347,6 +347,13 @@ describe("CORS on webhook URLs", () => {
     // Deploying again without --cors turns it off.
     await client.add(notebookIn(), { name: "cors-one" });
     expect((await preflight(webhook.url, PAGE)).status).toBe(405);
+    // Beside a webhook URL, the preflight route of @fastify/cors answers the usual 404.
+    for (const route of ["/notebook/a/b", "/notebooks"]) {
+      const beside = await preflight(`${server.url}${route}`, PAGE);
+      expect(beside.status, route).toBe(404);
+      expect(((await beside.json()) as { error: string }).error).toBe("not-found");
+      expect(beside.headers.get("access-control-allow-origin")).toBeNull();
+    }
     // /api has no CORS at all.
     const apiPreflight = await preflight(`${server.url}/api/webhooks`, PAGE);
     expect(apiPreflight.headers.get("access-control-allow-origin")).toBeNull();
