@@ -33,7 +33,10 @@ export async function webhookOfPathOr404(deps: ServerDeps, notebookPath: string)
         "(the webhook's `name`, or its id)",
     );
   }
-  throw new AppError("not-found", `no webhook for ${notebookPath}: deploy it with \`nbhook add ${notebookPath}\``);
+  throw new AppError(
+    "not-found",
+    `no webhook for ${notebookPath}: deploy it with \`nbhook add ${notebookPath}\``,
+  );
 }
 
 export async function runOr404(deps: ServerDeps, id: string): Promise<Run> {

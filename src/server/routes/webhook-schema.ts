@@ -34,6 +34,7 @@ import {
 } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
+import { addCommandFor } from "./add-command-for.js";
 import { webhookTitleOf } from "../representations.js";
 
 const idParams = z.object({ id: z.string().min(1) });
@@ -185,14 +186,14 @@ export async function registerWebhookSchemaRoutes(app: FastifyInstance, deps: Se
       throw new AppError(
         "conflict",
         `the webhook for ${webhook.path} was deleted, and its URL answers 404: deploy it again with ` +
-          `\`nbhook add ${webhook.path}\``,
+          `\`${addCommandFor(webhook)}\``,
       );
     }
     const live = await liveParameters(deps, webhook);
     if (live.histo === null) {
       throw new AppError(
         "not-found",
-        `${webhook.path} has no deployed version left: deploy one with \`nbhook add ${webhook.path}\``,
+        `${webhook.path} has no deployed version left: deploy one with \`${addCommandFor(webhook)}\``,
       );
     }
     const url = deps.links.webhook(webhook.token);

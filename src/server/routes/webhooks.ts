@@ -25,6 +25,7 @@ import { parseRequest } from "../http-errors.js";
 import { routeSchema } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
+import { addCommandFor } from "./add-command-for.js";
 import { nameProblem } from "../../api/webhook-names.js";
 import { registerWebhookHistoryRoutes } from "./webhook-history.js";
 import { registerWebhookSchemaRoutes } from "./webhook-schema.js";
@@ -300,13 +301,6 @@ function cleanParams(params: z.infer<typeof paramsSchema>): WebhookParams {
     out[name] = value;
   }
   return out;
-}
-
-/** The `nbhook add` that deploys this webhook again. */
-export function addCommandFor(webhook: Webhook): string {
-  return webhook.name === webhook.path
-    ? `nbhook add ${webhook.path}`
-    : `nbhook add ${webhook.path} --name ${webhook.name}`;
 }
 
 /** Whether a webhook's last deploy came from another machine (both known) or another path. */
