@@ -136,6 +136,11 @@ describe("names over the API", () => {
     expect(byPath).toMatchObject({ created: false, webhook: { id: named.webhook.id, name: "sales" } });
     // Named by the path in any form the SDK resolves: relative to the current folder too.
     expect((await client.webhook(path.relative(process.cwd(), other))).id).toBe(named.webhook.id);
+    // Deleted, it comes back at the same URL from a plain add of its path.
+    await client.delete("sales");
+    const revived = await client.add(other);
+    expect(revived).toMatchObject({ created: false, webhook: { id: named.webhook.id, deleted_at: null } });
+    expect(revived.webhook.url).toBe(named.webhook.url);
   });
 
   it("a deploy that becomes a new version of another machine's webhook says where that one came from", async () => {

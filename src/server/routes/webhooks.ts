@@ -311,8 +311,9 @@ function deployedElsewhere(existing: Webhook, notebookPath: string, host: string
 
 /**
  * The name an add deploys to: the one given (checked: webhook-names.ts), else the path when a
- * webhook has it as name, else the only webhook deployed from the path under another name, else
- * the path (a new webhook). Several webhooks from the path and none named by it: 409 naming them.
+ * webhook has it as name, else the only webhook deployed from the path under another name (a
+ * deleted one only when none is live), else the path (a new webhook). Several webhooks from the
+ * path and none named by it: 409 naming them.
  */
 async function nameForAdd(
   deps: ServerDeps,
@@ -327,7 +328,10 @@ async function nameForAdd(
     return given;
   }
   if (given === notebookPath || (await deps.store.findWebhookByName(notebookPath))) return notebookPath;
-  const from = (await deps.store.listWebhooksByPath(notebookPath)).filter((w) => !w.deletedAt);
+  const all = await deps.store.listWebhooksByPath(notebookPath);
+  const live = all.filter((w) => !w.deletedAt);
+  // A deleted one comes back (same URL) when it is the only one that came from the path.
+  const from = live.length > 0 ? live : all;
   if (from.length === 1) return from[0]!.name;
   if (from.length > 1) {
     throw new AppError(
