@@ -14,6 +14,7 @@ export type ErrorCode =
   | "unsupported-media-type" // a body of a type the route does not read
   | "notebook-invalid" // not nbformat v4, or a cell/field is wrong
   | "parameter-invalid" // a parameter could not be parsed, coerced or translated
+  | "name-invalid" // a webhook name nbhook does not take (docs/api.md, "Names")
   | "kernel-not-found" // no kernelspec fits
   | "kernel-launch" // the kernel process could not start or never answered
   | "kernel-died" // the kernel process exited while we needed it

@@ -62,6 +62,7 @@ import builtins
 import json
 import os
 import re
+import socket
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -114,28 +115,44 @@ def add(
     http(s) URL to redirect to after a run), ``inline`` (answer without a download header), and
     any other name, injected into every run. ``debug=True`` prints the request and the reply and
     makes the server log each run in detail. A re-``add`` keeps the URL and adds a version.
-    nbhook extras: ``timeout_s=`` (run time limit) and ``files=[...]`` (files the notebook reads,
-    deployed into its working directory, paths relative to the notebook's folder kept).
+    nbhook extras: ``timeout_s=`` (run time limit), ``files=[...]`` (files the notebook reads,
+    deployed into its working directory, paths relative to the notebook's folder kept) and
+    ``name=`` (the webhook's name, its identity; default the notebook's absolute path).
     """
     if in_run():
         print("No add done, you are in production")
         return _run_url(path)
     timeout_s = kwargs.pop("timeout_s", None)
     files = kwargs.pop("files", None)
+    name = kwargs.pop("name", None)
     _ignored("add", args, kwargs)
     notebook_path = resolve_notebook(path, "add")
     body: Dict[str, Any] = {
         "path": notebook_path,
+        "source_host": socket.gethostname(),
         "notebook": _read_notebook(notebook_path),
         "params": _params(params),
         "debug": bool(debug),
     }
+    if name is not None:
+        body["name"] = str(name)
     if timeout_s is not None:
         body["timeout_s"] = _positive_number(timeout_s, "timeout_s")
     if files:
         body["files"] = _dependency_files(files, notebook_path)
     answer = _client(debug).request("POST", "/api/webhooks", body=body)
     webhook, version = answer["webhook"], answer["version"]
+    previous = answer.get("previous")
+    if previous:
+        print(
+            "Warning: the webhook {} was deployed from {} as {}; this deploy is its version {}, at "
+            "the same URL (to keep both, add with another name=)".format(
+                webhook.get("name"),
+                "host " + previous["host"] if previous.get("host") else "an unknown host",
+                previous.get("path"),
+                answer.get("versions"),
+            )
+        )
     print(
         "Deployed {} (version {}). Call it at:\n{}".format(
             notebook_path, version.get("histo"), webhook["url"]
@@ -170,7 +187,7 @@ def list(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Optional[List
     _ignored("list", args, kwargs)
 
     def versions() -> List[Dict[str, Any]]:
-        webhook = _lookup(client, _notebook(path, "list"))
+        webhook = _lookup(client, _notebook(path, "list"), ref=path)
         answer = client.request("GET", _webhook_path(webhook, "versions"))
         return [{k: v.get(k) for k in _VERSION_FIELDS} for v in answer["versions"]]
 
@@ -183,7 +200,7 @@ def list_output(path: Optional[str] = None, *args: Any, **kwargs: Any) -> Option
     _ignored("list_output", args, kwargs)
 
     def outputs() -> List[Dict[str, Any]]:
-        webhook = _lookup(client, _notebook(path, "list_output"))
+        webhook = _lookup(client, _notebook(path, "list_output"), ref=path)
         answer = client.request("GET", _webhook_path(webhook, "outputs"))
         return [{k: o.get(k) for k in _OUTPUT_FIELDS} for o in answer["outputs"]]
 
@@ -206,7 +223,7 @@ def get(
     histo = _histo(histo, "get", latest_ok=True)
     name = os.path.basename(notebook_path)
     target = _target(notebook_path, "prod_" + name if histo is None else histo + "___" + name, "get")
-    webhook = _lookup(client, notebook_path)
+    webhook = _lookup(client, notebook_path, ref=path)
     if histo is None:
         missing = "{} has no deployed version left (all were cleared): deploy it again with naas.webhook.add(path={!r})".format(
             notebook_path, notebook_path
@@ -243,7 +260,7 @@ def clear(
     _ignored("clear", args, kwargs)
     notebook_path = resolve_notebook(path, "clear")
     histo, every = _histo_or_all(histo, all, "clear")
-    webhook = _lookup(client, notebook_path)
+    webhook = _lookup(client, notebook_path, ref=path)
     if every:
         deleted = client.request("DELETE", _webhook_path(webhook, "versions"))["deleted"]
         print(
@@ -289,7 +306,7 @@ def get_output(
     name = os.path.basename(notebook_path)
     wanted = "output__" + name if histo is None else histo + "___output__" + name
     target = _target(notebook_path, wanted, "get_output")
-    webhook = _lookup(client, notebook_path)
+    webhook = _lookup(client, notebook_path, ref=path)
     if histo is None:
         missing = "no output yet for {}: call its webhook URL first (each run keeps its output)".format(
             notebook_path
@@ -324,7 +341,7 @@ def clear_output(
     _ignored("clear_output", args, kwargs)
     notebook_path = resolve_notebook(path, "clear_output")
     histo, every = _histo_or_all(histo, all, "clear_output")
-    webhook = _lookup(client, notebook_path)
+    webhook = _lookup(client, notebook_path, ref=path)
     if every:
         deleted = client.request("DELETE", _webhook_path(webhook, "outputs"))["deleted"]
         print("Removed {} output(s) of {}".format(len(deleted), notebook_path))
@@ -360,7 +377,7 @@ def delete(
     client = _client(debug)
     _ignored("delete", args, kwargs)
     notebook_path = resolve_notebook(path, "delete")
-    webhook = _lookup(client, notebook_path)
+    webhook = _lookup(client, notebook_path, ref=path)
     client.request("DELETE", _webhook_path(webhook))
     print(
         "Deleted the webhook of {}: its URL now answers 404 (naas.webhook.add() brings it "
@@ -425,7 +442,7 @@ def _notebook(path: Any, call: str) -> str:
 
 def _find(client: Client, path: Any) -> Tuple[str, Optional[Dict[str, Any]]]:
     notebook_path = _notebook(path, "find")
-    return notebook_path, _lookup(client, notebook_path, required=False)
+    return notebook_path, _lookup(client, notebook_path, required=False, ref=path)
 
 
 def _during_run(call: str, ask: Any, missing: Any = None) -> Any:
@@ -448,11 +465,29 @@ def _during_run(call: str, ask: Any, missing: Any = None) -> Any:
         return missing
 
 
-def _lookup(client: Client, notebook_path: str, required: bool = True) -> Optional[Dict[str, Any]]:
+def _lookup(
+    client: Client, notebook_path: str, required: bool = True, ref: Any = None
+) -> Optional[Dict[str, Any]]:
+    """The webhook ``ref`` (the ``path=`` given) names, as the CLI finds it: the webhook of that
+    name; else the one named by the notebook's absolute path, else the only one deployed from it
+    (several: ``Conflict`` listing their names)."""
+    names = [os.fsdecode(ref)] if isinstance(ref, (str, bytes, os.PathLike)) else []
+    for name in names + [notebook_path]:
+        found = client.request("GET", "/api/webhooks", query={"name": name})["webhooks"]
+        if found:
+            return found[0]
     webhooks = client.request("GET", "/api/webhooks", query={"path": notebook_path})["webhooks"]
-    for webhook in webhooks:
-        if webhook.get("path") == notebook_path:
-            return webhook
+    webhooks = [w for w in webhooks if w.get("path") == notebook_path]
+    if len(webhooks) == 1:
+        return webhooks[0]
+    if len(webhooks) > 1:
+        raise Conflict(
+            "{} is deployed under several names ({}): pass one of them as path=".format(
+                notebook_path, ", ".join(w.get("name", "?") for w in webhooks)
+            ),
+            409,
+            "conflict",
+        )
     if not required:
         return None
     raise NotFound(

@@ -16,8 +16,14 @@ export type { RunMode };
 
 export const webhookSchema = z.object({
   id: z.string(),
-  path: z.string(),
+  /** The identity (docs/api.md, "Names"): given at add, else the notebook's absolute path. */
   name: z.string(),
+  /** Where the newest deploy's notebook came from, on the deploying machine. */
+  path: z.string(),
+  /** The notebook's file name (`report.ipynb`): downloads, titles. */
+  file_name: z.string(),
+  /** The deploying machine's host name, or null when the deploy did not say. */
+  source_host: z.string().nullable(),
   url: z.string(),
   params: z.record(z.string(), z.unknown()),
   debug: z.boolean(),
@@ -25,6 +31,8 @@ export const webhookSchema = z.object({
   mode: runModeSchema,
   max_concurrency: z.number().nullable(),
   reuse_calls: z.number(),
+  /** Origins whose pages may call the webhook URL (CORS); `*`: any. */
+  cors: z.array(z.string()),
   created_at: z.string(),
   updated_at: z.string(),
   deleted_at: z.string().nullable(),
@@ -63,6 +71,8 @@ export const runSchema = z.object({
   webhook_id: z.string(),
   /** The webhook's notebook path (absent when the webhook row is gone). */
   path: z.string().optional(),
+  /** The webhook's name (absent when the webhook row is gone). */
+  webhook_name: z.string().optional(),
   version_histo: z.string(),
   output_histo: z.string(),
   status: runStatusSchema,
@@ -82,7 +92,14 @@ export const addResultSchema = z.object({
   created: z.boolean(),
   webhook: webhookSchema,
   version: versionSchema,
+  /** How many versions the webhook keeps now, this one included. */
+  versions: z.number(),
   files: z.array(z.string()),
+  /**
+   * Set when this deploy became a new version of a webhook whose previous deploy came from another
+   * machine or another path: where that was (the host null when that deploy did not say).
+   */
+  previous: z.object({ host: z.string().nullable(), path: z.string() }).optional(),
 });
 export type AddResultJson = z.infer<typeof addResultSchema>;
 

@@ -8,7 +8,14 @@ import { inferCliValue } from "../notebook/parameters/index.js";
 import { RUN_MODES, type RunMode } from "../store/index.js";
 import { splitPair } from "./argv.js";
 import { secondsFlag, wholeNumberFlag } from "./flag-values.js";
-import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
+import { hostname } from "node:os";
+import {
+  absolutePath,
+  clientFor,
+  describeWebhook,
+  withServerOptions,
+  type ServerFlags,
+} from "./server-options.js";
 import { printJson } from "./table.js";
 
 interface AddFlags extends ServerFlags {
@@ -24,6 +31,8 @@ interface AddFlags extends ServerFlags {
   mode?: RunMode;
   maxConcurrency?: number;
   reuseCalls?: number;
+  name?: string;
+  cors?: string[];
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -59,7 +68,18 @@ export function addCommand(): Command {
       .description(
         "deploy a notebook as a webhook and print its URL; deploying it again adds a version (same URL)",
       )
-      .argument("<notebook>", "the .ipynb file (its absolute path identifies the webhook)")
+      .argument("<notebook>", "the .ipynb file")
+      .option(
+        "--name <name>",
+        "the webhook's name, its identity (letters, digits, . _ - @ + /; at most 200 characters); " +
+          "default: the notebook's absolute path, or the name it was deployed under before",
+      )
+      .option(
+        "--cors <origin>",
+        "let web pages of this origin (https://example.com) call the webhook URL and read its answer; " +
+          "* for any page (repeatable)",
+        collect,
+      )
       .option("--notif-up <address>", "email this address after each successful run (repeatable)", collect)
       .option("--notif-down <address>", "email this address when a run fails (repeatable)", collect)
       .option("--next-url <url>", "redirect callers to this absolute http(s) URL after the run")
@@ -111,7 +131,13 @@ export function addCommand(): Command {
       )
       .addHelpText(
         "after",
-        "\nEach add sets the webhook's settings anew: options left out go back to their defaults.\n" +
+        "\nA webhook is known by its name (--name), by default the notebook's absolute path: deploying the\n" +
+          "same path again adds a version. Two people deploying the same path from two machines should each\n" +
+          "give a --name; an add that becomes a new version of a webhook last deployed from another machine\n" +
+          "or path says so on stderr.\n" +
+          "--cors lets a web page call the URL from a browser (fetch); * allows any page: anyone who knows the\n" +
+          "URL can already call it, * only lets pages read the answer too.\n" +
+          "\nEach add sets the webhook's settings anew: options left out go back to their defaults.\n" +
           "A dependency inside the notebook's folder keeps its relative path; others keep their file name.\n" +
           "\nModes (docs/modes.md):\n" +
           "  isolated  every call runs the whole notebook on a fresh kernel; nothing survives between calls\n" +
@@ -126,6 +152,8 @@ export function addCommand(): Command {
   ).action(async (notebook: string, flags: AddFlags) => {
     const client = await clientFor(flags);
     const result = await client.add(notebook, {
+      name: flags.name,
+      cors: flags.cors,
       params: paramsOf(flags),
       debug: flags.debugRuns ?? false,
       timeoutS: flags.timeout,
@@ -139,7 +167,16 @@ export function addCommand(): Command {
       return;
     }
     process.stdout.write(result.webhook.url + "\n");
-    const where = absolutePath(notebook);
+    const where = describeWebhook(result.webhook);
+    if (result.previous) {
+      const before = result.previous;
+      process.stderr.write(
+        `nbhook: warning: the webhook ${result.webhook.name} was deployed from ` +
+          `${before.host === null ? "an unknown host" : `host ${before.host}`} as ${before.path}; ` +
+          `this deploy (from ${hostname()} as ${absolutePath(notebook)}) is its version ${result.versions} ` +
+          `(${result.version.histo}), at the same URL. To keep both, deploy with another --name.\n`,
+      );
+    }
     process.stderr.write(
       result.created
         ? `nbhook: deployed ${where} (version ${result.version.histo}); call the URL above to run it\n`

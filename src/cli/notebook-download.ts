@@ -14,6 +14,17 @@ export function besideNotebook(notebookPath: string, label: string): string {
   return path.join(dir, `${name}.${label}.ipynb`);
 }
 
+/**
+ * The notebook path a download goes beside: the argument's, or, for a webhook given by a name that
+ * is not its path, its file name in the current folder.
+ */
+export function downloadBase(
+  ref: string,
+  webhook: { name: string; path: string; file_name: string },
+): string {
+  return webhook.name === ref && ref !== webhook.path ? path.resolve(webhook.file_name) : path.resolve(ref);
+}
+
 /** Writes the download; answers where it went ("-" for stdout). */
 export async function saveDownload(
   download: NotebookDownload,

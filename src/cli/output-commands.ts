@@ -3,8 +3,14 @@
  * `webhook.get_output`, `clear_output`).
  */
 import { Command } from "commander";
-import { saveAndReport } from "./notebook-download.js";
-import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
+import { downloadBase, saveAndReport } from "./notebook-download.js";
+import {
+  clientFor,
+  describeWebhook,
+  WEBHOOK_ARGUMENT,
+  withServerOptions,
+  type ServerFlags,
+} from "./server-options.js";
 import { printJson } from "./table.js";
 
 interface GetOutputFlags extends ServerFlags {
@@ -17,7 +23,7 @@ export function getOutputCommand(): Command {
   return withServerOptions(
     new Command("get-output")
       .description("download the executed notebook of a run (the newest by default)")
-      .argument("<notebook>")
+      .argument("<notebook>", WEBHOOK_ARGUMENT)
       .option("--histo <histo>", "the output to get (its history id)")
       .option(
         "-o, --output <file>",
@@ -25,8 +31,10 @@ export function getOutputCommand(): Command {
       )
       .option("--force", "overwrite the output file if it exists"),
   ).action(async (notebook: string, flags: GetOutputFlags) => {
-    const download = await (await clientFor(flags)).getOutput(notebook, { histo: flags.histo });
-    await saveAndReport(download, notebook, `output.${download.histo}`, flags);
+    const client = await clientFor(flags);
+    const webhook = await client.webhook(notebook);
+    const download = await client.getOutput(webhook.name, { histo: flags.histo });
+    await saveAndReport(download, downloadBase(notebook, webhook), `output.${download.histo}`, flags);
   });
 }
 
@@ -34,15 +42,17 @@ export function clearOutputCommand(): Command {
   return withServerOptions(
     new Command("clear-output")
       .description("remove the executed notebooks of runs: one (--histo) or all")
-      .argument("<notebook>")
+      .argument("<notebook>", WEBHOOK_ARGUMENT)
       .option("--histo <histo>", "the output to remove (default: all of them)"),
   ).action(async (notebook: string, flags: ServerFlags & { histo?: string }) => {
-    const deleted = await (await clientFor(flags)).clearOutput(notebook, { histo: flags.histo });
+    const client = await clientFor(flags);
+    const webhook = await client.webhook(notebook);
+    const deleted = await client.clearOutput(webhook.name, { histo: flags.histo });
     if (flags.json) {
       printJson({ deleted });
       return;
     }
-    const where = absolutePath(notebook);
+    const where = describeWebhook(webhook);
     process.stdout.write(
       deleted.length
         ? `cleared ${deleted.length} output${deleted.length > 1 ? "s" : ""} of ${where}: ${deleted.join(", ")}\n`

@@ -8,7 +8,7 @@ import { AppError } from "../errors.js";
 import { stripAnsi } from "../notebook/ansi.js";
 import { wholeNumberFlag } from "./flag-values.js";
 import { saveDownload } from "./notebook-download.js";
-import { clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
+import { clientFor, WEBHOOK_ARGUMENT, withServerOptions, type ServerFlags } from "./server-options.js";
 import { formatDate, formatDuration, printJson, printTable } from "./table.js";
 
 interface RunsFlags extends ServerFlags {
@@ -54,7 +54,7 @@ export function runsCommand(): Command {
   return withServerOptions(
     new Command("runs")
       .description("list recent runs of a deployed notebook (of all without one), newest first")
-      .argument("[notebook]")
+      .argument("[notebook]", WEBHOOK_ARGUMENT)
       .addOption(
         new Option("--limit <n>", "how many runs (default 50)").argParser(
           wholeNumberFlag("--limit", 1, 1000),
@@ -87,10 +87,10 @@ export function runsCommand(): Command {
       r.status,
       formatDuration(r.duration_ms),
       r.http_status ? String(r.http_status) : "-",
-      ...(notebook === undefined ? [r.path ?? r.webhook_id] : []),
+      ...(notebook === undefined ? [r.webhook_name ?? r.path ?? r.webhook_id] : []),
     ]);
     printTable(
-      ["RUN", "STARTED", "STATUS", "DURATION", "HTTP", ...(notebook === undefined ? ["NOTEBOOK"] : [])],
+      ["RUN", "STARTED", "STATUS", "DURATION", "HTTP", ...(notebook === undefined ? ["WEBHOOK"] : [])],
       rows,
     );
   });

@@ -34,6 +34,15 @@ export async function clientFor(flags: ServerFlags): Promise<NbhookClient> {
   return new NbhookClient({ ...connection, debug: flags.debug });
 }
 
+/** What a management command's `<notebook>` argument says (README, "Names"). */
+export const WEBHOOK_ARGUMENT =
+  "the webhook's name, or the notebook's path (resolved to absolute; a path deployed under several names needs the name)";
+
+/** A webhook in messages: its name, with its path when it is named otherwise. */
+export function describeWebhook(w: { name: string; path: string }): string {
+  return w.name === w.path ? w.path : `${w.name} (${w.path})`;
+}
+
 /** Paths are resolved against the current folder before lookup, as Naas did. */
 export function absolutePath(notebookPath: string): string {
   return path.resolve(notebookPath);

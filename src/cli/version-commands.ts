@@ -4,8 +4,14 @@
  */
 import { Command } from "commander";
 import { AppError } from "../errors.js";
-import { saveAndReport } from "./notebook-download.js";
-import { absolutePath, clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
+import { downloadBase, saveAndReport } from "./notebook-download.js";
+import {
+  clientFor,
+  describeWebhook,
+  WEBHOOK_ARGUMENT,
+  withServerOptions,
+  type ServerFlags,
+} from "./server-options.js";
 import { formatDate, formatSize, printJson, printTable } from "./table.js";
 
 interface GetFlags extends ServerFlags {
@@ -24,7 +30,7 @@ export function listCommand(): Command {
   return withServerOptions(
     new Command("list")
       .description("list the deployed versions of a notebook, newest (live) first")
-      .argument("<notebook>"),
+      .argument("<notebook>", WEBHOOK_ARGUMENT),
   ).action(async (notebook: string, flags: ServerFlags) => {
     const versions = await (await clientFor(flags)).list(notebook);
     if (flags.json) {
@@ -45,7 +51,7 @@ export function getCommand(): Command {
   return withServerOptions(
     new Command("get")
       .description("download a deployed version of a notebook (the live one by default)")
-      .argument("<notebook>")
+      .argument("<notebook>", WEBHOOK_ARGUMENT)
       .option("--histo <histo>", "the version to get (see `nbhook list`)")
       .option(
         "-o, --output <file>",
@@ -53,8 +59,10 @@ export function getCommand(): Command {
       )
       .option("--force", "overwrite the output file if it exists"),
   ).action(async (notebook: string, flags: GetFlags) => {
-    const download = await (await clientFor(flags)).get(notebook, { histo: flags.histo });
-    await saveAndReport(download, notebook, download.histo, flags);
+    const client = await clientFor(flags);
+    const webhook = await client.webhook(notebook);
+    const download = await client.get(webhook.name, { histo: flags.histo });
+    await saveAndReport(download, downloadBase(notebook, webhook), download.histo, flags);
   });
 }
 
@@ -62,7 +70,7 @@ export function clearCommand(): Command {
   return withServerOptions(
     new Command("clear")
       .description("remove deployed versions: one (--histo) or all but the live one (--all)")
-      .argument("<notebook>")
+      .argument("<notebook>", WEBHOOK_ARGUMENT)
       .option("--histo <histo>", "the version to remove (see `nbhook list`)")
       .option("--all", "remove every version except the live one")
       .option("--force", "allow removing the live version (the URL then runs the previous one, or nothing)"),
@@ -73,14 +81,18 @@ export function clearCommand(): Command {
         "say what to clear: --histo HISTO (one version, see `nbhook list`) or --all (all but the live one)",
       );
     }
-    const deleted = await (
-      await clientFor(flags)
-    ).clear(notebook, { histo: flags.histo, all: flags.all, force: flags.force });
+    const client = await clientFor(flags);
+    const webhook = await client.webhook(notebook);
+    const deleted = await client.clear(webhook.name, {
+      histo: flags.histo,
+      all: flags.all,
+      force: flags.force,
+    });
     if (flags.json) {
       printJson({ deleted });
       return;
     }
-    const where = absolutePath(notebook);
+    const where = describeWebhook(webhook);
     process.stdout.write(
       deleted.length
         ? `cleared ${deleted.length} version${deleted.length > 1 ? "s" : ""} of ${where}: ${deleted.join(", ")}\n`

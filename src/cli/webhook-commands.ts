@@ -4,7 +4,13 @@
  */
 import { Command } from "commander";
 import type { Webhook } from "../client/index.js";
-import { clientFor, withServerOptions, type ServerFlags } from "./server-options.js";
+import {
+  clientFor,
+  describeWebhook,
+  WEBHOOK_ARGUMENT,
+  withServerOptions,
+  type ServerFlags,
+} from "./server-options.js";
 import { formatDate, printJson, printTable } from "./table.js";
 
 interface CurrentsFlags extends ServerFlags {
@@ -16,7 +22,7 @@ export function findCommand(): Command {
   return withServerOptions(
     new Command("find")
       .description("print the URL of a deployed notebook (exit 1 if it is not deployed)")
-      .argument("<notebook>"),
+      .argument("<notebook>", WEBHOOK_ARGUMENT),
   ).action(async (notebook: string, flags: ServerFlags) => {
     const webhook = await (await clientFor(flags)).webhook(notebook);
     if (flags.json) printJson(webhook);
@@ -31,7 +37,7 @@ function lastRun(w: Webhook): string {
 export function currentsCommand(): Command {
   return withServerOptions(
     new Command("currents")
-      .description("list the deployed webhooks: path, URL, last run")
+      .description("list the deployed webhooks: name, path, host, URL, last run")
       .option("--raw", "every field of every webhook, as JSON")
       .option("--deleted", "include deleted webhooks"),
   ).action(async (flags: CurrentsFlags) => {
@@ -44,16 +50,29 @@ export function currentsCommand(): Command {
       process.stderr.write("nbhook: no webhooks deployed; deploy a notebook with `nbhook add <notebook>`\n");
       return;
     }
-    const rows = webhooks.map((w) => [w.path + (w.deleted_at ? " (deleted)" : ""), w.url, lastRun(w)]);
-    printTable(["PATH", "URL", "LAST RUN"], rows);
+    // The name column only when some webhook has a name of its own (by default the name is the path).
+    const named = webhooks.some((w) => w.name !== w.path);
+    const rows = webhooks.map((w) => [
+      ...(named ? [w.name + (w.deleted_at ? " (deleted)" : "")] : []),
+      w.path + (w.deleted_at && !named ? " (deleted)" : ""),
+      ...(named ? [w.source_host ?? "-"] : []),
+      w.url,
+      lastRun(w),
+    ]);
+    printTable([...(named ? ["NAME"] : []), "PATH", ...(named ? ["HOST"] : []), "URL", "LAST RUN"], rows);
   });
+}
+
+/** The `nbhook add` that deploys the webhook again. */
+function addAgain(w: Webhook): string {
+  return w.name === w.path ? `nbhook add ${w.path}` : `nbhook add ${w.path} --name ${w.name}`;
 }
 
 export function deleteCommand(): Command {
   return withServerOptions(
     new Command("delete")
       .description("stop a webhook: its URL answers 404 from now on; versions, outputs and runs are kept")
-      .argument("<notebook>"),
+      .argument("<notebook>", WEBHOOK_ARGUMENT),
   ).action(async (notebook: string, flags: ServerFlags) => {
     const webhook = await (await clientFor(flags)).delete(notebook);
     if (flags.json) {
@@ -61,8 +80,8 @@ export function deleteCommand(): Command {
       return;
     }
     process.stdout.write(
-      `deleted the webhook of ${webhook.path}: its URL no longer runs it. ` +
-        `\`nbhook add ${webhook.path}\` brings it back at the same URL (\`nbhook rotate\` then gives a new one).\n`,
+      `deleted the webhook ${describeWebhook(webhook)}: its URL no longer runs it. ` +
+        `\`${addAgain(webhook)}\` brings it back at the same URL (\`nbhook rotate\` then gives a new one).\n`,
     );
   });
 }
@@ -71,7 +90,7 @@ export function rotateCommand(): Command {
   return withServerOptions(
     new Command("rotate")
       .description("give a webhook a new URL and print it; the old URL stops working")
-      .argument("<notebook>"),
+      .argument("<notebook>", WEBHOOK_ARGUMENT),
   ).action(async (notebook: string, flags: ServerFlags) => {
     const webhook = await (await clientFor(flags)).rotate(notebook);
     if (flags.json) {
@@ -79,6 +98,6 @@ export function rotateCommand(): Command {
       return;
     }
     process.stdout.write(webhook.url + "\n");
-    process.stderr.write(`nbhook: new URL for ${webhook.path}; the old one no longer works\n`);
+    process.stderr.write(`nbhook: new URL for ${describeWebhook(webhook)}; the old one no longer works\n`);
   });
 }

@@ -1,13 +1,14 @@
 /**
  * The TypeScript SDK: every `naas.webhook.*` management call of the guide over the REST API
- * (docs/api.md). Calls take the notebook's path, resolved to absolute here (as Naas did), and look
- * the webhook up with `GET /api/webhooks?path=`.
+ * (docs/api.md). Calls take a reference to the webhook (`ref`): its name, or the notebook's path
+ * (resolved to absolute here, as Naas did); see {@link NbhookClient.lookup}.
  *
  * @example
  * const client = new NbhookClient({ url: "http://127.0.0.1:5000", token });
  * const { webhook } = await client.add("report.ipynb", { params: { inline: true } });
  * await fetch(webhook.url);
  */
+import os from "node:os";
 import path from "node:path";
 import { AppError } from "../errors.js";
 import { readDependencies, readNotebookText, type DependencyFile } from "./deploy-files.js";
@@ -36,6 +37,13 @@ export type { NotebookDownload };
 export type NbhookClientOptions = TransportOptions;
 
 export interface AddOptions {
+  /**
+   * The webhook's name, its identity (docs/api.md, "Names"). Default: the notebook's absolute path,
+   * or the name of the only webhook deployed from that path.
+   */
+  name?: string;
+  /** Origins whose web pages may call the webhook URL (CORS); `*`: any page. */
+  cors?: string[];
   /** The notebook (JSON text or object); default: the file at `path`. */
   notebook?: string | object;
   /** `notif_up`, `notif_down` (address or list), `next_url`, `inline`, and any parameter to inject. */
@@ -60,25 +68,48 @@ export class NbhookClient extends ApiClient {
     super(options);
   }
 
-  /** The webhook deployed from `notebookPath`, or undefined. */
-  async lookup(
-    notebookPath: string,
-    options: { includeDeleted?: boolean } = {},
-  ): Promise<Webhook | undefined> {
-    const query = { path: path.resolve(notebookPath), include_deleted: options.includeDeleted || undefined };
-    const { webhooks } = await this.http.json("GET", "/api/webhooks", webhookListSchema, { query });
-    return webhooks[0];
+  /**
+   * The webhook `ref` names, or undefined: the webhook named `ref`; else, `ref` being a notebook
+   * path (resolved to absolute), the webhook named by that path, else the only one deployed from
+   * it. A path deployed under several names throws a 409 NbhookApiError listing them.
+   */
+  async lookup(ref: string, options: { includeDeleted?: boolean } = {}): Promise<Webhook | undefined> {
+    const include_deleted = options.includeDeleted || undefined;
+    const find = async (query: { name?: string; path?: string }) =>
+      (
+        await this.http.json("GET", "/api/webhooks", webhookListSchema, {
+          query: { ...query, include_deleted },
+        })
+      ).webhooks;
+    const [named] = await find({ name: ref });
+    if (named) return named;
+    const absolute = path.resolve(ref);
+    if (absolute !== ref) {
+      const [byPath] = await find({ name: absolute });
+      if (byPath) return byPath;
+    }
+    const from = await find({ path: absolute });
+    if (from.length <= 1) return from[0];
+    throw new NbhookApiError(
+      409,
+      "conflict",
+      `${absolute} is deployed under several names (${from.map((w) => w.name).join(", ")}): ` +
+        "give one of those names instead of the path",
+    );
   }
 
-  /** The webhook deployed from `notebookPath`; throws a 404 NbhookApiError saying how to deploy it. */
-  async webhook(notebookPath: string): Promise<Webhook> {
-    const found = await this.lookup(notebookPath);
+  /** The webhook `ref` names (see {@link lookup}); throws a 404 NbhookApiError saying how to deploy it. */
+  async webhook(ref: string): Promise<Webhook> {
+    const found = await this.lookup(ref);
     if (found) return found;
-    const absolute = path.resolve(notebookPath);
+    const absolute = path.resolve(ref);
     throw new NbhookApiError(
       404,
       "not-found",
-      `no webhook for ${absolute}: deploy it with \`nbhook add ${absolute}\``,
+      absolute === ref
+        ? `no webhook for ${absolute}: deploy it with \`nbhook add ${absolute}\``
+        : `no webhook named ${ref} nor deployed from ${absolute}: deploy it with \`nbhook add ${absolute}\` ` +
+            `(list them with \`nbhook currents\`)`,
     );
   }
 
@@ -87,6 +118,9 @@ export class NbhookClient extends ApiClient {
     const absolute = path.resolve(notebookPath);
     const body = {
       path: absolute,
+      name: options.name,
+      source_host: os.hostname(),
+      cors: options.cors,
       notebook: options.notebook ?? (await readNotebookText(absolute)),
       params: options.params ?? {},
       debug: options.debug ?? false,
@@ -175,11 +209,13 @@ export class NbhookClient extends ApiClient {
     return this.http.json("POST", `/api/webhooks/${enc(webhook.id)}/rotate`, webhookSchema);
   }
 
-  /** Recent runs, newest first: of the notebook at `notebookPath`, of `webhookId`, or of all. */
-  async runs(notebookPath?: string, options: { webhookId?: string; limit?: number } = {}): Promise<Run[]> {
+  /** Recent runs, newest first: of the webhook `ref` names (a name or a path), of `webhookId`, or of all. */
+  async runs(ref?: string, options: { webhookId?: string; limit?: number } = {}): Promise<Run[]> {
+    if (ref !== undefined && options.webhookId !== undefined) {
+      throw new AppError("usage", "give either a webhook (name or path) or webhookId, not both");
+    }
     const query = {
-      path: notebookPath === undefined ? undefined : path.resolve(notebookPath),
-      webhook: options.webhookId,
+      webhook: ref === undefined ? options.webhookId : (await this.webhook(ref)).id,
       limit: options.limit,
     };
     return (await this.http.json("GET", "/api/runs", runListSchema, { query })).runs;

@@ -38,7 +38,7 @@ export async function prepareCall(
       `the webhook for ${webhook.name} has no deployed version: deploy one with \`nbhook add\``,
     );
   }
-  const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.name} (version ${versionHisto})`);
+  const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.fileName} (version ${versionHisto})`);
   const specs = await deps.findSpecs();
   const spec = deps.kernelsElsewhere
     ? kernelNamedBy(specs, notebook)

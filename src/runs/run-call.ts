@@ -126,7 +126,7 @@ export async function runCall(
   deps.notifier.send(
     recipientsFor(webhook.params, outcome.status),
     {
-      notebook: webhook.name,
+      notebook: webhook.name === webhook.path ? webhook.fileName : webhook.name,
       path: webhook.path,
       runId: run.id,
       status: outcome.status,

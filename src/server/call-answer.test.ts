@@ -26,7 +26,9 @@ function hook(params: Record<string, unknown>): Webhook {
   return {
     id: "w1",
     path: "/work/report.v2.ipynb",
-    name: "report.v2.ipynb",
+    name: "/work/report.v2.ipynb",
+    fileName: "report.v2.ipynb",
+    sourceHost: null,
     token: "t".repeat(43),
     params,
     debug: false,

@@ -131,7 +131,7 @@ export function answerFor(outcome: CallOutcome, webhook: Webhook): CallAnswer {
   const status = response.status ?? 200;
   const headers: Record<string, string> = { ...base, "content-type": withCharset(response.contentType) };
   if (status >= 200 && status < 300 && !isTruthy(webhook.params.inline)) {
-    headers["content-disposition"] = attachment(downloadName(response, webhook.name));
+    headers["content-disposition"] = attachment(downloadName(response, webhook.fileName));
   }
   const dropped: string[] = [];
   for (const [name, value] of Object.entries(response.headers ?? {})) {

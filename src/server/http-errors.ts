@@ -23,6 +23,7 @@ const STATUS: Record<ErrorCode, number> = {
   "unsupported-media-type": 415,
   "notebook-invalid": 422,
   "parameter-invalid": 422,
+  "name-invalid": 422,
   "run-failed": 500,
   "kernel-not-found": 500,
   "kernel-launch": 500,

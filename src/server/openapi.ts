@@ -81,7 +81,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: "`conflict`: the record is not in a state that allows this (the message says why)",
   413: "`body-too-large`: the body is over the limit",
   415: "`unsupported-media-type`: a body of a type the route does not read",
-  422: "`notebook-invalid`, `parameter-invalid`: an invalid notebook, or a parameter that cannot be converted to its default's type or is over the limits its kernel can read",
+  422: "`notebook-invalid`, `parameter-invalid`, `name-invalid`: an invalid notebook, a webhook name nbhook does not take, or a parameter that cannot be converted to its default's type or is over the limits its kernel can read",
   500: "`internal` and the kernel errors: a failure of nbhook or of the kernel (see the server log)",
   503: "`busy`: the queue is full or the server is stopping (with `Retry-After`); `not-ready` (GET /readyz): what this node lacks to take a call",
   504: "`timeout`: the run went over its time limit",

@@ -3,6 +3,7 @@
  * SDK parses with, so a field added on one side and not the other does not compile.
  */
 import type { OutputJson, RunJson, VersionJson, WebhookJson } from "../api/schemas.js";
+import { webhookTitle } from "../api/webhook-names.js";
 import type { Links } from "../runs/index.js";
 import type { OutputInfo, Run, Webhook, WebhookVersion } from "../store/index.js";
 
@@ -12,11 +13,18 @@ export const IPYNB_CONTENT_TYPE = "application/x-ipynb+json";
 /** Response header naming the histo of a downloaded version or output (useful with `latest`). */
 export const HISTO_HEADER = "nbhook-histo";
 
+/** A webhook in titles: its name, or its file name when it is named by its path (the default). */
+export function webhookTitleOf(w: Webhook): string {
+  return webhookTitle({ name: w.name, path: w.path, file_name: w.fileName });
+}
+
 export function webhookJson(w: Webhook, links: Links): WebhookJson {
   return {
     id: w.id,
-    path: w.path,
     name: w.name,
+    path: w.path,
+    file_name: w.fileName,
+    source_host: w.sourceHost,
     url: links.webhook(w.token),
     params: w.params,
     debug: w.debug,
@@ -24,6 +32,7 @@ export function webhookJson(w: Webhook, links: Links): WebhookJson {
     mode: w.settings.mode,
     max_concurrency: w.settings.maxConcurrency,
     reuse_calls: w.settings.reuseCalls,
+    cors: w.settings.cors,
     created_at: w.createdAt,
     updated_at: w.updatedAt,
     deleted_at: w.deletedAt,
@@ -47,11 +56,12 @@ export function outputJson(o: OutputInfo): OutputJson {
   return { histo: o.histo, created_at: o.createdAt, size: o.size, run_id: o.runId };
 }
 
-export function runJson(r: Run, links: Links, path?: string): RunJson {
+export function runJson(r: Run, links: Links, path?: string, name?: string): RunJson {
   return {
     id: r.id,
     webhook_id: r.webhookId,
     path,
+    webhook_name: name,
     version_histo: r.versionHisto,
     output_histo: r.outputHisto,
     status: r.status,

@@ -23,6 +23,7 @@ export const webhookSettingsSchema = z.object({
   mode: runModeSchema.default(DEFAULT_SETTINGS.mode),
   maxConcurrency: z.number().int().positive().nullable().default(DEFAULT_SETTINGS.maxConcurrency),
   reuseCalls: z.number().int().positive().default(DEFAULT_SETTINGS.reuseCalls),
+  cors: z.array(z.string()).default(() => [...DEFAULT_SETTINGS.cors]),
 });
 
 export const runErrorSchema = z.object({
@@ -47,6 +48,7 @@ export function settingsWithDefaults(settings: Partial<WebhookSettings> = {}): W
     maxConcurrency:
       settings.maxConcurrency === undefined ? DEFAULT_SETTINGS.maxConcurrency : settings.maxConcurrency,
     reuseCalls: settings.reuseCalls ?? DEFAULT_SETTINGS.reuseCalls,
+    cors: settings.cors ?? [...DEFAULT_SETTINGS.cors],
   };
 }
 

@@ -16,6 +16,7 @@ import { runCases } from "./conformance/runs.conformance.js";
 import { sessionCases } from "./conformance/sessions.conformance.js";
 import { fileCases, versionCases } from "./conformance/versions.conformance.js";
 import { webhookCases } from "./conformance/webhooks.conformance.js";
+import { nameCases } from "./conformance/names.conformance.js";
 
 export type { StoreHarness } from "./conformance/harness.conformance.js";
 
@@ -26,6 +27,7 @@ export interface ConformanceOptions {
 
 const GROUPS: [group: string, declare: (test: DeclareCase) => void][] = [
   ["webhooks", webhookCases],
+  ["webhook names", nameCases],
   ["versions", versionCases],
   ["dependency files and folders", fileCases],
   ["runs", runCases],

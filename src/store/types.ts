@@ -35,16 +35,33 @@ export interface WebhookSettings {
   maxConcurrency: number | null;
   /** In reuse mode, calls served by one kernel before it is replaced. */
   reuseCalls: number;
+  /**
+   * Origins (`https://example.com`) whose web pages may call the webhook URL and read its answer
+   * (CORS); `*`: any page. Empty: none (no CORS headers; the default).
+   */
+  cors: string[];
 }
 
-export const DEFAULT_SETTINGS: WebhookSettings = { mode: "isolated", maxConcurrency: null, reuseCalls: 100 };
+export const DEFAULT_SETTINGS: WebhookSettings = {
+  mode: "isolated",
+  maxConcurrency: null,
+  reuseCalls: 100,
+  cors: [],
+};
 
 export interface Webhook {
   id: string;
-  /** Where the notebook came from (absolute path on the deploying machine); the lookup key. */
-  path: string;
-  /** The notebook's file name, e.g. `report.ipynb`. */
+  /**
+   * The webhook's identity, unique: given at `add` (`--name`), else the notebook's absolute path
+   * (docs/api.md, "Names").
+   */
   name: string;
+  /** Where the notebook of the newest deploy came from (absolute path on the deploying machine). */
+  path: string;
+  /** The notebook's file name, e.g. `report.ipynb` (downloads, titles). */
+  fileName: string;
+  /** The machine of the newest deploy (its host name), or null when the deploy did not say. */
+  sourceHost: string | null;
   token: string;
   params: WebhookParams;
   debug: boolean;
@@ -120,7 +137,11 @@ export interface OutputInfo {
 }
 
 export interface NewWebhook {
+  /** The identity (default: `path`); a webhook of that name is updated, else one is created. */
+  name?: string;
   path: string;
+  /** The deploying machine (default: null, not known). */
+  sourceHost?: string | null;
   params: WebhookParams;
   debug: boolean;
   timeoutMs: number;
@@ -135,18 +156,25 @@ export interface NewWebhook {
  */
 export interface Store {
   /**
-   * Creates the webhook (fresh id and token), or updates the one at that path: same id and token,
-   * new params, debug, timeout and settings (keys not given take DEFAULT_SETTINGS), and a deleted
-   * one is revived.
+   * Creates the webhook (fresh id and token), or updates the one of that name (`input.name`,
+   * default the path): same id and token, new path, file name, source host, params, debug, timeout
+   * and settings (keys not given take DEFAULT_SETTINGS), and a deleted one is revived.
    */
   upsertWebhook(input: NewWebhook): Promise<Webhook>;
   /** Deleted webhooks too. */
   getWebhook(id: string): Promise<Webhook | undefined>;
-  /** Deleted webhooks too. */
+  /** The webhook of that name; deleted webhooks too. */
+  findWebhookByName(name: string): Promise<Webhook | undefined>;
+  /** Every webhook whose newest deploy came from `path`, ordered by name; deleted webhooks too. */
+  listWebhooksByPath(path: string): Promise<Webhook[]>;
+  /**
+   * The webhook named `path`, else the only one deployed from `path` (undefined when several
+   * were: ask by name); deleted webhooks too.
+   */
   findWebhookByPath(path: string): Promise<Webhook | undefined>;
   /** Constant-time comparison of the token; deleted webhooks are not found. */
   findWebhookByToken(token: string): Promise<Webhook | undefined>;
-  /** Ordered by path; deleted webhooks only with `includeDeleted`. */
+  /** Ordered by name; deleted webhooks only with `includeDeleted`. */
   listWebhooks(options?: { includeDeleted?: boolean }): Promise<Webhook[]>;
   /** A new token; the old one stops working at once. */
   rotateToken(id: string): Promise<Webhook>;

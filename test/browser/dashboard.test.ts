@@ -292,6 +292,31 @@ describe("the dashboard in a browser", () => {
     await expect.poll(() => page.locator("tr.deleted", { hasText: "greet.ipynb" }).count()).toBe(1);
   });
 
+  it("shows a webhook deployed under a name by that name, with its path, host and CORS origins", async () => {
+    writeFileSync(path.join(work, "named.ipynb"), JSON.stringify(GREET));
+    const added = await nbhook(
+      "add",
+      "named.ipynb",
+      "--name",
+      "team/greeter",
+      "--cors",
+      "https://app.example.com",
+    );
+    expect(added.code, added.stderr).toBe(0);
+    await page.goto("/");
+    const row = page.locator("tr", { hasText: "team/greeter" });
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain(`${path.join(work, "named.ipynb")} (${os.hostname()})`);
+    await row.getByRole("link", { name: "team/greeter" }).click();
+    await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("team/greeter");
+    const head = (await page.locator(".page-head .path").textContent()) ?? "";
+    expect(head).toContain(path.join(work, "named.ipynb"));
+    expect(head).toContain(`deployed from ${os.hostname()}`);
+    expect(await page.locator("dl.settings").textContent()).toContain("https://app.example.com");
+    expect(await page.title()).toContain("team/greeter");
+    await shot("11-named-webhook");
+  });
+
   it("opens the API docs, generated from the routes, for a signed-in browser", async () => {
     await page.goto("/docs");
     await expect.poll(() => page.locator(".opblock").count(), { timeout: 10_000 }).toBeGreaterThan(10);

@@ -102,7 +102,10 @@ describe("add", () => {
     });
     expect(first.created).toBe(true);
     expect(first.webhook.path).toBe(file);
-    expect(first.webhook.name).toBe("report.ipynb");
+    expect(first.webhook.name).toBe(file); // named by its path by default
+    expect(first.webhook.file_name).toBe("report.ipynb");
+    expect(first.webhook.source_host).toBe(os.hostname());
+    expect(first.previous).toBeUndefined();
     expect(first.webhook.url).toMatch(new RegExp(`^${server.url}/notebook/[A-Za-z0-9_-]{43}$`));
     expect(first.webhook.params).toEqual({
       inline: true,

@@ -179,7 +179,10 @@ describe("nbhook add and find", () => {
     const result = await nbhook(["find", "report.ipynb"], dir);
     expect(result.code).toBe(1);
     const file = path.join(dir, "report.ipynb");
-    expect(result.stderr).toBe(`nbhook: no webhook for ${file}: deploy it with \`nbhook add ${file}\`\n`);
+    expect(result.stderr).toBe(
+      `nbhook: no webhook named report.ipynb nor deployed from ${file}: deploy it with \`nbhook add ${file}\` ` +
+        "(list them with `nbhook currents`)\n",
+    );
   });
 
   it("add explains refused settings and notebooks, with exit 2", async () => {
@@ -393,7 +396,7 @@ describe("nbhook delete, currents and rotate", () => {
 
     const deleted = await nbhook(["delete", "report.ipynb"], dir);
     expect(deleted.code, deleted.stderr).toBe(0);
-    expect(deleted.stdout).toMatch(`deleted the webhook of ${file}`);
+    expect(deleted.stdout).toMatch(`deleted the webhook ${file}`);
     expect(await server.deps.store.findWebhookByToken(tokenOf(url))).toBeUndefined();
     expect((await fetch(url)).status).toBe(404);
     expect((await nbhook(["find", "report.ipynb"], dir)).code).toBe(1);

@@ -93,6 +93,8 @@ const HIDDEN = [
   "DELETE /notebook/:token",
   "PATCH /notebook/:token",
   "OPTIONS /notebook/:token",
+  // @fastify/cors's preflight route, in the webhook URLs' scope (src/server/webhook-cors.ts).
+  "OPTIONS /notebook*",
   // The dashboard's pages (src/server/routes/dashboard.ts).
   "GET /",
   "GET /signin",

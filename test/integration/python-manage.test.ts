@@ -372,6 +372,40 @@ describe("naas.webhook management calls from Python", () => {
     expect(again.result).toBe(url);
   });
 
+  it("add(name=) deploys under a name the other calls then take as path=; a path under several names is refused with them", async () => {
+    const { result, stdout } = await pyOk(
+      `u = naas.webhook.add(path="nb.ipynb", name="py-named")\n` +
+        `out([u, naas.webhook.find("py-named"), [v["live"] for v in naas.webhook.list("py-named")]])`,
+    );
+    const [added, found, live] = result as [string, string, boolean[]];
+    expect(found).toBe(added);
+    expect(live).toEqual([true]);
+    // nb.ipynb is now deployed under its path and as py-named: the path alone is ambiguous unless
+    // a webhook is named by it (it is: the first add above), so find(path) is that one.
+    const byPath = await pyOk(`out(naas.webhook.find("nb.ipynb"))`);
+    expect(byPath.result).not.toBe(added);
+    const named = await fetch(`${server.url}/api/webhooks?name=py-named`, {
+      headers: { authorization: `Bearer ${server.deps.apiToken}` },
+    });
+    const [webhook] = ((await named.json()) as { webhooks: { source_host: string; path: string }[] })
+      .webhooks;
+    expect(webhook).toMatchObject({ source_host: os.hostname(), path: nbPath });
+    expect(stdout).toContain("Deployed");
+    // A second name over the same path with none named by the path: refused, the names listed.
+    const other = path.join(work, "twice.ipynb");
+    writeFileSync(other, readFileSync(nbPath));
+    const twice = await py(
+      `naas.webhook.add(path="twice.ipynb", name="t-one")\nnaas.webhook.add(path="twice.ipynb", name="t-two")\n` +
+        `out(error_of(naas.webhook.list, "twice.ipynb"))`,
+    );
+    const refused = twice.result as PyError;
+    expect(refused.type).toBe("Conflict");
+    expect(refused.message).toContain(`${other} is deployed under several names (t-one, t-two)`);
+    await pyOk(
+      `naas.webhook.delete(path="py-named")\nnaas.webhook.delete(path="t-one")\nnaas.webhook.delete(path="t-two")`,
+    );
+  });
+
   it("a bad add-time parameter name comes back as the server's message", async () => {
     const run = await py(`out(error_of(naas.webhook.add, "nb.ipynb", params={"not a name": 1}))`);
     expect(run.result).toMatchObject({ type: "ApiError", message: expect.stringContaining("not a name") });

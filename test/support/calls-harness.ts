@@ -86,6 +86,8 @@ export function storeWith(real: Store, replaced: Partial<Store>): Store {
     upsertWebhook: (input) => real.upsertWebhook(input),
     getWebhook: (id) => real.getWebhook(id),
     findWebhookByPath: (p) => real.findWebhookByPath(p),
+    findWebhookByName: (name) => real.findWebhookByName(name),
+    listWebhooksByPath: (p) => real.listWebhooksByPath(p),
     findWebhookByToken: (token) => real.findWebhookByToken(token),
     listWebhooks: (options) => real.listWebhooks(options),
     rotateToken: (id) => real.rotateToken(id),

@@ -35,7 +35,11 @@ export function RunsTable({
             {showWebhook ? (
               <td>
                 <a href={`/webhooks/${encodeURIComponent(run.webhook_id)}`} title={run.path}>
-                  {run.path ? baseName(run.path) : run.webhook_id}
+                  {run.webhook_name && run.path && run.webhook_name !== run.path
+                    ? run.webhook_name
+                    : run.path
+                      ? baseName(run.path)
+                      : run.webhook_id}
                 </a>
               </td>
             ) : null}

@@ -111,7 +111,10 @@ export function RunPage({ id }: { id: string }) {
         <div>
           <p class="crumbs">
             <a href="/runs">Runs</a> /{" "}
-            <a href={`/webhooks/${encodeURIComponent(r.webhook_id)}`}>{r.path ?? r.webhook_id}</a> /
+            <a href={`/webhooks/${encodeURIComponent(r.webhook_id)}`}>
+              {r.webhook_name && r.webhook_name !== r.path ? r.webhook_name : (r.path ?? r.webhook_id)}
+            </a>{" "}
+            /
           </p>
           <h1>
             Run <span class="mono">{r.id}</span>

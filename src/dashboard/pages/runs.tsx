@@ -1,6 +1,7 @@
 /** Every recent run, updating live, filtered by webhook and status (kept in the URL's query). */
 import { RUN_STATUSES, type RunStatus } from "../../run-status.js";
 import { api } from "../api.js";
+import { webhookTitle } from "../../api/webhook-names.js";
 import { ErrorNote, LiveMarker } from "../components/common.js";
 import { mergeRun, RunsTable } from "../components/runs-table.js";
 import { useLoad, useRunEvents, useTick, useTitle } from "../hooks.js";
@@ -47,7 +48,8 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
             <option value="">all</option>
             {(webhooks.data ?? []).map((w) => (
               <option key={w.id} value={w.id}>
-                {w.name}
+                {webhookTitle(w)}
+                {w.name !== w.path ? ` — ${w.path}` : ""}
                 {w.deleted_at ? " (deleted)" : ""}
               </option>
             ))}

@@ -5,6 +5,7 @@
  */
 import { useState } from "preact/hooks";
 import type { WebhookJson } from "../../api/schemas.js";
+import { webhookTitle } from "../../api/webhook-names.js";
 import { api, describeError, pathOf } from "../api.js";
 import { AnswerView, readAnswer, type Answer } from "../components/answer.js";
 import { ErrorNote, Section } from "../components/common.js";
@@ -14,7 +15,7 @@ import { fieldText, initialText, jsonBody, readForm, type FieldSpec } from "../p
 export function TryPage({ id }: { id: string }) {
   const webhook = useLoad(() => api.webhookById(id), [id]);
   const params = useLoad(() => api.webhookParameters(id), [id]);
-  useTitle(webhook.data ? `Try ${webhook.data.name}` : "Try");
+  useTitle(webhook.data ? `Try ${webhookTitle(webhook.data)}` : "Try");
   if (webhook.error)
     return (
       <main id="main">
@@ -33,10 +34,10 @@ export function TryPage({ id }: { id: string }) {
       <div class="page-head">
         <div>
           <p class="crumbs">
-            <a href="/">Webhooks</a> / <a href={`/webhooks/${encodeURIComponent(id)}`}>{webhook.data.name}</a>{" "}
-            /
+            <a href="/">Webhooks</a> /{" "}
+            <a href={`/webhooks/${encodeURIComponent(id)}`}>{webhookTitle(webhook.data)}</a> /
           </p>
-          <h1>Try {webhook.data.name}</h1>
+          <h1>Try {webhookTitle(webhook.data)}</h1>
         </div>
       </div>
       {params.error ? (
@@ -45,7 +46,11 @@ export function TryPage({ id }: { id: string }) {
       {webhook.data.deleted_at ? (
         <p class="error-note">
           This webhook was deleted: its URL answers 404. Deploy the notebook again with{" "}
-          <code>nbhook add {webhook.data.path}</code> to call it.
+          <code>
+            nbhook add {webhook.data.path}
+            {webhook.data.name !== webhook.data.path ? ` --name ${webhook.data.name}` : ""}
+          </code>{" "}
+          to call it.
         </p>
       ) : (
         <CallForm webhook={webhook.data} fields={fields} />

@@ -1,5 +1,6 @@
 /** One webhook: its URL, settings, versions (download, clear), runs; rotate the URL, delete it. */
 import type { VersionJson, WebhookJson } from "../../api/schemas.js";
+import { webhookTitle } from "../../api/webhook-names.js";
 import { api, describeError, noticeSignOut } from "../api.js";
 import { CopyButton, ErrorNote, LiveMarker, Section, Table, When } from "../components/common.js";
 import { mergeRun, RunsTable } from "../components/runs-table.js";
@@ -12,7 +13,7 @@ export function WebhookPage({ id }: { id: string }) {
   const webhook = useLoad(() => api.webhookById(id), [id]);
   const versions = useLoad(() => api.versionsOf(id), [id]);
   const runs = useLoad(() => api.listRuns({ webhookId: id, limit: 50 }), [id]);
-  useTitle(webhook.data?.name);
+  useTitle(webhook.data && webhookTitle(webhook.data));
   const [notice, setNotice] = useState<{ text: string; error?: boolean }>();
   const live = useRunEvents(
     {
@@ -49,7 +50,9 @@ export function WebhookPage({ id }: { id: string }) {
   const rotate = () =>
     act("Rotating the URL", async () => {
       if (
-        !confirm(`Give ${w.name} a new URL? The current one stops working at once; callers need the new one.`)
+        !confirm(
+          `Give ${webhookTitle(w)} a new URL? The current one stops working at once; callers need the new one.`,
+        )
       )
         return;
       webhook.set(await api.rotateWebhook(w.id));
@@ -57,14 +60,18 @@ export function WebhookPage({ id }: { id: string }) {
     });
   const remove = () =>
     act("Deleting", async () => {
-      if (!confirm(`Delete ${w.name}? Its URL answers 404 from now on; versions, outputs and runs are kept.`))
+      if (
+        !confirm(
+          `Delete ${webhookTitle(w)}? Its URL answers 404 from now on; versions, outputs and runs are kept.`,
+        )
+      )
         return;
       await api.deleteWebhook(w.id);
       navigate("/");
     });
   const clear = (version: VersionJson) =>
     act("Clearing the version", async () => {
-      if (!confirm(`Clear version ${version.histo} of ${w.name}? Its notebook is deleted.`)) return;
+      if (!confirm(`Clear version ${version.histo} of ${webhookTitle(w)}? Its notebook is deleted.`)) return;
       await api.clearVersion(w.id, version.histo);
       versions.reload();
       setNotice({ text: `Version ${version.histo} was cleared.` });
@@ -77,8 +84,11 @@ export function WebhookPage({ id }: { id: string }) {
           <p class="crumbs">
             <a href="/">Webhooks</a> /
           </p>
-          <h1>{w.name}</h1>
-          <p class="muted path">{w.path}</p>
+          <h1>{webhookTitle(w)}</h1>
+          <p class="muted path">
+            {w.path}
+            {w.source_host ? <> · deployed from {w.source_host}</> : null}
+          </p>
         </div>
         <div class="actions">
           {w.deleted_at ? null : (
@@ -104,7 +114,11 @@ export function WebhookPage({ id }: { id: string }) {
       {w.deleted_at ? (
         <p class="error-note">
           Deleted <When iso={w.deleted_at} />: its URL answers 404. Deploy the notebook again with{" "}
-          <code>nbhook add {w.path}</code> to bring it back.
+          <code>
+            nbhook add {w.path}
+            {w.name !== w.path ? ` --name ${w.name}` : ""}
+          </code>{" "}
+          to bring it back.
         </p>
       ) : (
         <div class="url-line">
@@ -139,7 +153,7 @@ export function WebhookPage({ id }: { id: string }) {
                     <a
                       class="button small"
                       href={`/api/webhooks/${encodeURIComponent(w.id)}/versions/${encodeURIComponent(v.histo)}`}
-                      download={`${w.name.replace(/\.ipynb$/, "")}-${v.histo}.ipynb`}
+                      download={`${w.file_name.replace(/\.ipynb$/, "")}-${v.histo}.ipynb`}
                     >
                       Download
                     </a>
@@ -195,6 +209,8 @@ function Settings({ webhook: w }: { webhook: WebhookJson }) {
             <dd>{w.reuse_calls}</dd>
           </>
         ) : null}
+        <dt>Callable from pages of (CORS)</dt>
+        <dd>{w.cors.length ? w.cors.map((o) => (o === "*" ? "any origin (*)" : o)).join(", ") : "none"}</dd>
         <dt>Debug log</dt>
         <dd>{w.debug ? "on" : "off"}</dd>
         <dt>Mail on success</dt>

@@ -1,6 +1,7 @@
 /** The home page: every webhook with its URL, mode, live version, last run and calls of the last day. */
 import { useEffect, useState } from "preact/hooks";
 import type { RunJson, WebhookJson } from "../../api/schemas.js";
+import { webhookTitle } from "../../api/webhook-names.js";
 import { api } from "../api.js";
 import { mergeRun } from "../components/runs-table.js";
 import { CopyButton, ErrorNote, LiveMarker, StatusBadge, Table, When } from "../components/common.js";
@@ -104,9 +105,12 @@ function WebhookRow({ webhook: w, stats, capped }: { webhook: WebhookJson; stats
     <tr data-webhook-id={w.id} class={w.deleted_at ? "deleted" : undefined}>
       <td>
         <a href={`/webhooks/${encodeURIComponent(w.id)}`} class="strong">
-          {w.name}
+          {webhookTitle(w)}
         </a>
-        <div class="muted small-text path">{w.path}</div>
+        <div class="muted small-text path">
+          {w.path}
+          {w.name !== w.path && w.source_host ? ` (${w.source_host})` : ""}
+        </div>
         {w.deleted_at ? <span class="badge status-cancelled">deleted</span> : null}
       </td>
       <td class="url-cell">

@@ -271,7 +271,7 @@ export class ClusterWorker {
     if (!notebook) {
       const bytes = await this.options.store.readVersion(webhook.id, run.versionHisto);
       if (!bytes) throw new Error(`version ${run.versionHisto} of ${webhook.name} is gone`);
-      notebook = parseNotebook(bytes.toString("utf8"), `${webhook.name} (version ${run.versionHisto})`);
+      notebook = parseNotebook(bytes.toString("utf8"), `${webhook.fileName} (version ${run.versionHisto})`);
       if (this.notebooks.size > 200) this.notebooks.clear();
       this.notebooks.set(key, notebook);
     }

@@ -17,6 +17,28 @@ export async function webhookOr404(deps: ServerDeps, id: string): Promise<Webhoo
   return webhook;
 }
 
+/**
+ * The webhook a notebook path names: the one named by the path, else the only one deployed from
+ * it; 409 listing the names when several were, 404 when none.
+ */
+export async function webhookOfPathOr404(deps: ServerDeps, notebookPath: string): Promise<Webhook> {
+  const named = await deps.store.findWebhookByName(notebookPath);
+  if (named) return named;
+  const from = await deps.store.listWebhooksByPath(notebookPath);
+  if (from.length === 1) return from[0]!;
+  if (from.length > 1) {
+    throw new AppError(
+      "conflict",
+      `${notebookPath} is deployed under several names (${from.map((w) => w.name).join(", ")}): ask by name ` +
+        "(the webhook's `name`, or its id)",
+    );
+  }
+  throw new AppError(
+    "not-found",
+    `no webhook for ${notebookPath}: deploy it with \`nbhook add ${notebookPath}\``,
+  );
+}
+
 export async function runOr404(deps: ServerDeps, id: string): Promise<Run> {
   const run = await deps.store.getRun(id);
   if (!run)

@@ -14,11 +14,11 @@ import { parseNotebook } from "../../notebook/read.js";
 import { renderNotebookHtml } from "../../notebook/render-html.js";
 import type { Run } from "../../store/index.js";
 import { openAnswerFile } from "../deliver-call.js";
-import { HISTO_HEADER, IPYNB_CONTENT_TYPE, runJson } from "../representations.js";
+import { HISTO_HEADER, IPYNB_CONTENT_TYPE, runJson, webhookTitleOf } from "../representations.js";
 import { parseRequest } from "../http-errors.js";
 import { routeSchema } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
-import { runOr404, webhookOr404 } from "./lookup.js";
+import { runOr404, webhookOfPathOr404, webhookOr404 } from "./lookup.js";
 
 const listQuery = z.object({
   path: z
@@ -51,13 +51,16 @@ export const OUTPUT_PAGE_CSP =
 
 export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { store } = deps;
-  /** Paths of the runs' webhooks, read once per webhook. */
+  /** Paths and names of the runs' webhooks, read once per webhook. */
   const withPaths = async (runs: Run[]) => {
-    const paths = new Map<string, string | undefined>();
+    const owners = new Map<string, { path: string; name: string } | undefined>();
     for (const run of runs) {
-      if (!paths.has(run.webhookId)) paths.set(run.webhookId, (await store.getWebhook(run.webhookId))?.path);
+      if (!owners.has(run.webhookId)) owners.set(run.webhookId, await store.getWebhook(run.webhookId));
     }
-    return runs.map((run) => runJson(run, deps.links, paths.get(run.webhookId)));
+    return runs.map((run) => {
+      const owner = owners.get(run.webhookId);
+      return runJson(run, deps.links, owner?.path, owner?.name);
+    });
   };
 
   const listSchema = routeSchema({
@@ -76,13 +79,7 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     }
     let webhookId = query.webhook;
     if (query.path !== undefined) {
-      const webhook = await store.findWebhookByPath(query.path);
-      if (!webhook)
-        throw new AppError(
-          "not-found",
-          `no webhook for ${query.path}: deploy it with \`nbhook add ${query.path}\``,
-        );
-      webhookId = webhook.id;
+      webhookId = (await webhookOfPathOr404(deps, query.path)).id;
     } else if (webhookId !== undefined) {
       await webhookOr404(deps, webhookId);
     }
@@ -139,7 +136,8 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
       throw new AppError("not-found", `run ${run.id} has no output notebook: ${why}`);
     }
     if (format === "html") {
-      const name = (await store.getWebhook(run.webhookId))?.name ?? "Notebook";
+      const owner = await store.getWebhook(run.webhookId);
+      const name = owner ? webhookTitleOf(owner) : "Notebook";
       const notebook = parseNotebook(data.toString("utf8"), `the output of run ${run.id}`);
       return reply
         .type("text/html; charset=utf-8")

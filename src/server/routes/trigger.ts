@@ -6,6 +6,7 @@
  * 422, 503) are thrown for http-errors.ts.
  */
 import { rm } from "node:fs/promises";
+import cors, { type FastifyCorsOptionsDelegatePromise } from "@fastify/cors";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AppError } from "../../errors.js";
@@ -17,8 +18,11 @@ import { announcesTooMuch, bodyTooLarge, readRequestInput, registerBodyParsers }
 import { parseRequest } from "../http-errors.js";
 import { CALL_ERRORS, CALL_RESPONSES, routeSchema, type RouteDoc } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
+import { webhookCorsOptions } from "../webhook-cors.js";
 
-const ROUTE = "/notebook/:token";
+/** The routes' scope: @fastify/cors's own `OPTIONS *` route then stays under /notebook/. */
+const PREFIX = "/notebook";
+const ROUTE = "/:token";
 const METHODS = ["GET", "POST"];
 const routeParams = z.object({ token: z.string() });
 
@@ -71,22 +75,29 @@ const postSchema = routeSchema({
 export async function registerTriggerRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const maxBodyBytes = deps.config.maxBodyBytes;
 
-  await app.register(async (scope) => {
-    registerBodyParsers(scope, maxBodyBytes);
-    // Two routes for one handler: only a POST may document a body.
-    scope.route({ method: "GET", url: ROUTE, exposeHeadRoute: false, schema: getSchema, handler: trigger });
-    scope.route({ method: "POST", url: ROUTE, schema: postSchema, handler: trigger });
-    scope.route({
-      method: ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"],
-      url: ROUTE,
-      schema: { hide: true }, // 405 only: nothing for a client to call
-      handler: async () => {
-        throw new AppError("method-not-allowed", "a webhook URL runs its notebook on GET or POST only", {
-          allow: METHODS,
-        });
-      },
-    });
-  });
+  await app.register(
+    async (scope) => {
+      registerBodyParsers(scope, maxBodyBytes);
+      // Per-webhook CORS (webhook-cors.ts): answers the preflight of an allowed origin before the route.
+      const delegator: FastifyCorsOptionsDelegatePromise = (request) =>
+        webhookCorsOptions(deps.store, request);
+      await scope.register(cors, { delegator });
+      // Two routes for one handler: only a POST may document a body.
+      scope.route({ method: "GET", url: ROUTE, exposeHeadRoute: false, schema: getSchema, handler: trigger });
+      scope.route({ method: "POST", url: ROUTE, schema: postSchema, handler: trigger });
+      scope.route({
+        method: ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"],
+        url: ROUTE,
+        schema: { hide: true }, // 405 only: nothing for a client to call
+        handler: async () => {
+          throw new AppError("method-not-allowed", "a webhook URL runs its notebook on GET or POST only", {
+            allow: METHODS,
+          });
+        },
+      });
+    },
+    { prefix: PREFIX },
+  );
 
   async function trigger(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { token } = parseRequest(routeParams, request.params);

@@ -20,6 +20,7 @@ import { parseRequest } from "../http-errors.js";
 import { routeSchema, type ResponseDoc } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
+import { addCommandFor } from "./add-command-for.js";
 
 const histo = z.string().regex(/^(\d{20}|latest)$/, {
   error: (i) =>
@@ -44,7 +45,7 @@ const NOTEBOOK_DOWNLOAD: ResponseDoc = {
 };
 
 function sendNotebook(reply: FastifyReply, webhook: Webhook, which: string, data: Buffer): FastifyReply {
-  const stem = webhook.name.replace(/\.ipynb$/i, "");
+  const stem = webhook.fileName.replace(/\.ipynb$/i, "");
   return reply
     .type(IPYNB_CONTENT_TYPE)
     .header(HISTO_HEADER, which)
@@ -56,7 +57,7 @@ function liveOf(webhook: Webhook): string {
   if (!webhook.liveHisto) {
     throw new AppError(
       "not-found",
-      `${webhook.path} has no deployed version left: deploy one with \`nbhook add ${webhook.path}\``,
+      `${webhook.path} has no deployed version left: deploy one with \`${addCommandFor(webhook)}\``,
     );
   }
   return webhook.liveHisto;
@@ -66,7 +67,7 @@ function liveConflict(webhook: Webhook, which: string): AppError {
   return new AppError(
     "conflict",
     `${which} is the live version of ${webhook.path} (the one its URL runs): it is cleared only with force ` +
-      `(\`nbhook clear ${webhook.path} --histo ${which} --force\`, or ?force=true); deploying a newer version first makes it clearable`,
+      `(\`nbhook clear ${webhook.name} --histo ${which} --force\`, or ?force=true); deploying a newer version first makes it clearable`,
   );
 }
 
@@ -103,7 +104,7 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     if (!data)
       throw new AppError(
         "not-found",
-        `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``,
+        `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.name}\``,
       );
     return sendNotebook(reply, webhook, which, data);
   });
@@ -126,7 +127,7 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
     if (!(await store.deleteVersion(webhook.id, which))) {
       throw new AppError(
         "not-found",
-        `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.path}\``,
+        `no version ${which} of ${webhook.path}: see \`nbhook list ${webhook.name}\``,
       );
     }
     return { deleted: [which] } satisfies DeletedJson;
@@ -182,7 +183,7 @@ export async function registerWebhookHistoryRoutes(app: FastifyInstance, deps: S
       if (!newest) {
         throw new AppError(
           "not-found",
-          `${webhook.path} has no output yet: call its URL (see \`nbhook find ${webhook.path}\`) to run it`,
+          `${webhook.path} has no output yet: call its URL (see \`nbhook find ${webhook.name}\`) to run it`,
         );
       }
       which = newest.histo;

@@ -34,6 +34,8 @@ import {
 } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
+import { addCommandFor } from "./add-command-for.js";
+import { webhookTitleOf } from "../representations.js";
 
 const idParams = z.object({ id: z.string().min(1) });
 
@@ -52,7 +54,7 @@ async function liveParameters(deps: ServerDeps, webhook: Webhook): Promise<LiveP
   const histo = webhook.liveHisto;
   const bytes = histo ? await deps.store.readVersion(webhook.id, histo) : undefined;
   if (!histo || !bytes) return { histo: null, language: null, parameters: [] };
-  const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.name} (version ${histo})`);
+  const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.fileName} (version ${histo})`);
   const choice = kernelChoiceOf(notebook);
   // As a call chooses: the notebook's language, else its kernel's name (`python3`).
   const language = paramLanguageOf(choice.language ?? choice.name ?? "");
@@ -107,7 +109,7 @@ export function webhookOpenApi(
   return {
     openapi: "3.1.0",
     info: {
-      title: webhook.name,
+      title: webhookTitleOf(webhook),
       version: live.histo,
       description:
         `Calls the notebook ${webhook.path} deployed on nbhook ${version}: each call runs its live ` +
@@ -120,13 +122,13 @@ export function webhookOpenApi(
       [path]: {
         get: {
           operationId: "callWebhook",
-          summary: `Run ${webhook.name} with query parameters`,
+          summary: `Run ${webhookTitleOf(webhook)} with query parameters`,
           parameters: live.parameters.map(queryParameter),
           responses,
         },
         post: {
           operationId: "callWebhookWithBody",
-          summary: `Run ${webhook.name} with a body`,
+          summary: `Run ${webhookTitleOf(webhook)} with a body`,
           requestBody: {
             required: false,
             content: {
@@ -184,14 +186,14 @@ export async function registerWebhookSchemaRoutes(app: FastifyInstance, deps: Se
       throw new AppError(
         "conflict",
         `the webhook for ${webhook.path} was deleted, and its URL answers 404: deploy it again with ` +
-          `\`nbhook add ${webhook.path}\``,
+          `\`${addCommandFor(webhook)}\``,
       );
     }
     const live = await liveParameters(deps, webhook);
     if (live.histo === null) {
       throw new AppError(
         "not-found",
-        `${webhook.path} has no deployed version left: deploy one with \`nbhook add ${webhook.path}\``,
+        `${webhook.path} has no deployed version left: deploy one with \`${addCommandFor(webhook)}\``,
       );
     }
     const url = deps.links.webhook(webhook.token);

@@ -25,6 +25,8 @@ import { parseRequest } from "../http-errors.js";
 import { routeSchema } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 import { webhookOr404 } from "./lookup.js";
+import { addCommandFor } from "./add-command-for.js";
+import { nameProblem } from "../../api/webhook-names.js";
 import { registerWebhookHistoryRoutes } from "./webhook-history.js";
 import { registerWebhookSchemaRoutes } from "./webhook-schema.js";
 import { redirectTarget } from "../call-answer.js";
@@ -75,8 +77,49 @@ const absolutePath = z
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
+/** A name given at add (webhook-names.ts); the notebook's own path is also accepted (the default). */
+const nameField = z.string({ error: "must be the webhook's name, a string" }).optional();
+
+/** A CORS origin: `*`, or scheme://host[:port] of http(s), normalized as browsers send it. */
+const corsOrigin = z
+  .string({ error: 'must be an origin such as "https://example.com", or "*"' })
+  .transform((text, ctx) => {
+    if (text === "*") return text;
+    const url = URL.canParse(text) ? new URL(text) : undefined;
+    if (
+      !url ||
+      (url.protocol !== "http:" && url.protocol !== "https:") ||
+      url.pathname !== "/" ||
+      url.search !== "" ||
+      url.hash !== "" ||
+      url.username !== "" ||
+      url.password !== "" ||
+      /[?#@]/.test(text)
+    ) {
+      ctx.issues.push({
+        code: "custom",
+        input: text,
+        message:
+          `${JSON.stringify(text.slice(0, 200))} is not an origin: give scheme://host[:port] without a path, such as ` +
+          `"https://example.com" or "http://localhost:8080", or "*" for any page`,
+      });
+      return z.NEVER;
+    }
+    return url.origin;
+  });
+
 const addBody = z.object({
   path: absolutePath,
+  name: nameField,
+  source_host: z
+    .string({ error: "must be the deploying machine's host name" })
+    .max(255, { error: "must be at most 255 characters" })
+    .nullable()
+    .optional(),
+  cors: z
+    .array(corsOrigin, { error: 'must be a list of origins, such as ["https://example.com"]' })
+    .max(100, { error: "at most 100 origins" })
+    .default([]),
   notebook: z.union([z.string(), z.record(z.string(), z.unknown())], {
     error: "must be the notebook: its nbformat JSON as an object, or that JSON text as a string",
   }),
@@ -115,6 +158,7 @@ const addBody = z.object({
 });
 
 const listQuery = z.object({
+  name: z.string().min(1, { error: "must be a webhook's name" }).optional(),
   path: absolutePath.optional(),
   include_deleted: z.enum(["true", "false", "1", "0"], { error: "must be true or false" }).optional(),
 });
@@ -259,15 +303,58 @@ function cleanParams(params: z.infer<typeof paramsSchema>): WebhookParams {
   return out;
 }
 
+/** Whether a webhook's last deploy came from another machine (both known) or another path. */
+function deployedElsewhere(existing: Webhook, notebookPath: string, host: string | null): boolean {
+  if (existing.path !== notebookPath) return true;
+  return existing.sourceHost !== null && host !== null && existing.sourceHost !== host;
+}
+
+/**
+ * The name an add deploys to: the one given (checked: webhook-names.ts), else the path when a
+ * webhook has it as name, else the only webhook deployed from the path under another name (a
+ * deleted one only when none is live), else the path (a new webhook). Several webhooks from the
+ * path and none named by it: 409 naming them.
+ */
+async function nameForAdd(
+  deps: ServerDeps,
+  given: string | undefined,
+  notebookPath: string,
+): Promise<string> {
+  if (given !== undefined && given !== notebookPath) {
+    const problem = nameProblem(given);
+    if (problem) {
+      throw new AppError("name-invalid", `name ${JSON.stringify(given.slice(0, 250))} ${problem}`);
+    }
+    return given;
+  }
+  if (given === notebookPath || (await deps.store.findWebhookByName(notebookPath))) return notebookPath;
+  const all = await deps.store.listWebhooksByPath(notebookPath);
+  const live = all.filter((w) => !w.deletedAt);
+  // A deleted one comes back (same URL) when it is the only one that came from the path.
+  const from = live.length > 0 ? live : all;
+  if (from.length === 1) return from[0]!.name;
+  if (from.length > 1) {
+    throw new AppError(
+      "conflict",
+      `${notebookPath} is deployed under several names (${from.map((w) => w.name).join(", ")}): ` +
+        `say which with --name (name in the API), e.g. \`nbhook add ${notebookPath} --name ${from[0]!.name}\``,
+    );
+  }
+  return notebookPath;
+}
+
 export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const json = (w: Webhook) => webhookJson(w, deps.links);
 
   const addSchema = routeSchema({
     summary: "Deploy a notebook (add)",
     description:
-      "Creates the webhook for `path` (201), or makes the notebook a new version of the existing (or " +
-      "deleted) one, at the same URL (200). `params`, `debug`, `timeout_s`, `mode`, `max_concurrency` and " +
-      "`reuse_calls` are set anew each time (left out: back to the defaults). The body may be up to 100 MiB.",
+      "Creates the webhook named `name` (201), or makes the notebook a new version of the existing (or " +
+      "deleted) one of that name, at the same URL (200). Without `name`: the webhook named `path`, else the " +
+      "only one deployed from `path` under another name, else a new one named `path` (409 when several " +
+      "were deployed from it: give `name`). `previous` says when the webhook's last deploy came from another " +
+      "machine (`source_host`) or path. `params`, `debug`, `timeout_s`, `mode`, `max_concurrency`, " +
+      "`reuse_calls` and `cors` are set anew each time (left out: back to the defaults). The body may be up to 100 MiB.",
     tags: ["webhooks"],
     body: addBody,
     responses: {
@@ -291,9 +378,13 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     }));
     checkPathsFit(files.map((f) => f.path));
 
-    const existing = await deps.store.findWebhookByPath(body.path);
+    const name = await nameForAdd(deps, body.name, body.path);
+    const existing = await deps.store.findWebhookByName(name);
+    const sourceHost = body.source_host ?? null;
     const saved = await deps.store.upsertWebhook({
+      name,
       path: body.path,
+      sourceHost,
       params: cleanParams(body.params),
       debug: body.debug,
       timeoutMs:
@@ -301,24 +392,42 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
         body.timeout_s === undefined
           ? deps.config.defaultTimeoutMs
           : Math.max(1, Math.round(body.timeout_s * 1000)),
-      settings: { mode: body.mode, maxConcurrency: body.max_concurrency, reuseCalls: body.reuse_calls },
+      settings: {
+        mode: body.mode,
+        maxConcurrency: body.max_concurrency,
+        reuseCalls: body.reuse_calls,
+        cors: [...new Set(body.cors)],
+      },
     });
     // Files first: the new version may read them as soon as it is live.
     for (const file of files) await writeDependency(deps, saved.id, file);
     const version = await deps.store.addVersion(saved.id, Buffer.from(text, "utf8"));
     deps.calls.webhookChanged(saved.id); // prepared kernels of the previous version are retired
     const webhook = await webhookOr404(deps, saved.id);
-    return reply.status(existing ? 200 : 201).send({
+    const versions = (await deps.store.listVersions(webhook.id)).length;
+    const answer: AddResultJson = {
       created: !existing,
       webhook: json(webhook),
       version: versionJson(version, webhook.liveHisto),
+      versions,
       files: files.map((f) => f.path),
-    } satisfies AddResultJson);
+    };
+    if (existing && deployedElsewhere(existing, body.path, sourceHost)) {
+      answer.previous = { host: existing.sourceHost, path: existing.path };
+      request.log.warn(
+        { webhook: webhook.id, name, previousHost: existing.sourceHost, host: sourceHost },
+        "a deploy became a new version of a webhook deployed from another machine or path",
+      );
+    }
+    return reply.status(existing ? 200 : 201).send(answer);
   });
 
   const listSchema = routeSchema({
-    summary: "List webhooks (currents), or find one by path",
-    description: "Sorted by path; with `path`, zero or one. Deleted webhooks only with `include_deleted`.",
+    summary: "List webhooks (currents), or find one by name or path",
+    description:
+      "Sorted by name; with `name`, zero or one; with `path`, those whose newest deploy came from that " +
+      "path (zero or more: a path deployed under several names gives several). Deleted webhooks only " +
+      "with `include_deleted`.",
     tags: ["webhooks"],
     querystring: listQuery,
     responses: { 200: webhookListSchema },
@@ -327,10 +436,17 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
   app.get("/api/webhooks", { schema: listSchema }, async (request) => {
     const query = parseRequest(listQuery, request.query);
     const includeDeleted = query.include_deleted === "true" || query.include_deleted === "1";
+    if (query.name !== undefined && query.path !== undefined) {
+      throw new AppError("usage", "give either name or path, not both");
+    }
     let webhooks: Webhook[];
-    if (query.path !== undefined) {
-      const found = await deps.store.findWebhookByPath(query.path);
+    if (query.name !== undefined) {
+      const found = await deps.store.findWebhookByName(query.name);
       webhooks = found && (includeDeleted || !found.deletedAt) ? [found] : [];
+    } else if (query.path !== undefined) {
+      webhooks = (await deps.store.listWebhooksByPath(query.path)).filter(
+        (w) => includeDeleted || !w.deletedAt,
+      );
     } else {
       webhooks = await deps.store.listWebhooks({ includeDeleted });
     }
@@ -353,8 +469,8 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
   const deleteSchema = routeSchema({
     summary: "Delete a webhook",
     description:
-      "Its URL answers 404 afterwards; versions, outputs and runs are kept, and adding the path again " +
-      "brings it back at the same URL. Deleting twice is harmless.",
+      "Its URL answers 404 afterwards; versions, outputs and runs are kept, and adding it again (same " +
+      "name) brings it back at the same URL. Deleting twice is harmless.",
     tags: ["webhooks"],
     params: idParams,
     responses: { 200: deletedWebhookSchema },
@@ -382,7 +498,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     if (webhook.deletedAt) {
       throw new AppError(
         "conflict",
-        `the webhook for ${webhook.path} was deleted: deploy it again with \`nbhook add ${webhook.path}\`, then rotate its URL`,
+        `the webhook ${webhook.name} was deleted: deploy it again with \`${addCommandFor(webhook)}\`, then rotate its URL`,
       );
     }
     return json(await deps.store.rotateToken(id));

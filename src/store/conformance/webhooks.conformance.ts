@@ -17,7 +17,8 @@ export function webhookCases(test: DeclareCase): void {
     const webhook = await store.upsertWebhook(newHook());
     expect(webhook).toMatchObject({
       path: HOOK_PATH,
-      name: "report.ipynb",
+      name: HOOK_PATH,
+      fileName: "report.ipynb",
       params: { inline: true },
       debug: false,
       timeoutMs: 300_000,
@@ -49,7 +50,7 @@ export function webhookCases(test: DeclareCase): void {
     );
     expect(webhook).toMatchObject({ debug: true, timeoutMs: 1234 });
     expect(webhook.params).toEqual(params);
-    expect(webhook.settings).toEqual({ mode: "reuse", maxConcurrency: null, reuseCalls: 7 });
+    expect(webhook.settings).toEqual({ mode: "reuse", maxConcurrency: null, reuseCalls: 7, cors: [] });
     const unset = await store.upsertWebhook(
       newHook({
         path: "/home/u/b.ipynb",
@@ -124,7 +125,7 @@ export function webhookCases(test: DeclareCase): void {
     expect(await store.getWebhook("no-such-webhook")).toBeUndefined();
   });
 
-  test("lists webhooks ordered by path, and deleted ones only when asked", async (store) => {
+  test("lists webhooks ordered by name (by default their path), and deleted ones only when asked", async (store) => {
     expect(await store.listWebhooks()).toEqual([]);
     const b = await store.upsertWebhook(newHook({ path: "/b/z.ipynb" }));
     const a = await store.upsertWebhook(newHook({ path: "/a/y.ipynb" }));

@@ -108,6 +108,22 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "revoked sessions",
     sql: "CREATE TABLE revoked_sessions (id text PRIMARY KEY, expires_at timestamptz NOT NULL);",
   },
+  // Webhook names: the identity, unique (existing webhooks: their path, which was it); the
+  // notebook's file name in its own column; the deploying machine; the path no longer unique.
+  {
+    version: 4,
+    name: "webhook names",
+    sql: `
+      ALTER TABLE webhooks DROP CONSTRAINT webhooks_path_key;
+      ALTER TABLE webhooks RENAME COLUMN name TO file_name;
+      ALTER TABLE webhooks ADD COLUMN name text;
+      ALTER TABLE webhooks ADD COLUMN source_host text;
+      UPDATE webhooks SET name = path;
+      ALTER TABLE webhooks ALTER COLUMN name SET NOT NULL;
+      ALTER TABLE webhooks ADD CONSTRAINT webhooks_name_key UNIQUE (name);
+      CREATE INDEX webhooks_by_path ON webhooks (path);
+    `,
+  },
 ];
 
 /** The store's tables (migrations 1 and 3), children first (the order to empty them in tests). */

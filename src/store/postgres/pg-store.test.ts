@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ADMIN_URL, createTestDatabase, postgresAvailable } from "../../../test/support/postgres.js";
 import { AppError } from "../../errors.js";
@@ -89,6 +90,51 @@ describePg("PgStore on Postgres", () => {
       await again.close();
       expect(await recorded()).toEqual(before);
     });
+  });
+
+  it("migrates a database of the schema before names: each webhook named by its path, its file name kept, paths no longer unique", async () => {
+    const fresh = await createTestDatabase("nbhook_pgnames");
+    const cacheDir = freshCache();
+    const pool = new pg.Pool({ connectionString: fresh.url });
+    try {
+      const at = MIGRATIONS.findIndex((m) => m.name === "webhook names");
+      expect(at).toBeGreaterThan(0);
+      await migrate(pool, MIGRATIONS.slice(0, at));
+      await pool.query(
+        `INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
+         VALUES ('w1', '/home/u/report.ipynb', 'report.ipynb', 't1', 'h1', '{}', false, 1000, '{}', now(), now())`,
+      );
+      await pool.query(
+        `INSERT INTO versions (webhook_id, histo, created_at, size, sha256, notebook)
+         VALUES ('w1', '20260101000000000000', now(), 2, $1, '{}')`,
+        ["0".repeat(64)],
+      );
+      const store = await openPgStore({ databaseUrl: fresh.url, cacheDir });
+      try {
+        expect(await store.getWebhook("w1")).toMatchObject({
+          name: "/home/u/report.ipynb",
+          path: "/home/u/report.ipynb",
+          fileName: "report.ipynb",
+          sourceHost: null,
+          liveHisto: "20260101000000000000",
+        });
+        const other = await store.upsertWebhook({ ...hook, name: "bob" });
+        expect(other.id).not.toBe("w1");
+        expect((await store.listWebhooksByPath(hook.path)).map((w) => w.id)).toEqual(["w1", other.id]);
+        await expect(
+          pool.query(
+            `INSERT INTO webhooks (id, path, file_name, name, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
+             VALUES ('w9', '/x.ipynb', 'x.ipynb', 'bob', 't9', 'h9', '{}', false, 1, '{}', now(), now())`,
+          ),
+        ).rejects.toThrow(/webhooks_name_key/);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await pool.end();
+      rmSync(cacheDir, { recursive: true, force: true });
+      await fresh.drop();
+    }
   });
 
   it("lets two nodes start at once on a fresh database: one migrates, both open", async () => {

@@ -22,6 +22,7 @@ import { newToken } from "../token.js";
 import type { KeptAnswer, NewWebhook, OutputInfo, Run, Store, Webhook, WebhookVersion } from "../types.js";
 import { createPool, type PgLog, type Queryable, withTransaction } from "./connection.js";
 import { migrate } from "./migrations.js";
+import { webhookOfPath } from "../webhook-of-path.js";
 import { DB_NOW, type NewRun, PgRuns, type RunResult } from "./pg-runs.js";
 import {
   bytesRowSchema,
@@ -127,13 +128,14 @@ export class PgStore implements Store {
       "the webhook's settings",
     );
     const token = newToken();
-    // One statement either way, so two nodes adding the same path at once agree: a new path is
+    // One statement either way, so two nodes adding the same name at once agree: a new name is
     // inserted with a fresh id and token; a known one (deleted or not) keeps both.
     const { rows } = await this.pool.query(
       `WITH w AS (
-         INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6::json, $7, $8, $9::json, ${DB_NOW}, ${DB_NOW})
-           ON CONFLICT (path) DO UPDATE SET params = excluded.params, debug = excluded.debug,
+         INSERT INTO webhooks (id, path, file_name, name, source_host, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
+           VALUES ($1, $2, $3, $10, $11, $4, $5, $6::json, $7, $8, $9::json, ${DB_NOW}, ${DB_NOW})
+           ON CONFLICT (name) DO UPDATE SET path = excluded.path, file_name = excluded.file_name,
+             source_host = excluded.source_host, params = excluded.params, debug = excluded.debug,
              timeout_ms = excluded.timeout_ms, settings = excluded.settings,
              updated_at = excluded.updated_at, deleted_at = NULL
            RETURNING *)
@@ -148,6 +150,8 @@ export class PgStore implements Store {
         input.debug,
         input.timeoutMs,
         settings,
+        input.name ?? input.path,
+        input.sourceHost ?? null,
       ],
     );
     const [webhook] = parseRows(webhookRowSchema, "webhooks", rows).map(toWebhook);
@@ -159,8 +163,16 @@ export class PgStore implements Store {
     return (await this.webhookWhere("w.id = $1", [id]))[0];
   }
 
+  async findWebhookByName(name: string): Promise<Webhook | undefined> {
+    return (await this.webhookWhere("w.name = $1", [name]))[0];
+  }
+
+  async listWebhooksByPath(webhookPath: string): Promise<Webhook[]> {
+    return this.webhookWhere("w.path = $1 ORDER BY w.name", [webhookPath]);
+  }
+
   async findWebhookByPath(webhookPath: string): Promise<Webhook | undefined> {
-    return (await this.webhookWhere("w.path = $1", [webhookPath]))[0];
+    return webhookOfPath(this, webhookPath);
   }
 
   async findWebhookByToken(token: string): Promise<Webhook | undefined> {
@@ -177,7 +189,7 @@ export class PgStore implements Store {
 
   async listWebhooks(options: { includeDeleted?: boolean } = {}): Promise<Webhook[]> {
     return this.webhookWhere(
-      `${options.includeDeleted ? "true" : "w.deleted_at IS NULL"} ORDER BY w.path`,
+      `${options.includeDeleted ? "true" : "w.deleted_at IS NULL"} ORDER BY w.name`,
       [],
     );
   }

@@ -26,7 +26,7 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 /** The columns of `webhooks w` a Webhook is made of, with its live version and newest run. */
 export const WEBHOOK_COLUMNS = `
-  w.id, w.path, w.name, w.token, w.params, w.debug, w.timeout_ms, w.settings,
+  w.id, w.name, w.path, w.file_name, w.source_host, w.token, w.params, w.debug, w.timeout_ms, w.settings,
   w.created_at, w.updated_at, w.deleted_at,
   (SELECT max(v.histo) FROM versions v WHERE v.webhook_id = w.id) AS live_histo,
   n.started_at AS last_run_at, n.status AS last_run_status`;
@@ -54,8 +54,10 @@ export const NEWEST_RUN_FIRST = "ORDER BY r.started_at DESC, r.seq DESC";
 
 export const webhookRowSchema = z.object({
   id: z.string().min(1),
+  name: z.string().min(1),
   path: z.string().min(1),
-  name: z.string(),
+  file_name: z.string(),
+  source_host: z.string().nullable(),
   token: z.string().min(1),
   params: webhookParamsSchema,
   debug: z.boolean(),
@@ -159,8 +161,10 @@ export function parseRows<S extends z.ZodType>(schema: S, table: Table, rows: un
 export function toWebhook(row: z.output<typeof webhookRowSchema>): Webhook {
   return {
     id: row.id,
-    path: row.path,
     name: row.name,
+    path: row.path,
+    fileName: row.file_name,
+    sourceHost: row.source_host,
     token: row.token,
     params: row.params,
     debug: row.debug,

@@ -45,8 +45,10 @@ const count = z.number().int().nonnegative();
 
 export const webhookRowSchema = z.object({
   id: z.string().min(1),
+  name: z.string().min(1),
   path: z.string().min(1),
-  name: z.string(),
+  file_name: z.string(),
+  source_host: z.string().nullable(),
   token: z.string().min(1),
   params: jsonText(webhookParamsSchema),
   debug: z.literal([0, 1]),
@@ -131,8 +133,10 @@ export function parseRow<S extends z.ZodType>(schema: S, table: Table, raw: unkn
 export function toWebhook(row: z.output<typeof webhookRowSchema>): Webhook {
   return {
     id: row.id,
-    path: row.path,
     name: row.name,
+    path: row.path,
+    fileName: row.file_name,
+    sourceHost: row.source_host,
     token: row.token,
     params: row.params,
     debug: row.debug === 1,

@@ -1,11 +1,15 @@
 /**
  * Schema of the embedded store, as numbered migrations applied in order and recorded in
- * `PRAGMA user_version`. Add a new entry to change the schema; never edit an applied one.
+ * `PRAGMA user_version`. Add a new entry to change the schema; never edit an applied one. An entry
+ * is SQL, or a function for a change SQL alone cannot make safely (a table rebuild).
  */
 import type Database from "better-sqlite3";
 import { z } from "zod";
+import { rebuildWebhooksForNames } from "./names-migration.js";
 
-export const MIGRATIONS: readonly string[] = [
+export type Migration = string | ((db: Database.Database) => void);
+
+export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE webhooks (
     id TEXT PRIMARY KEY,
@@ -58,27 +62,51 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // Dashboard sign-outs, until the session would have expired.
   `CREATE TABLE revoked_sessions (id TEXT PRIMARY KEY, expires_at TEXT NOT NULL);`,
+  // Webhook names (identity, unique; existing rows: the path), the notebook's file name in its own
+  // column, the deploying machine; the path no longer unique (names-migration.ts).
+  rebuildWebhooksForNames,
 ];
 
 /** The schema version this nbhook writes (`PRAGMA user_version` once migrated). */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Applies the migrations the database lacks, each in its own transaction with its version bump. */
-export function migrate(db: Database.Database): void {
+/**
+ * Applies the migrations the database lacks, each in its own transaction with its version bump.
+ * Foreign keys are not enforced while migrating (SQLite's way to rebuild a table that others
+ * reference, https://sqlite.org/lang_altertable.html#otheralter): each migration is checked with
+ * `PRAGMA foreign_key_check` before it commits instead, and enforcement is restored after.
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): void {
   const current = z
     .number()
     .int()
     .nonnegative()
     .parse(db.pragma("user_version", { simple: true }));
-  if (current > SCHEMA_VERSION) {
+  if (current > migrations.length) {
     throw new Error(
-      `${db.name} was written by a newer nbhook (schema ${current}; this one knows ${SCHEMA_VERSION}): upgrade nbhook to open it`,
+      `${db.name} was written by a newer nbhook (schema ${current}; this one knows ${migrations.length}): upgrade nbhook to open it`,
     );
   }
-  for (let version = current; version < SCHEMA_VERSION; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
+  if (current === migrations.length) return;
+  const enforced = db.pragma("foreign_keys", { simple: true }) === 1;
+  db.pragma("foreign_keys = OFF");
+  try {
+    for (let version = current; version < migrations.length; version++) {
+      db.transaction(() => {
+        const migration = migrations[version]!;
+        if (typeof migration === "string") db.exec(migration);
+        else migration(db);
+        const broken = db.pragma("foreign_key_check");
+        if (Array.isArray(broken) && broken.length > 0) {
+          throw new Error(
+            `migration ${version + 1} of ${db.name} would break foreign keys (${JSON.stringify(broken.slice(0, 3))}): ` +
+              "nothing was changed; report this to nbhook's maintainers",
+          );
+        }
+        db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  } finally {
+    if (enforced) db.pragma("foreign_keys = ON");
   }
 }

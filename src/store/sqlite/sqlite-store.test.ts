@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { newHisto } from "../histo.js";
 import { describeStoreConformance } from "../store.conformance.js";
 import { DEFAULT_SETTINGS } from "../types.js";
-import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
+import { rebuildWebhooksForNames } from "./names-migration.js";
+import { migrate, MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 import { SqliteStore } from "./sqlite-store.js";
 
 const freshHome = () => mkdtempSync(path.join(os.tmpdir(), "nbhook-store-"));
@@ -103,8 +104,7 @@ describe("SqliteStore on disk", () => {
     const home = freshHome();
     homes.push(home);
     const old = raw(home);
-    old.exec(MIGRATIONS[0]!);
-    old.pragma("user_version = 1");
+    migrate(old, MIGRATIONS.slice(0, 1));
     old
       .prepare(
         `INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, created_at, updated_at)
@@ -123,6 +123,101 @@ describe("SqliteStore on disk", () => {
     check.prepare("UPDATE webhooks SET settings = ? WHERE id = 'w1'").run('{"mode":"reuse"}');
     check.close();
     expect((await store.getWebhook("w1"))?.settings).toEqual({ ...DEFAULT_SETTINGS, mode: "reuse" });
+  });
+
+  it("migrates a database of the schema before names: each webhook named by its path, its file name kept, foreign keys and indexes intact, paths no longer unique", async () => {
+    const home = freshHome();
+    homes.push(home);
+    const before = MIGRATIONS.indexOf(rebuildWebhooksForNames);
+    expect(before).toBeGreaterThan(0);
+    const old = raw(home);
+    old.pragma("foreign_keys = ON");
+    migrate(old, MIGRATIONS.slice(0, before)); // the schema nbhook wrote before names
+    const stamp = new Date().toISOString();
+    old
+      .prepare(
+        `INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
+         VALUES ('w1', '/home/u/report.ipynb', 'report.ipynb', 't1', 'h1', '{}', 0, 1000, '{"mode":"reuse"}', ?, ?)`,
+      )
+      .run(stamp, stamp);
+    old
+      .prepare("INSERT INTO versions (webhook_id, histo, created_at, size, sha256) VALUES ('w1', ?, ?, 1, ?)")
+      .run("20260101000000000000", stamp, "0".repeat(64));
+    old
+      .prepare(
+        `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, started_at, parameters)
+         VALUES ('r1', 'w1', '20260101000000000000', '20260101000000000001', 'ok', ?, '{}')`,
+      )
+      .run(stamp);
+    const indexesBefore = old
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+      .pluck()
+      .all();
+    old.close();
+
+    const store = open(home);
+    expect(await store.getWebhook("w1")).toMatchObject({
+      name: "/home/u/report.ipynb",
+      path: "/home/u/report.ipynb",
+      fileName: "report.ipynb",
+      sourceHost: null,
+      settings: { ...DEFAULT_SETTINGS, mode: "reuse" },
+      liveHisto: "20260101000000000000",
+      lastRunStatus: "ok",
+    });
+    expect((await store.findWebhookByPath("/home/u/report.ipynb"))?.id).toBe("w1");
+    // The same path under another name is another webhook now.
+    const other = await store.upsertWebhook({ ...hook, path: "/home/u/report.ipynb", name: "bob" });
+    expect(other.id).not.toBe("w1");
+    // Ordered by name: "/home/u/report.ipynb" before "bob".
+    expect((await store.listWebhooksByPath("/home/u/report.ipynb")).map((w) => w.id)).toEqual([
+      "w1",
+      other.id,
+    ]);
+
+    const check = raw(home);
+    check.pragma("foreign_keys = ON");
+    expect(check.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(check.pragma("foreign_key_check")).toEqual([]);
+    expect(check.pragma("integrity_check", { simple: true })).toBe("ok");
+    // Versions, runs and outputs still reference webhooks(id), enforced.
+    for (const table of ["versions", "runs", "outputs"]) {
+      const keys = check.pragma(`foreign_key_list(${table})`) as { table: string; to: string }[];
+      expect(
+        keys.map((k) => [k.table, k.to]),
+        table,
+      ).toEqual([["webhooks", "id"]]);
+    }
+    expect(() =>
+      check
+        .prepare(
+          "INSERT INTO versions (webhook_id, histo, created_at, size, sha256) VALUES ('nope', ?, ?, 1, ?)",
+        )
+        .run("20260101000000000002", stamp, "0".repeat(64)),
+    ).toThrow(/FOREIGN KEY/);
+    const indexesAfter = check
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+      .pluck()
+      .all();
+    expect(indexesAfter).toEqual([...indexesBefore, "webhooks_by_name", "webhooks_by_path"].sort());
+    // Names are unique; tokens still are.
+    expect(() =>
+      check
+        .prepare(
+          `INSERT INTO webhooks (id, name, path, file_name, token, token_sha256, params, debug, timeout_ms, created_at, updated_at)
+           VALUES ('w9', 'bob', '/x.ipynb', 'x.ipynb', 't9', 'h9', '{}', 0, 1, ?, ?)`,
+        )
+        .run(stamp, stamp),
+    ).toThrow(/UNIQUE constraint failed: webhooks.name/);
+    expect(() =>
+      check
+        .prepare(
+          `INSERT INTO webhooks (id, name, path, file_name, token, token_sha256, params, debug, timeout_ms, created_at, updated_at)
+           VALUES ('w9', 'carol', '/x.ipynb', 'x.ipynb', 't9', 'h1', '{}', 0, 1, ?, ?)`,
+        )
+        .run(stamp, stamp),
+    ).toThrow(/UNIQUE constraint failed: webhooks.token_sha256/);
+    check.close();
   });
 
   it("refuses a database written by a newer nbhook, saying to upgrade, and leaves it as it was", async () => {

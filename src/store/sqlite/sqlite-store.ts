@@ -28,6 +28,7 @@ import {
   webhookRowSchema,
 } from "./rows.js";
 import { NEWEST_RUN_FIRST, SqliteRuns } from "./sqlite-runs.js";
+import { webhookOfPath } from "../webhook-of-path.js";
 
 const WEBHOOK_SELECT = `
   SELECT w.*,
@@ -73,12 +74,13 @@ export class SqliteStore implements Store {
     const token = newToken();
     const stamp = now();
     return inTransaction(this.db, () => {
-      // One statement either way: a new path is inserted with a fresh id and token; a known one
-      // (deleted or not) keeps both and takes the new settings.
+      // One statement either way: a new name is inserted with a fresh id and token; a known one
+      // (deleted or not) keeps both and takes the new path, host and settings.
       const id = this.sql(
-        `INSERT INTO webhooks (id, path, name, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (path) DO UPDATE SET params = excluded.params, debug = excluded.debug,
+        `INSERT INTO webhooks (id, name, path, file_name, source_host, token, token_sha256, params, debug, timeout_ms, settings, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET path = excluded.path, file_name = excluded.file_name,
+             source_host = excluded.source_host, params = excluded.params, debug = excluded.debug,
              timeout_ms = excluded.timeout_ms, settings = excluded.settings, updated_at = excluded.updated_at,
              deleted_at = NULL
            RETURNING id`,
@@ -86,8 +88,10 @@ export class SqliteStore implements Store {
         .pluck()
         .get(
           randomUUID().replaceAll("-", "").slice(0, 16),
+          input.name ?? input.path,
           input.path,
           path.basename(input.path),
+          input.sourceHost ?? null,
           token,
           sha256(token),
           params,
@@ -106,8 +110,17 @@ export class SqliteStore implements Store {
     return this.webhookWhere("w.id = ?", id);
   }
 
+  async findWebhookByName(name: string): Promise<Webhook | undefined> {
+    return this.webhookWhere("w.name = ?", name);
+  }
+
+  async listWebhooksByPath(webhookPath: string): Promise<Webhook[]> {
+    const rows = this.sql(`${WEBHOOK_SELECT} WHERE w.path = ? ORDER BY w.name`).all(webhookPath);
+    return rows.map((raw) => toWebhook(parseRow(webhookRowSchema, "webhooks", raw)));
+  }
+
   async findWebhookByPath(webhookPath: string): Promise<Webhook | undefined> {
-    return this.webhookWhere("w.path = ?", webhookPath);
+    return webhookOfPath(this, webhookPath);
   }
 
   async findWebhookByToken(token: string): Promise<Webhook | undefined> {
@@ -122,7 +135,7 @@ export class SqliteStore implements Store {
 
   async listWebhooks(options: { includeDeleted?: boolean } = {}): Promise<Webhook[]> {
     const where = options.includeDeleted ? "" : " WHERE w.deleted_at IS NULL";
-    const rows = this.sql(`${WEBHOOK_SELECT}${where} ORDER BY w.path`).all();
+    const rows = this.sql(`${WEBHOOK_SELECT}${where} ORDER BY w.name`).all();
     return rows.map((raw) => toWebhook(parseRow(webhookRowSchema, "webhooks", raw)));
   }
 
