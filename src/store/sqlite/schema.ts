@@ -58,6 +58,18 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // Dashboard sign-outs, until the session would have expired.
   `CREATE TABLE revoked_sessions (id TEXT PRIMARY KEY, expires_at TEXT NOT NULL);`,
+  // Secrets for notebooks (sqlite-secrets.ts): ciphertext only; webhook_id '' for a global one.
+  `
+  CREATE TABLE secrets (
+    name TEXT NOT NULL,
+    webhook_id TEXT NOT NULL DEFAULT '',
+    ciphertext BLOB NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (name, webhook_id)
+  );
+  `,
 ];
 
 /** The schema version this nbhook writes (`PRAGMA user_version` once migrated). */
