@@ -24,6 +24,7 @@ export type ErrorCode =
   | "conflict" // the request contradicts the current state (e.g. clearing the live version)
   | "busy" // too many calls at once: try again later (503 with Retry-After)
   | "insufficient-storage" // the server's disk is full (or read-only): nothing more can be kept (507)
+  | "secret-key" // no secret key, a bad one, or not the one a stored secret was set with
   | "internal"; // a bug or a failure of nbhook itself (see the server log)
 
 export interface ErrorDetails {

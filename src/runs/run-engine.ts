@@ -25,6 +25,7 @@ import type {
   RunLogger,
   WarmStats,
 } from "./types.js";
+import type { RunSecrets } from "./run-secrets.js";
 import { WarmKernels } from "./warm-kernels.js";
 
 export interface RunEngineOptions {
@@ -43,6 +44,8 @@ export interface RunEngineOptions {
   kernelRuntimeDir?: string;
   /** Output and answer sizes, and the answer files' folder (`<home>/answers`). */
   limits?: AnswerLimits;
+  /** The webhooks' stored secrets (docs/secrets.md); unset: none. */
+  secrets?: RunSecrets;
 }
 
 export class RunEngine {
@@ -75,6 +78,7 @@ export class RunEngine {
       notifier: this.notifier,
       finishRetries: this.finishRetries,
       limits: options.limits,
+      secrets: options.secrets,
       leaseFor: (call) => this.warm.leaseFor(call),
     };
     // A skipped kernel.json, the fork server falling back to spawning: the operator should know.

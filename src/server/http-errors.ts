@@ -29,6 +29,7 @@ const STATUS: Record<ErrorCode, number> = {
   "kernel-died": 500,
   protocol: 500,
   internal: 500,
+  "secret-key": 500,
   busy: 503,
   timeout: 504,
   "insufficient-storage": 507,
