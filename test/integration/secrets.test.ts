@@ -23,6 +23,7 @@ import {
   type FaultServer,
 } from "../support/fault-server.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
+import { makeNotebook, type CellSpec } from "../support/notebooks.js";
 import { startSmtpServer, type TestSmtpServer } from "../support/smtp.js";
 
 guardKernelLeaks();
@@ -88,11 +89,15 @@ function valuesUnder(dir: string): string[] {
   });
 }
 
-async function deploy(server: FaultServer, name: string, cells: unknown[], extra: Record<string, unknown> = {}) {
-  const { makeNotebook } = await import("../support/notebooks.js");
+async function deploy(
+  server: FaultServer,
+  name: string,
+  cells: CellSpec[],
+  { kernel, ...extra }: Record<string, unknown> & { kernel?: "deno" } = {},
+) {
   const added = await server.api<{ webhook: { id: string; url: string; path: string } }>("POST", "/api/webhooks", {
     path: `/work/secrets/${name}.ipynb`,
-    notebook: makeNotebook(cells as never),
+    notebook: makeNotebook(cells, kernel),
     ...extra,
   });
   return added.webhook;
@@ -237,8 +242,18 @@ describe("stored secrets on a real server", () => {
       ["import naas, os\nnaas.webhook.respond_json({'now': naas.secret.get('TOKEN'), 'pid': os.getpid()})"],
       { mode: "reuse" },
     );
+    const deno = await deploy(
+      server,
+      "deno",
+      [
+        { source: "const atSetup = nbhook.secret.get('TOKEN');", tags: ["setup"] },
+        "await nbhook.webhook.respond_json({ setup: atSetup, now: nbhook.secret.get('TOKEN'), env: Deno.env.get('NBHOOK_SECRET_TOKEN') ?? null });",
+      ],
+      { mode: "reuse", kernel: "deno" },
+    );
     const put = (value: string) => server.api("PUT", "/api/secrets/TOKEN", { value });
     await put("token-value-one");
+    expect((await call(deno.url)).json()).toEqual({ setup: "token-value-one", now: "token-value-one", env: "token-value-one" });
     expect((await call(setup.url)).json()).toEqual({ setup: "token-value-one", now: "token-value-one" });
     const first = (await call(reuse.url)).json<{ now: string; pid: number }>();
     expect(first.now).toBe("token-value-one");
@@ -253,6 +268,7 @@ describe("stored secrets on a real server", () => {
     await server.api("DELETE", "/api/secrets/TOKEN");
     expect((await call(setup.url)).json()).toEqual({ setup: null, now: null });
     expect((await call(reuse.url)).json()).toMatchObject({ now: null });
+    expect((await call(deno.url)).json()).toEqual({ setup: null, now: null, env: null });
     expect((await server.stop()).code).toBe(0);
   });
 
