@@ -247,7 +247,9 @@ const SECRET_PREFIX = "NBHOOK_SECRET_";
  */
 export const secret = {
   get(name: string, fallback: string | null = null): string | null {
-    const normalized = String(name).replace(/[^A-Za-z0-9_]/g, "_").toUpperCase();
+    const normalized = String(name)
+      .replace(/[^A-Za-z0-9_]/g, "_")
+      .toUpperCase();
     for (const variable of [SECRET_PREFIX + name, SECRET_PREFIX + normalized, name, normalized]) {
       const value = Deno.env.get(variable);
       if (value !== undefined) return value;

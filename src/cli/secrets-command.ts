@@ -24,8 +24,11 @@ async function webhookIdOf(client: NbhookClient, notebook: string | undefined): 
 /** All of stdin, less one trailing newline (`\n` or `\r\n`). */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  for await (const chunk of process.stdin)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }
 
 /** A line typed at the terminal, not echoed (raw mode: Enter ends it, Backspace erases, Ctrl-C stops). */
@@ -75,7 +78,7 @@ function setCommand(): Command {
     if (value === "") {
       throw new AppError(
         "usage",
-        "no value: pipe it in (`printf %s \"$VALUE\" | nbhook secrets set NAME`) or type it at the prompt",
+        'no value: pipe it in (`printf %s "$VALUE" | nbhook secrets set NAME`) or type it at the prompt',
       );
     }
     const secret = await client.setSecret(name, value, { webhookId });
@@ -86,7 +89,9 @@ function setCommand(): Command {
 
 function listSecretsCommand(): Command {
   return withServerOptions(
-    new Command("list").description("list the secrets: names, the webhook each is for, when set (never values)"),
+    new Command("list").description(
+      "list the secrets: names, the webhook each is for, when set (never values)",
+    ),
   ).action(async (flags: SecretFlags) => {
     const client = await clientFor(flags);
     const secrets = await client.listSecrets();
@@ -122,7 +127,9 @@ function deleteSecretCommand(): Command {
 
 export function secretsCommand(): Command {
   return new Command("secrets")
-    .description("secrets for notebooks, encrypted at rest, given to runs as NBHOOK_SECRET_<NAME> (docs/secrets.md)")
+    .description(
+      "secrets for notebooks, encrypted at rest, given to runs as NBHOOK_SECRET_<NAME> (docs/secrets.md)",
+    )
     .addCommand(setCommand())
     .addCommand(listSecretsCommand())
     .addCommand(deleteSecretCommand())

@@ -26,7 +26,10 @@ export function isDenoKernel(spec: KernelSpec): boolean {
  * kernelspec's replaces the environment's), else the server's, so that a module the server's
  * PYTHONPATH finds is importable in notebooks too.
  */
-export function helperEnv(spec: KernelSpec, serverEnv: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function helperEnv(
+  spec: KernelSpec,
+  serverEnv: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const given = spec.env.PYTHONPATH ?? serverEnv.PYTHONPATH;
   return {
     PYTHONPATH: [PYTHON_HELPER_DIR, given].filter(Boolean).join(path.delimiter),

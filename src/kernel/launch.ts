@@ -33,7 +33,12 @@ function defaultTransport(spec: KernelSpec): "ipc" | "tcp" {
  * server's settings (its password among them), the database URL (it may hold a password).
  * Stored secrets reach a run's kernel by name, as NBHOOK_SECRET_<NAME> (runs/run-secrets.ts).
  */
-const NBHOOK_PRIVATE_ENV = new Set(["NBHOOK_TOKEN", "NBHOOK_ADMIN_TOKEN", "NBHOOK_SECRET_KEY", "NBHOOK_DATABASE_URL"]);
+const NBHOOK_PRIVATE_ENV = new Set([
+  "NBHOOK_TOKEN",
+  "NBHOOK_ADMIN_TOKEN",
+  "NBHOOK_SECRET_KEY",
+  "NBHOOK_DATABASE_URL",
+]);
 
 export function isNbhookPrivate(name: string): boolean {
   return NBHOOK_PRIVATE_ENV.has(name) || name.startsWith("NBHOOK_SMTP_");

@@ -51,7 +51,10 @@ export class RunSecrets {
 }
 
 /** The secret values in a kernel environment (its NBHOOK_SECRET_* variables) and the server's own. */
-export function secretValuesIn(env: Record<string, string>, serverEnv: NodeJS.ProcessEnv = process.env): string[] {
+export function secretValuesIn(
+  env: Record<string, string>,
+  serverEnv: NodeJS.ProcessEnv = process.env,
+): string[] {
   const values = new Set<string>();
   for (const source of [env, serverEnv]) {
     for (const [name, value] of Object.entries(source)) {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { Notebook, Parameters } from "../notebook/types.js";
-import { scrubSecretText, scrubSecretValues, scrubSecrets, secretTexts, secretValueTexts } from "./scrub-secrets.js";
+import {
+  scrubSecretText,
+  scrubSecretValues,
+  scrubSecrets,
+  secretTexts,
+  secretValueTexts,
+} from "./scrub-secrets.js";
 import { redactParameters } from "./webhook-parameters.js";
 
 function notebookWith(outputs: unknown[][]): Notebook {
@@ -76,11 +82,24 @@ describe("scrubSecretValues", () => {
       [{ output_type: "stream", name: "stdout", text: `the value ${value}\n` }],
       [
         { output_type: "stream", name: "stdout", text: `'p4ss"wo\\'rd<&>'\n` },
-        { output_type: "display_data", data: { "text/html": "<b>p4ss&quot;wo&#x27;rd&lt;&amp;&gt;</b>" }, metadata: {} },
-        { output_type: "execute_result", data: { "application/json": { v: JSON.stringify(value) } }, metadata: {} },
+        {
+          output_type: "display_data",
+          data: { "text/html": "<b>p4ss&quot;wo&#x27;rd&lt;&amp;&gt;</b>" },
+          metadata: {},
+        },
+        {
+          output_type: "execute_result",
+          data: { "application/json": { v: JSON.stringify(value) } },
+          metadata: {},
+        },
       ],
     ]);
-    const error = { ename: "ValueError", evalue: `bad ${value}`, traceback: [`ValueError: bad ${value}`], cellIndex: 1 };
+    const error = {
+      ename: "ValueError",
+      evalue: `bad ${value}`,
+      traceback: [`ValueError: bad ${value}`],
+      cellIndex: 1,
+    };
     scrubSecretValues(notebook, error, texts);
     const text = JSON.stringify(notebook);
     expect(text).not.toContain("p4ss");

@@ -26,19 +26,27 @@ describe("SecretBox", () => {
     expect(a.ciphertext.includes(Buffer.from("the value"))).toBe(false);
     expect(a.ciphertext.length).toBe(1 + 12 + 16 + "the value".length);
     expect(box.open({ name: "API_KEY", webhookId: "w1", ...a })).toBe("the value");
-    expect(() => box.open({ name: "OTHER", webhookId: "w1", ...a })).toThrow(/altered or copied from another name/);
+    expect(() => box.open({ name: "OTHER", webhookId: "w1", ...a })).toThrow(
+      /altered or copied from another name/,
+    );
     expect(() => box.open({ name: "API_KEY", webhookId: null, ...a })).toThrow(/GCM authentication failed/);
     const tampered = Buffer.from(a.ciphertext);
     tampered[tampered.length - 1]! ^= 1;
-    expect(() => box.open({ name: "API_KEY", webhookId: "w1", ciphertext: tampered, keyId: a.keyId })).toThrow(
-      /cannot be decrypted/,
-    );
+    expect(() =>
+      box.open({ name: "API_KEY", webhookId: "w1", ciphertext: tampered, keyId: a.keyId }),
+    ).toThrow(/cannot be decrypted/);
   });
 
   it("takes the key in base64 or hex, and names a wrong key plainly", () => {
     const hex = new SecretBox({ keyText: key.toString("hex"), clustered: true });
     const sealed = hex.seal("X", null, "v");
-    expect(new SecretBox({ keyText: key.toString("base64url"), clustered: true }).open({ name: "X", webhookId: null, ...sealed })).toBe("v");
+    expect(
+      new SecretBox({ keyText: key.toString("base64url"), clustered: true }).open({
+        name: "X",
+        webhookId: null,
+        ...sealed,
+      }),
+    ).toBe("v");
     const other = new SecretBox({ keyText: randomBytes(32).toString("base64"), clustered: true });
     expect(() => other.open({ name: "X", webhookId: null, ...sealed })).toThrow(
       /the secret X cannot be decrypted: it was set with another secret key \(key id [0-9a-f]{16}\) than this server's NBHOOK_SECRET_KEY/,
@@ -57,7 +65,9 @@ describe("SecretBox", () => {
     const sealed = box.seal("N", null, "value");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(Buffer.from(readFileSync(file, "utf8").trim(), "base64")).toHaveLength(32);
-    expect(new SecretBox({ home: dir, clustered: false }).open({ name: "N", webhookId: null, ...sealed })).toBe("value");
+    expect(
+      new SecretBox({ home: dir, clustered: false }).open({ name: "N", webhookId: null, ...sealed }),
+    ).toBe("value");
     chmodSync(file, 0o644);
     expect(() => new SecretBox({ home: dir, clustered: false }).seal("N", null, "v")).toThrow(
       `the secret key file ${file} can be read by other users (mode 644): \`chmod 600 ${file}\``,
@@ -71,8 +81,8 @@ describe("SecretBox", () => {
       /secrets need NBHOOK_SECRET_KEY on every node of a cluster .* make one with `openssl rand -base64 32` and set it everywhere/,
     );
     expect(() => statSync(secretKeyFile(dir))).toThrow();
-    expect(SecretBox.fromEnv(dir, true, { NBHOOK_SECRET_KEY: key.toString("base64") }).seal("N", null, "v").keyId).toMatch(
-      /^[0-9a-f]{16}$/,
-    );
+    expect(
+      SecretBox.fromEnv(dir, true, { NBHOOK_SECRET_KEY: key.toString("base64") }).seal("N", null, "v").keyId,
+    ).toMatch(/^[0-9a-f]{16}$/);
   });
 });

@@ -78,7 +78,11 @@ export class SecretBox {
   constructor(private readonly options: SecretKeyOptions) {}
 
   /** From the process environment and the server's home. */
-  static fromEnv(home: string | undefined, clustered: boolean, env: NodeJS.ProcessEnv = process.env): SecretBox {
+  static fromEnv(
+    home: string | undefined,
+    clustered: boolean,
+    env: NodeJS.ProcessEnv = process.env,
+  ): SecretBox {
     const keyText = env[SECRET_KEY_ENV];
     return new SecretBox({ keyText: keyText === "" ? undefined : keyText, home, clustered });
   }
@@ -105,7 +109,10 @@ export class SecretBox {
     const { ciphertext } = secret;
     const what = `the secret ${secret.name}${secret.webhookId ? ` of webhook ${secret.webhookId}` : ""}`;
     if (ciphertext[0] !== FORMAT || ciphertext.length < 1 + IV_BYTES + TAG_BYTES) {
-      throw new AppError("secret-key", `${what} is damaged in the store: set it again (\`nbhook secrets set\`)`);
+      throw new AppError(
+        "secret-key",
+        `${what} is damaged in the store: set it again (\`nbhook secrets set\`)`,
+      );
     }
     try {
       const iv = ciphertext.subarray(1, 1 + IV_BYTES);
@@ -113,9 +120,10 @@ export class SecretBox {
       const decipher = createDecipheriv("aes-256-gcm", key.bytes, iv, { authTagLength: TAG_BYTES });
       decipher.setAAD(aad(secret.name, secret.webhookId));
       decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(ciphertext.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]).toString(
-        "utf8",
-      );
+      return Buffer.concat([
+        decipher.update(ciphertext.subarray(1 + IV_BYTES + TAG_BYTES)),
+        decipher.final(),
+      ]).toString("utf8");
     } catch {
       throw new AppError(
         "secret-key",

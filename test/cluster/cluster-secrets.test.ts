@@ -41,10 +41,14 @@ describe("secrets in a cluster", () => {
   it("reach the worker's kernels, are scrubbed from what runs leave, and a change reaches a reuse kernel", async () => {
     const reuse = await deploy(
       "reuse",
-      ["import naas, os\nnaas.webhook.respond_json({'v': naas.secret.get('CLUSTER_TOKEN'), 'pid': os.getpid()})"],
+      [
+        "import naas, os\nnaas.webhook.respond_json({'v': naas.secret.get('CLUSTER_TOKEN'), 'pid': os.getpid()})",
+      ],
       { mode: "reuse" },
     );
-    const leaky = await deploy("leaky", ["import naas\nprint(naas.secret.get('CLUSTER_TOKEN'))\nraise ValueError(naas.secret.get('CLUSTER_TOKEN'))"]);
+    const leaky = await deploy("leaky", [
+      "import naas\nprint(naas.secret.get('CLUSTER_TOKEN'))\nraise ValueError(naas.secret.get('CLUSTER_TOKEN'))",
+    ]);
     await api.api("PUT", "/api/secrets/CLUSTER_TOKEN", { value: "cluster-value-one" });
     const first = (await call(reuse.url)).json<{ v: string; pid: number }>();
     expect(first.v).toBe("cluster-value-one");
@@ -82,7 +86,9 @@ describe("secrets in a cluster", () => {
     expect(keyless.stdout()).toContain("NBHOOK_SECRET_KEY is not set");
 
     // A worker with another key: the call fails, its record names the key.
-    const hook = await deploy("keyed", ["import naas\nnaas.webhook.respond_text(str(naas.secret.get('CLUSTER_TOKEN')))"]);
+    const hook = await deploy("keyed", [
+      "import naas\nnaas.webhook.respond_text(str(naas.secret.get('CLUSTER_TOKEN')))",
+    ]);
     await cluster.workers[0]!.stop();
     const wrong = await startFaultServer({
       command: "worker",

@@ -95,11 +95,15 @@ async function deploy(
   cells: CellSpec[],
   { kernel, ...extra }: Record<string, unknown> & { kernel?: "deno" } = {},
 ) {
-  const added = await server.api<{ webhook: { id: string; url: string; path: string } }>("POST", "/api/webhooks", {
-    path: `/work/secrets/${name}.ipynb`,
-    notebook: makeNotebook(cells, kernel),
-    ...extra,
-  });
+  const added = await server.api<{ webhook: { id: string; url: string; path: string } }>(
+    "POST",
+    "/api/webhooks",
+    {
+      path: `/work/secrets/${name}.ipynb`,
+      notebook: makeNotebook(cells, kernel),
+      ...extra,
+    },
+  );
   return added.webhook;
 }
 
@@ -132,7 +136,9 @@ describe("stored secrets on a real server", () => {
         "  'names': naas.secret.list(),",
         "  'module': server_side_module.ANSWER,",
         "  'leaked': sorted(k for k in os.environ if k in ('NBHOOK_SECRET_KEY', 'NBHOOK_SMTP_PASSWORD', 'NBHOOK_SMTP_HOST', 'NBHOOK_TOKEN', 'NBHOOK_DATABASE_URL')),",
-        "  'smtp_password_anywhere': any(v == " + JSON.stringify(SMTP_PASSWORD) + " for v in os.environ.values()),",
+        "  'smtp_password_anywhere': any(v == " +
+          JSON.stringify(SMTP_PASSWORD) +
+          " for v in os.environ.values()),",
         "})",
       ].join("\n"),
     ]);
@@ -169,7 +175,10 @@ describe("stored secrets on a real server", () => {
       ["DB_PASS", "(every"],
       ["DB_PASS", answers.path],
     ]);
-    const json = JSON.parse((await cli(server, ["secrets", "list", "--json"])).stdout) as Record<string, unknown>[];
+    const json = JSON.parse((await cli(server, ["secrets", "list", "--json"])).stdout) as Record<
+      string,
+      unknown
+    >[];
     expect(json.map((s) => [s.name, s.webhook])).toEqual([
       ["API_KEY", null],
       ["DB_PASS", null],
@@ -253,7 +262,11 @@ describe("stored secrets on a real server", () => {
     );
     const put = (value: string) => server.api("PUT", "/api/secrets/TOKEN", { value });
     await put("token-value-one");
-    expect((await call(deno.url)).json()).toEqual({ setup: "token-value-one", now: "token-value-one", env: "token-value-one" });
+    expect((await call(deno.url)).json()).toEqual({
+      setup: "token-value-one",
+      now: "token-value-one",
+      env: "token-value-one",
+    });
     expect((await call(setup.url)).json()).toEqual({ setup: "token-value-one", now: "token-value-one" });
     const first = (await call(reuse.url)).json<{ now: string; pid: number }>();
     expect(first.now).toBe("token-value-one");
@@ -276,7 +289,9 @@ describe("stored secrets on a real server", () => {
     const home = tempFolder("home-");
     mkdirSync(home, { recursive: true });
     const first = await startFaultServer({ home, args: ["--pool", "0"] });
-    const hook = await deploy(first, "keyed", ["import naas\nnaas.webhook.respond_text(str(naas.secret.get('K1')))"]);
+    const hook = await deploy(first, "keyed", [
+      "import naas\nnaas.webhook.respond_text(str(naas.secret.get('K1')))",
+    ]);
     await first.api("PUT", "/api/secrets/K1", { value: "key-file-value" });
     const keyFile = path.join(home, "secret-key");
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
@@ -288,7 +303,9 @@ describe("stored secrets on a real server", () => {
     const failed = await call(hook.url.replace(first.url, second.url));
     expect(failed.status).toBe(500);
     const [record] = (await second.runs(hook.id)).filter((r) => r.status === "error");
-    expect(record!.error!.evalue).toContain("the secret K1 cannot be decrypted: it was set with another secret key");
+    expect(record!.error!.evalue).toContain(
+      "the secret K1 cannot be decrypted: it was set with another secret key",
+    );
     const refused = await fetch(`${second.url}/api/secrets/K2`, {
       method: "PUT",
       headers: { authorization: `Bearer ${second.token}`, "content-type": "application/json" },

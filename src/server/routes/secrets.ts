@@ -36,10 +36,18 @@ const ADMIN_ONLY = { scope: "admin" } as const;
 const nameParams = z.object({ name: z.string().min(1) });
 const setBody = z.object({
   value: z.string({ error: "must be the secret's value, a string" }),
-  webhook: z.string().min(1).optional().describe("The id of the webhook the secret is for; omitted: every webhook's"),
+  webhook: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The id of the webhook the secret is for; omitted: every webhook's"),
 });
 const scopeQuery = z.object({
-  webhook: z.string().min(1).optional().describe("The webhook's id, for its own secret; omitted: the global one"),
+  webhook: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The webhook's id, for its own secret; omitted: the global one"),
 });
 
 export async function registerSecretRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
@@ -49,7 +57,8 @@ export async function registerSecretRoutes(app: FastifyInstance, deps: ServerDep
   const json = async (info: SecretInfo, paths = new Map<string, string | null>()): Promise<SecretJson> => {
     let webhookPath: string | null = null;
     if (info.webhookId) {
-      if (!paths.has(info.webhookId)) paths.set(info.webhookId, (await store.getWebhook(info.webhookId))?.path ?? null);
+      if (!paths.has(info.webhookId))
+        paths.set(info.webhookId, (await store.getWebhook(info.webhookId))?.path ?? null);
       webhookPath = paths.get(info.webhookId) ?? null;
     }
     return {
@@ -64,12 +73,14 @@ export async function registerSecretRoutes(app: FastifyInstance, deps: ServerDep
   /** Prepared kernels that may hold the secret go (every webhook's for a global one). */
   const changed = async (webhookId: string | null) => {
     if (webhookId) return deps.calls.webhookChanged(webhookId);
-    for (const webhook of await store.listWebhooks({ includeDeleted: false })) deps.calls.webhookChanged(webhook.id);
+    for (const webhook of await store.listWebhooks({ includeDeleted: false }))
+      deps.calls.webhookChanged(webhook.id);
   };
 
   const listSchema = routeSchema({
     summary: "Secrets (names only)",
-    description: "Every stored secret: its name, the webhook it is for (null: every webhook), when it was set. Never a value.",
+    description:
+      "Every stored secret: its name, the webhook it is for (null: every webhook), when it was set. Never a value.",
     tags: ["secrets"],
     responses: { 200: secretListSchema },
   });
@@ -96,7 +107,8 @@ export async function registerSecretRoutes(app: FastifyInstance, deps: ServerDep
     const { name } = parseRequest(nameParams, request.params);
     checkSecretName(name);
     const body = parseRequest(setBody, request.body ?? {});
-    if (body.value === "") throw new AppError("usage", "a secret's value cannot be empty: delete the secret instead");
+    if (body.value === "")
+      throw new AppError("usage", "a secret's value cannot be empty: delete the secret instead");
     if (Buffer.byteLength(body.value) > MAX_SECRET_BYTES) {
       throw new AppError(
         "usage",
@@ -104,7 +116,10 @@ export async function registerSecretRoutes(app: FastifyInstance, deps: ServerDep
       );
     }
     if (body.value.includes("\0")) {
-      throw new AppError("usage", "a secret's value cannot hold a NUL character: it becomes an environment variable");
+      throw new AppError(
+        "usage",
+        "a secret's value cannot hold a NUL character: it becomes an environment variable",
+      );
     }
     const webhookId = body.webhook ?? null;
     if (webhookId) await webhookOr404(deps, webhookId);

@@ -41,9 +41,19 @@ export function secretCases(test: DeclareCase): void {
   });
 
   test("replaces a secret set again, keeping when it was created", async (store) => {
-    const first = await store.putSecret({ name: "TOKEN", webhookId: null, ciphertext: bytes("v1"), keyId: "k1" });
+    const first = await store.putSecret({
+      name: "TOKEN",
+      webhookId: null,
+      ciphertext: bytes("v1"),
+      keyId: "k1",
+    });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const second = await store.putSecret({ name: "TOKEN", webhookId: null, ciphertext: bytes("v2"), keyId: "k2" });
+    const second = await store.putSecret({
+      name: "TOKEN",
+      webhookId: null,
+      ciphertext: bytes("v2"),
+      keyId: "k2",
+    });
     expect(second.createdAt).toBe(first.createdAt);
     expect(Date.parse(second.updatedAt)).toBeGreaterThan(Date.parse(first.updatedAt));
     expect(second.keyId).toBe("k2");

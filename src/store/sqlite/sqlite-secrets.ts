@@ -81,6 +81,8 @@ export class SqliteSecrets {
   }
 
   delete(name: string, webhookId: string | null): boolean {
-    return this.sql("DELETE FROM secrets WHERE name = ? AND webhook_id = ?").run(name, webhookId ?? "").changes > 0;
+    return (
+      this.sql("DELETE FROM secrets WHERE name = ? AND webhook_id = ?").run(name, webhookId ?? "").changes > 0
+    );
   }
 }
