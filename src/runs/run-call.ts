@@ -14,6 +14,7 @@ import { coerceError } from "../errors.js";
 import type { KernelPool } from "../kernel/index.js";
 import { toJsonValue } from "../notebook/parameters/index.js";
 import { serializeNotebook } from "../notebook/read.js";
+import { renderNotebookHtml } from "../notebook/render-html.js";
 import { discardAnswerFiles, removeAnswerFileSync } from "../notebook/response.js";
 import type { AnswerLimits } from "../notebook/types.js";
 import { stripAnsi } from "../notebook/ansi.js";
@@ -269,6 +270,10 @@ async function execute(
     // The setup-failure and launch-failure results may share the prepared call's notebook.
     if (result.notebook === call.notebook) result.notebook = structuredClone(call.notebook);
     scrubSecretValues(result.notebook, result.error, texts);
+    // A notebook that answers with itself answers what is saved.
+    if (result.response?.kind === "notebook") {
+      result.response.body = Buffer.from(renderNotebookHtml(result.notebook), "utf8");
+    }
   }
   return result;
 }

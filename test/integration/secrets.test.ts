@@ -153,6 +153,10 @@ describe("stored secrets on a real server", () => {
       { params: { notif_down: ["down@example.com"] } },
     );
 
+    const selfie = await deploy(server, "selfie", [
+      "import naas\nprint('printed', naas.secret.get('API_KEY'))\nnaas.webhook.respond_notebook()",
+    ]);
+
     // Set with the CLI: the value from stdin, its trailing newline dropped.
     const set = await cli(server, ["secrets", "set", "API_KEY"], `${API_KEY}\n`);
     expect(set, set.stderr).toMatchObject({ code: 0, stdout: "secret API_KEY set for (every webhook)\n" });
@@ -211,6 +215,11 @@ describe("stored secrets on a real server", () => {
     expect(output).toContain("the key is ***");
     expect(output).toContain("<b>***</b>");
     expect(output).toContain("'***'"); // the global DB_PASS, as repr() printed it
+    // A notebook answering with itself answers what is saved.
+    const itself = await call(selfie.url);
+    expect(itself.status).toBe(200);
+    expect(itself.text).toContain("printed ***");
+    expect(valuesIn("respond_notebook's answer", Buffer.from(itself.text))).toEqual([]);
     const mail = await smtp.waitForMail((m) => m.subject?.includes("leaky") ?? false);
     const mailText = `${mail.subject}\n${mail.text ?? ""}\n${typeof mail.html === "string" ? mail.html : ""}`;
     expect(mailText).toContain("bad key ***");
