@@ -56,10 +56,12 @@ export function secretValuesIn(
   serverEnv: NodeJS.ProcessEnv = process.env,
 ): string[] {
   const values = new Set<string>();
-  for (const source of [env, serverEnv]) {
-    for (const [name, value] of Object.entries(source)) {
-      if (name.startsWith(SECRET_ENV_PREFIX) && name !== SECRET_KEY_ENV && value) values.add(value);
-    }
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith(SECRET_ENV_PREFIX) && value) values.add(value); // a stored secret named KEY too
+  }
+  for (const [name, value] of Object.entries(serverEnv)) {
+    // The server's NBHOOK_SECRET_KEY is nbhook's own: kernels never get it.
+    if (name.startsWith(SECRET_ENV_PREFIX) && name !== SECRET_KEY_ENV && value) values.add(value);
   }
   return [...values];
 }
