@@ -237,4 +237,31 @@ export const webhook = {
   },
 };
 
-export default { webhook };
+const SECRET_PREFIX = "NBHOOK_SECRET_";
+
+/**
+ * Secrets (docs/secrets.md), as the Python helper's `secret`: `get("OPENAI_KEY")` is
+ * `$NBHOOK_SECRET_OPENAI_KEY`, else `$OPENAI_KEY`, else `fallback` (null); a name that is not a
+ * variable name is also tried upper-cased with other characters as `_`. nbhook gives a run the
+ * secrets stored for its webhook as those variables.
+ */
+export const secret = {
+  get(name: string, fallback: string | null = null): string | null {
+    const normalized = String(name)
+      .replace(/[^A-Za-z0-9_]/g, "_")
+      .toUpperCase();
+    for (const variable of [SECRET_PREFIX + name, SECRET_PREFIX + normalized, name, normalized]) {
+      const value = Deno.env.get(variable);
+      if (value !== undefined) return value;
+    }
+    return fallback;
+  },
+  list(): string[] {
+    return Object.keys(Deno.env.toObject())
+      .filter((k) => k.startsWith(SECRET_PREFIX) && k !== SECRET_PREFIX)
+      .map((k) => k.slice(SECRET_PREFIX.length))
+      .sort();
+  },
+};
+
+export default { webhook, secret };

@@ -26,6 +26,7 @@ export type ErrorCode =
   | "busy" // too many calls at once: try again later (503 with Retry-After)
   | "not-ready" // GET /readyz: the store, the kernels or the cluster's workers cannot serve a call now (503)
   | "insufficient-storage" // the server's disk is full (or read-only): nothing more can be kept (507)
+  | "secret-key" // no secret key, a bad one, or not the one a stored secret was set with
   | "internal"; // a bug or a failure of nbhook itself (see the server log)
 
 export interface ErrorDetails {

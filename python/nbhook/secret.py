@@ -1,10 +1,14 @@
 """Secrets for notebooks: read from the kernel's environment, never stored by the notebook.
 
+nbhook gives a run the secrets stored for its webhook (``nbhook secrets set NAME``, encrypted at
+rest) as ``NBHOOK_SECRET_<NAME>`` variables, set before the first cell; secrets put in the server's
+environment with that prefix are there too.
+
 ``get("OPENAI_KEY")`` returns ``$NBHOOK_SECRET_OPENAI_KEY``, else ``$OPENAI_KEY``, else None
 (so ``secret.get("X") or "YOUR_X"`` works as in Naas templates). A name that is not a valid
 variable name is also tried upper-cased with other characters turned into ``_``
-(``"my-key"`` -> ``MY_KEY``). ``add`` and ``delete`` cannot work from a notebook: they print that
-and return None.
+(``"my-key"`` -> ``MY_KEY``). ``add`` and ``delete`` cannot work from a notebook: they print the
+command that does it and return None.
 """
 
 from __future__ import annotations
@@ -35,14 +39,17 @@ def list(*_args: Any, **_kwargs: Any) -> List[str]:  # noqa: A001 (Naas name)
 
 
 def add(name: Optional[str] = None, secret: Any = None, *_args: Any, **_kwargs: Any) -> None:
-    """Not possible from a notebook: secrets come from the server's environment."""
-    variable = PREFIX + (name or "<NAME>")
-    print("secret.add(): not supported, set {} in the server's environment".format(variable))
+    """Not possible from a notebook: secrets are set on the server (``nbhook secrets set``)."""
+    print(
+        "secret.add(): not supported in a notebook; run `nbhook secrets set {}` (the value on stdin)".format(
+            name or "NAME"
+        )
+    )
 
 
 def delete(name: Optional[str] = None, *_args: Any, **_kwargs: Any) -> None:
-    """Not possible from a notebook: secrets come from the server's environment."""
-    print("secret.delete(): not supported, secrets come from the server's environment")
+    """Not possible from a notebook: secrets are deleted on the server (``nbhook secrets delete``)."""
+    print("secret.delete(): not supported in a notebook; run `nbhook secrets delete {}`".format(name or "NAME"))
 
 
 def _candidates(name: str) -> List[str]:

@@ -168,3 +168,23 @@ export const webhookParametersSchema = z.object({
   schema: z.record(z.string(), z.unknown()),
 });
 export type WebhookParametersJson = z.infer<typeof webhookParametersSchema>;
+
+/** A stored secret as the API shows it: never its value (docs/secrets.md). */
+export const secretSchema = z.object({
+  name: z.string(),
+  /** The webhook's id for a webhook's own secret; null for a global one (every webhook's). */
+  webhook: z.string().nullable(),
+  /** That webhook's notebook path, when it is known. */
+  webhook_path: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type SecretJson = z.infer<typeof secretSchema>;
+export const secretListSchema = z.object({ secrets: z.array(secretSchema) });
+export type SecretListJson = z.infer<typeof secretListSchema>;
+export const secretDeletedSchema = z.object({
+  deleted: z.literal(true),
+  name: z.string(),
+  webhook: z.string().nullable(),
+});
+export type SecretDeletedJson = z.infer<typeof secretDeletedSchema>;

@@ -14,6 +14,7 @@ import { clearOutputCommand, getOutputCommand } from "./output-commands.js";
 import { pythonPathCommand } from "./python-path-command.js";
 import { runCommand } from "./run-command.js";
 import { runsCommand } from "./runs-command.js";
+import { secretsCommand } from "./secrets-command.js";
 import { serveCommand } from "./serve-command.js";
 import { workerCommand } from "./worker-command.js";
 import { clearCommand, getCommand, listCommand } from "./version-commands.js";
@@ -50,6 +51,7 @@ for (const command of [
   currentsCommand(),
   rotateCommand(),
   runsCommand(),
+  secretsCommand(),
 ]) {
   program.addCommand(command);
 }

@@ -13,12 +13,16 @@ import {
   outputListSchema,
   runListSchema,
   runSchema,
+  secretDeletedSchema,
+  secretListSchema,
+  secretSchema,
   versionListSchema,
   webhookListSchema,
   webhookParametersSchema,
   webhookSchema,
   type OutputJson as Output,
   type RunJson as Run,
+  type SecretJson as Secret,
   type VersionJson as Version,
   type WebhookJson as Webhook,
   type WebhookParametersJson,
@@ -114,6 +118,24 @@ export class ApiClient {
 
   async signOut(): Promise<void> {
     await this.http.json("DELETE", "/api/session", sessionSchema);
+  }
+
+  /** Stored secrets (docs/secrets.md): names, the webhook each is for (null: every webhook), times; never values. */
+  async listSecrets(): Promise<Secret[]> {
+    return (await this.http.json("GET", "/api/secrets", secretListSchema)).secrets;
+  }
+
+  /** Sets a secret, global or (with `webhookId`) one webhook's own; encrypted by the server. */
+  async setSecret(name: string, value: string, options: { webhookId?: string } = {}): Promise<Secret> {
+    const body = { value, ...(options.webhookId ? { webhook: options.webhookId } : {}) };
+    return this.http.json("PUT", `/api/secrets/${enc(name)}`, secretSchema, { body });
+  }
+
+  /** Deletes the global secret `name`, or (with `webhookId`) that webhook's own. */
+  async deleteSecret(name: string, options: { webhookId?: string } = {}): Promise<void> {
+    await this.http.json("DELETE", `/api/secrets/${enc(name)}`, secretDeletedSchema, {
+      query: { webhook: options.webhookId },
+    });
   }
 
   protected async download(route: string): Promise<NotebookDownload> {

@@ -18,6 +18,7 @@ export type {
   ErrorBody,
   OutputJson as Output,
   RunJson as Run,
+  SecretJson as Secret,
   VersionJson as Version,
   WebhookJson as Webhook,
 } from "../api/schemas.js";

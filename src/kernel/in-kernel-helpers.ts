@@ -20,10 +20,19 @@ export function isDenoKernel(spec: KernelSpec): boolean {
   return path.basename(spec.argv[0] ?? "") === "deno";
 }
 
-/** Environment that makes the helpers importable, merged into every kernel's env. */
-export function helperEnv(spec: KernelSpec): Record<string, string> {
+/**
+ * Environment that makes the helpers importable, merged into every kernel's env: nbhook's helper
+ * folder first on PYTHONPATH, then the kernelspec's PYTHONPATH when it sets one (as Jupyter, the
+ * kernelspec's replaces the environment's), else the server's, so that a module the server's
+ * PYTHONPATH finds is importable in notebooks too.
+ */
+export function helperEnv(
+  spec: KernelSpec,
+  serverEnv: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const given = spec.env.PYTHONPATH ?? serverEnv.PYTHONPATH;
   return {
-    PYTHONPATH: [PYTHON_HELPER_DIR, spec.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+    PYTHONPATH: [PYTHON_HELPER_DIR, given].filter(Boolean).join(path.delimiter),
     NBHOOK_DENO_MODULE: DENO_HELPER_URL,
   };
 }

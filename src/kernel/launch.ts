@@ -28,6 +28,22 @@ function defaultTransport(spec: KernelSpec): "ipc" | "tcp" {
   return isDenoKernel(spec) ? "tcp" : "ipc";
 }
 
+/**
+ * nbhook's own secrets, kept from kernels: the API tokens, the key of stored secrets, the mail
+ * server's settings (its password among them), the database URL (it may hold a password).
+ * Stored secrets reach a run's kernel by name, as NBHOOK_SECRET_<NAME> (runs/run-secrets.ts).
+ */
+const NBHOOK_PRIVATE_ENV = new Set([
+  "NBHOOK_TOKEN",
+  "NBHOOK_ADMIN_TOKEN",
+  "NBHOOK_SECRET_KEY",
+  "NBHOOK_DATABASE_URL",
+]);
+
+export function isNbhookPrivate(name: string): boolean {
+  return NBHOOK_PRIVATE_ENV.has(name) || name.startsWith("NBHOOK_SMTP_");
+}
+
 /** The environment of every kernel of `spec` started now, before its per-launch part. */
 function baseEnv(spec: KernelSpec): Record<string, string> {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -35,12 +51,10 @@ function baseEnv(spec: KernelSpec): Record<string, string> {
   delete env.PYTHONHOME;
   delete env.VIRTUAL_ENV;
   // nbhook's own secrets are not the notebooks' business (a notebook printing its environment
-  // would save them in its output).
-  for (const name of Object.keys(env)) {
-    if (name === "NBHOOK_TOKEN" || name.startsWith("NBHOOK_SMTP_")) delete env[name];
-  }
+  // would save them in its output). The rest of the server's environment is the kernels'.
+  for (const name of Object.keys(env)) if (isNbhookPrivate(name)) delete env[name];
   Object.assign(env, spec.env);
-  Object.assign(env, helperEnv(spec));
+  Object.assign(env, helperEnv(spec, process.env));
   env.JPY_PARENT_PID = String(process.pid); // ipykernel exits if we die
   env.PYDEVD_DISABLE_FILE_VALIDATION = "1";
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

@@ -5,12 +5,16 @@
  *
  * What is stored never holds secrets: the run record's parameters and the saved notebook's
  * injected cell have secret-looking values replaced by "<redacted>" (webhook-parameters.ts); the
- * request's Authorization/Cookie-like headers are redacted before the kernel sees them.
+ * request's Authorization/Cookie-like headers are redacted before the kernel sees them. The
+ * webhook's stored secrets reach the kernel as NBHOOK_SECRET_<NAME> variables, and their values
+ * are replaced by "***" in the executed notebook and the error before anything is saved, logged
+ * or mailed (the answer the notebook chose to give is its own).
  */
 import { coerceError } from "../errors.js";
 import type { KernelPool } from "../kernel/index.js";
 import { toJsonValue } from "../notebook/parameters/index.js";
 import { serializeNotebook } from "../notebook/read.js";
+import { renderNotebookHtml } from "../notebook/render-html.js";
 import { discardAnswerFiles, removeAnswerFileSync } from "../notebook/response.js";
 import type { AnswerLimits } from "../notebook/types.js";
 import { stripAnsi } from "../notebook/ansi.js";
@@ -31,6 +35,8 @@ import {
 } from "./execute-notebook.js";
 import type { FinishRetries } from "./finish-retries.js";
 import { recipientsFor, type Notifier } from "./notify.js";
+import type { RunSecrets, WebhookSecrets } from "./run-secrets.js";
+import { scrubSecretValues, secretValueTexts } from "./scrub-secrets.js";
 import type {
   AnswerFn,
   CallAnswer,
@@ -60,6 +66,11 @@ export interface RunCallDeps {
    * streamed (the kernels' NBHOOK_ANSWER_DIR). Unset: the defaults, copies in the temp folder.
    */
   limits?: AnswerLimits;
+  /**
+   * The secrets of the webhook's runs (docs/secrets.md): given to the kernel as environment, and
+   * scrubbed ("***") from the executed notebook and the error. Unset: none.
+   */
+  secrets?: RunSecrets;
 }
 
 /**
@@ -240,12 +251,40 @@ function keptOf(answer: CallAnswer): KeptAnswer {
   return kept;
 }
 
-/** Executes; a setup failure (kernel launch, start timeout) becomes a failed result, not a throw. */
+const NO_SECRETS: WebhookSecrets = { env: {}, values: [] };
+
+/**
+ * Executes with the webhook's secrets, then scrubs their values from the executed notebook and
+ * the error. A secret that cannot be decrypted fails the call (nbhook's failure: see failedCall).
+ */
 async function execute(
   deps: RunCallDeps,
   call: PreparedCall,
   run: Run,
   log: RunLogger,
+): Promise<ExecutionResult> {
+  const secrets = deps.secrets ? await deps.secrets.forWebhook(call.webhook.id) : NO_SECRETS;
+  const result = await executeWith(deps, call, run, log, secrets.env);
+  const texts = secretValueTexts(secrets.values, call.language);
+  if (texts.length) {
+    // The setup-failure and launch-failure results may share the prepared call's notebook.
+    if (result.notebook === call.notebook) result.notebook = structuredClone(call.notebook);
+    scrubSecretValues(result.notebook, result.error, texts);
+    // A notebook that answers with itself answers what is saved.
+    if (result.response?.kind === "notebook") {
+      result.response.body = Buffer.from(renderNotebookHtml(result.notebook), "utf8");
+    }
+  }
+  return result;
+}
+
+/** Executes; a setup failure (kernel launch, start timeout) becomes a failed result, not a throw. */
+async function executeWith(
+  deps: RunCallDeps,
+  call: PreparedCall,
+  run: Run,
+  log: RunLogger,
+  secretEnv: Record<string, string>,
 ): Promise<ExecutionResult> {
   const { webhook } = call;
   const url = deps.links.webhook(webhook.token);
@@ -261,6 +300,8 @@ async function execute(
       NBHOOK_RUN: JSON.stringify({ path: webhook.path, url, webhook_id: webhook.id }),
       NBHOOK_WEBHOOK_URL: url,
       ...(deps.limits?.answerDir ? { NBHOOK_ANSWER_DIR: deps.limits.answerDir } : {}),
+      // Per webhook too; a change of them gives the webhook new prepared kernels (warm-kernels.ts).
+      ...secretEnv,
     },
     limits: deps.limits,
     runTimeoutMs: webhook.timeoutMs > 0 ? webhook.timeoutMs : undefined,

@@ -26,6 +26,7 @@ import type {
   RunLogger,
   WarmStats,
 } from "./types.js";
+import type { RunSecrets } from "./run-secrets.js";
 import { WarmKernels } from "./warm-kernels.js";
 
 export interface RunEngineOptions {
@@ -46,6 +47,8 @@ export interface RunEngineOptions {
   limits?: AnswerLimits;
   /** Told of kernel starts and deaths (the server's metrics). */
   kernelObserver?: KernelObserver;
+  /** The webhooks' stored secrets (docs/secrets.md); unset: none. */
+  secrets?: RunSecrets;
 }
 
 export class RunEngine {
@@ -79,6 +82,7 @@ export class RunEngine {
       notifier: this.notifier,
       finishRetries: this.finishRetries,
       limits: options.limits,
+      secrets: options.secrets,
       leaseFor: (call) => this.warm.leaseFor(call),
     };
     // A skipped kernel.json, the fork server falling back to spawning: the operator should know.

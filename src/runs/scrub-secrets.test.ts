@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { Notebook, Parameters } from "../notebook/types.js";
-import { scrubSecrets, secretTexts } from "./scrub-secrets.js";
+import {
+  scrubSecretText,
+  scrubSecretValues,
+  scrubSecrets,
+  secretTexts,
+  secretValueTexts,
+} from "./scrub-secrets.js";
 import { redactParameters } from "./webhook-parameters.js";
 
 function notebookWith(outputs: unknown[][]): Notebook {
@@ -64,5 +70,42 @@ describe("scrubSecrets", () => {
     const before = structuredClone(nb);
     scrubSecrets(nb, undefined, secretTexts({ name: "world" }, { name: "world" }, "python"));
     expect(nb).toEqual(before);
+  });
+});
+
+describe("scrubSecretValues", () => {
+  it("replaces stored secret values by *** in every cell and the error, as printed, repr'd, JSON- and HTML-escaped", () => {
+    const value = `p4ss"wo'rd<&>`;
+    const texts = secretValueTexts([value, "abc"], "python");
+    expect(texts).not.toContain("abc"); // shorter than MIN_SCRUBBED: left alone
+    const notebook = notebookWith([
+      [{ output_type: "stream", name: "stdout", text: `the value ${value}\n` }],
+      [
+        { output_type: "stream", name: "stdout", text: `'p4ss"wo\\'rd<&>'\n` },
+        {
+          output_type: "display_data",
+          data: { "text/html": "<b>p4ss&quot;wo&#x27;rd&lt;&amp;&gt;</b>" },
+          metadata: {},
+        },
+        {
+          output_type: "execute_result",
+          data: { "application/json": { v: JSON.stringify(value) } },
+          metadata: {},
+        },
+      ],
+    ]);
+    const error = {
+      ename: "ValueError",
+      evalue: `bad ${value}`,
+      traceback: [`ValueError: bad ${value}`],
+      cellIndex: 1,
+    };
+    scrubSecretValues(notebook, error, texts);
+    const text = JSON.stringify(notebook);
+    expect(text).not.toContain("p4ss");
+    expect(text).toContain("the value ***");
+    expect(text).toContain("<b>***</b>");
+    expect(error).toMatchObject({ evalue: "bad ***", traceback: ["ValueError: bad ***"] });
+    expect(scrubSecretText(`x ${value} y abc`, texts)).toBe("x *** y abc");
   });
 });

@@ -9,6 +9,11 @@
  * replaced by "<redacted>": everywhere when it has at least {@link MIN_SCRUBBED} characters, in the
  * injected cell's own outputs whatever its length (a one-digit secret scrubbed everywhere would
  * turn every line number into "<redacted>").
+ *
+ * Stored secrets (docs/secrets.md, run-secrets.ts) are scrubbed the same way, replaced by "***":
+ * {@link secretValueTexts} gives their forms, {@link scrubSecretValues} scrubs a run's notebook
+ * and error. Values shorter than {@link MIN_SCRUBBED} are not scrubbed (they would match
+ * everywhere).
  */
 import { findInjectedCellIndex, translateValue } from "../notebook/parameters/index.js";
 import type { Notebook, ParamLanguage, ParamValue, Parameters } from "../notebook/types.js";
@@ -16,6 +21,57 @@ import type { RunError } from "./types.js";
 import { REDACTED } from "./webhook-parameters.js";
 
 export const MIN_SCRUBBED = 4;
+
+/** What a stored secret's value becomes in what a run produced. */
+export const SCRUBBED_VALUE = "***";
+
+/**
+ * The forms a secret value takes in a run's text: as it is, escaped in a JSON string, in a
+ * literal of the kernel's language (a traceback quoting it, a repr), and escaped in HTML (a
+ * DataFrame's or a notebook's HTML); those of at least MIN_SCRUBBED characters, longest first.
+ */
+export function secretValueTexts(values: string[], language?: ParamLanguage): string[] {
+  const found = new Set<string>();
+  for (const value of values) {
+    if (value.length < MIN_SCRUBBED) continue;
+    found.add(value);
+    found.add(JSON.stringify(value).slice(1, -1));
+    found.add(escapeHtml(value));
+    if (language) {
+      const literal = translateValue(language, value);
+      if (literal.length > 2) found.add(literal.slice(1, -1));
+    }
+    const singleQuoted = value.replaceAll("\\", "\\\\").replaceAll("'", "\\'"); // Python's repr
+    found.add(singleQuoted);
+  }
+  return [...found].filter((t) => t.length >= MIN_SCRUBBED).sort((a, b) => b.length - a.length);
+}
+
+/** Replaces the `texts` (secretValueTexts) by "***" in every cell's outputs and in `error`; in place. */
+export function scrubSecretValues(notebook: Notebook, error: RunError | undefined, texts: string[]): void {
+  if (texts.length === 0) return;
+  for (const cell of notebook.cells) {
+    if (cell.cell_type !== "code" || !Array.isArray(cell.outputs)) continue;
+    cell.outputs = cell.outputs.map((output) => scrubValue(output, texts, SCRUBBED_VALUE) as typeof output);
+  }
+  if (!error) return;
+  error.evalue = scrubText(error.evalue, texts, SCRUBBED_VALUE);
+  error.traceback = error.traceback.map((line) => scrubText(line, texts, SCRUBBED_VALUE));
+}
+
+/** One text (a log field) with the `texts` replaced by "***". */
+export function scrubSecretText(text: string, texts: string[]): string {
+  return scrubText(text, texts, SCRUBBED_VALUE);
+}
+
+function escapeHtml(text: string): string {
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&#x27;");
+}
 
 /** The texts of the secret values in `parameters` (those `shown` redacts), longest first. */
 export function secretTexts(parameters: Parameters, shown: Parameters, language: ParamLanguage): string[] {
@@ -49,23 +105,23 @@ export function scrubSecrets(notebook: Notebook, error: RunError | undefined, se
     if (cell.cell_type !== "code" || !Array.isArray(cell.outputs)) return;
     const list = index === injected ? secrets : everywhere;
     if (list.length === 0) return;
-    cell.outputs = cell.outputs.map((output) => scrubValue(output, list) as typeof output);
+    cell.outputs = cell.outputs.map((output) => scrubValue(output, list, REDACTED) as typeof output);
   });
   if (!error) return;
   const list = error.cellIndex === injected ? secrets : everywhere;
-  error.evalue = scrubText(error.evalue, list);
-  error.traceback = error.traceback.map((line) => scrubText(line, list));
+  error.evalue = scrubText(error.evalue, list, REDACTED);
+  error.traceback = error.traceback.map((line) => scrubText(line, list, REDACTED));
 }
 
 /** Every string (stream text, MIME data, traceback lines…) inside an output, scrubbed. */
-function scrubValue(value: unknown, secrets: string[]): unknown {
-  if (typeof value === "string") return scrubText(value, secrets);
-  if (Array.isArray(value)) return value.map((v) => scrubValue(v, secrets));
+function scrubValue(value: unknown, secrets: string[], replacement: string): unknown {
+  if (typeof value === "string") return scrubText(value, secrets, replacement);
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, secrets, replacement));
   if (typeof value !== "object" || value === null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     Object.defineProperty(out, key, {
-      value: scrubValue(v, secrets),
+      value: scrubValue(v, secrets, replacement),
       enumerable: true,
       writable: true,
       configurable: true,
@@ -74,9 +130,9 @@ function scrubValue(value: unknown, secrets: string[]): unknown {
   return out;
 }
 
-function scrubText(text: string, secrets: string[]): string {
+function scrubText(text: string, secrets: string[], replacement: string): string {
   let out = text;
-  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(replacement);
   return out;
 }
 

@@ -10,7 +10,10 @@
  * idle kernel of the version called least recently is shut down, and when none can be, no more is
  * kept (calls are still served, by a kernel prepared for them). Kernels serving a setup call are
  * bounded by the server's run limits, like the pool's. Versions not called for `idleMs` are
- * retired.
+ * retired. A version's kernels were prepared with its calls' environment (the webhook's secrets
+ * included, so `setup` cells can use them): a call that brings another environment (a secret set,
+ * changed or deleted, on this node or any other) retires them and gets kernels prepared anew, so a
+ * deleted secret never lingers in a reused kernel.
  */
 import type { KernelPool } from "../kernel/index.js";
 import type { LeaseFn, PreparedCall, WarmStats } from "./types.js";
@@ -74,7 +77,13 @@ export class WarmKernels implements WarmHost {
     return (request) => {
       const key = `${webhook.id}/${prepared.versionHisto}`;
       let version = this.versions.get(key);
-      if (!version || version.mode !== mode || version.reuseCalls !== webhook.settings.reuseCalls) {
+      const env = setupEnvOf(request.start.env);
+      if (
+        !version ||
+        version.mode !== mode ||
+        version.reuseCalls !== webhook.settings.reuseCalls ||
+        !sameEnv(version.target.env, env)
+      ) {
         this.invalidate(webhook.id); // only the version called last stays warm
         version = new WarmVersion(
           key,
@@ -86,7 +95,7 @@ export class WarmKernels implements WarmHost {
             spec: request.spec,
             notebook: prepared.notebook,
             cwd: request.start.cwd,
-            env: setupEnvOf(request.start.env),
+            env,
             timeoutMs: webhook.timeoutMs,
           },
           this,
@@ -167,4 +176,9 @@ export class WarmKernels implements WarmHost {
       }
     }
   }
+}
+
+function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }

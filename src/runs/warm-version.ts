@@ -9,6 +9,8 @@
  */
 import { AppError, coerceError } from "../errors.js";
 import type { KernelPool } from "../kernel/index.js";
+import { secretValuesIn } from "./run-secrets.js";
+import { scrubSecretText, secretValueTexts } from "./scrub-secrets.js";
 import type { ExecutionStatus, KernelLease, LeaseRequest } from "./types.js";
 import { WaitQueue } from "./wait-queue.js";
 import {
@@ -252,7 +254,13 @@ export class WarmVersion {
     this.failure = { error, count, retryAt: Date.now() + wait };
     this.host.log(
       "warn",
-      { webhook: this.path, err: error.message, failures: count, retryInMs: wait },
+      {
+        webhook: this.path,
+        // A setup cell's error may quote a secret it was given.
+        err: scrubSecretText(error.message, secretValueTexts(secretValuesIn(this.target.env))),
+        failures: count,
+        retryInMs: wait,
+      },
       "could not prepare a warm kernel",
     );
     this.waiters.failNext(error);

@@ -30,6 +30,7 @@ import { runEngineOptions } from "./run-engine-options.js";
 import { registerDashboardRoutes } from "./routes/dashboard.js";
 import { registerRunEventRoutes } from "./routes/run-events.js";
 import { registerRunRoutes } from "./routes/runs.js";
+import { registerSecretRoutes } from "./routes/secrets.js";
 import { registerSessionRoutes } from "./routes/session.js";
 import { registerTriggerRoutes } from "./routes/trigger.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
@@ -113,6 +114,7 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
   await registerTriggerRoutes(app, deps);
   await registerWebhookRoutes(app, deps);
   await registerRunRoutes(app, deps);
+  await registerSecretRoutes(app, deps);
   await registerRunEventRoutes(app, deps, sessions);
   await registerSessionRoutes(app, deps, sessions);
   await registerDashboardRoutes(app);

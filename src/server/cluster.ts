@@ -10,6 +10,7 @@ import { ClusterCalls } from "../runs/cluster/cluster-calls.js";
 import { ClusterWorker, migrateGraphileWorker } from "../runs/cluster/cluster-worker.js";
 import { Reaper } from "../runs/cluster/reaper.js";
 import { RunEngine } from "../runs/run-engine.js";
+import { SECRET_KEY_ENV } from "../runs/secret-box.js";
 import type { Links, RunLogger } from "../runs/index.js";
 import { ClusterQueue } from "../store/postgres/cluster-queue.js";
 import { openPgStore, type PgStore } from "../store/postgres/pg-store.js";
@@ -42,6 +43,13 @@ export async function openClusterNode(
 ): Promise<ClusterNode> {
   const databaseUrl = config.databaseUrl;
   const store = await openPgStore({ databaseUrl, cacheDir: path.join(config.home, "cache"), log });
+  if (!process.env[SECRET_KEY_ENV]) {
+    log.warn(
+      { variable: SECRET_KEY_ENV },
+      `${SECRET_KEY_ENV} is not set: this node cannot set or use stored secrets (docs/secrets.md). ` +
+        "Set the same key on every node of the cluster (make one with `openssl rand -base64 32`)",
+    );
+  }
   const opened: { close(): Promise<void> }[] = [];
   try {
     const queue = new ClusterQueue(store);

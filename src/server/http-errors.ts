@@ -30,6 +30,7 @@ const STATUS: Record<ErrorCode, number> = {
   "kernel-died": 500,
   protocol: 500,
   internal: 500,
+  "secret-key": 500,
   busy: 503,
   "not-ready": 503,
   timeout: 504,

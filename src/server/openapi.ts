@@ -67,6 +67,8 @@ export const TAGS = {
     "A webhook's deployed versions and the executed notebooks of its runs (list, get, clear, get_output, clear_output).",
   runs: "Run records, executed notebooks and the kept answers of asynchronous calls.",
   trigger: "Calling a webhook: its secret URL runs the notebook with the request's parameters.",
+  secrets:
+    "Secrets for notebooks, encrypted at rest, given to runs as environment variables (docs/secrets.md); values are never answered.",
   session: "The dashboard's sign-in: a session cookie for the API token (docs/dashboard.md).",
   server: "The server itself.",
 } as const;
@@ -82,7 +84,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: "`body-too-large`: the body is over the limit",
   415: "`unsupported-media-type`: a body of a type the route does not read",
   422: "`notebook-invalid`, `parameter-invalid`, `name-invalid`: an invalid notebook, a webhook name nbhook does not take, or a parameter that cannot be converted to its default's type or is over the limits its kernel can read",
-  500: "`internal` and the kernel errors: a failure of nbhook or of the kernel (see the server log)",
+  500: "`internal` and the kernel errors: a failure of nbhook or of the kernel (see the server log); `secret-key`: no secret key, a bad one, or not the one the secrets were set with",
   503: "`busy`: the queue is full or the server is stopping (with `Retry-After`); `not-ready` (GET /readyz): what this node lacks to take a call",
   504: "`timeout`: the run went over its time limit",
   507: "`insufficient-storage`: the server's disk is full, read-only, or below `--min-free` (with `Retry-After`)",

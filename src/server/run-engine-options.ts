@@ -7,6 +7,8 @@ import path from "node:path";
 import { prepareKernelRuntimeDir, preparePrivateDir, type KernelObserver } from "../kernel/index.js";
 import type { Links, RunLogger } from "../runs/index.js";
 import type { RunEngineOptions } from "../runs/run-engine.js";
+import { RunSecrets } from "../runs/run-secrets.js";
+import { SecretBox } from "../runs/secret-box.js";
 import type { Store } from "../store/index.js";
 import { answerFor } from "./call-answer.js";
 import type { ServerConfig } from "./config.js";
@@ -35,6 +37,8 @@ export async function runEngineOptions(
     smtp: config.smtp,
     kernelRuntimeDir: kernels.dir,
     kernelObserver,
+    // The key is read when a run first needs a stored secret (NBHOOK_SECRET_KEY, else the home's key file).
+    secrets: new RunSecrets(store, SecretBox.fromEnv(config.home, Boolean(config.databaseUrl))),
     limits: {
       maxOutputBytes: config.maxOutputBytes,
       maxAnswerBytes: config.maxAnswerBytes,

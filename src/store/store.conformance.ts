@@ -13,6 +13,7 @@ import { describe, it } from "vitest";
 import { type DeclareCase, type StoreHarness } from "./conformance/harness.conformance.js";
 import { outputCases, restartCases } from "./conformance/outputs.conformance.js";
 import { runCases } from "./conformance/runs.conformance.js";
+import { secretCases } from "./conformance/secrets.conformance.js";
 import { sessionCases } from "./conformance/sessions.conformance.js";
 import { fileCases, versionCases } from "./conformance/versions.conformance.js";
 import { webhookCases } from "./conformance/webhooks.conformance.js";
@@ -34,6 +35,7 @@ const GROUPS: [group: string, declare: (test: DeclareCase) => void][] = [
   ["outputs", outputCases],
   ["restart", restartCases],
   ["dashboard sessions", sessionCases],
+  ["secrets", secretCases],
 ];
 
 type Case = { group: string; title: string; body: Parameters<DeclareCase>[1] };

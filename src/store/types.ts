@@ -12,6 +12,28 @@ import type { RunMode } from "../run-modes.js";
 
 export type { FinishedRunStatus, RunStatus } from "../run-status.js";
 
+/** A secret as it is set: its ciphertext made by the server. */
+export interface NewSecret {
+  name: string;
+  /** Null: every webhook's; else this webhook's own (which wins over a global one of its name). */
+  webhookId: string | null;
+  /** AES-256-GCM: IV (12 bytes), auth tag (16), ciphertext (runs/secret-box.ts). */
+  ciphertext: Buffer;
+  /** Which key encrypted it (a fingerprint, not the key), to name a wrong key plainly. */
+  keyId: string;
+}
+
+/** What may be shown of a secret: never its value. */
+export interface SecretInfo {
+  name: string;
+  webhookId: string | null;
+  keyId: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type StoredSecret = SecretInfo & { ciphertext: Buffer };
+
 /** Settings given at `add` (Naas's add-time `params`), plus any user parameters. */
 export interface WebhookParams {
   /** Addresses: a list (what the API stores), or one string, comma-separated or not (as Naas took it). */
@@ -256,5 +278,18 @@ export interface Store {
   revokeSession(id: string, expiresAt: string): Promise<void>;
   /** Whether the session `id` was signed out (and would not have expired yet). */
   isSessionRevoked(id: string): Promise<boolean>;
+
+  /**
+   * Secrets for notebooks (docs/secrets.md), by name, global (`webhookId` null) or for one
+   * webhook. The store keeps only what the server encrypted (runs/secret-box.ts): it never sees a
+   * value. Setting a name again replaces its ciphertext and keeps its `createdAt`.
+   */
+  putSecret(input: NewSecret): Promise<SecretInfo>;
+  /** Every secret, without ciphertexts: by name, the global one before those of webhooks. */
+  listSecrets(): Promise<SecretInfo[]>;
+  /** The secrets a webhook's runs get: the global ones and its own (both, when both have a name). */
+  secretsFor(webhookId: string): Promise<StoredSecret[]>;
+  /** False when there was no such secret. */
+  deleteSecret(name: string, webhookId: string | null): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -112,6 +112,10 @@ export function storeWith(real: Store, replaced: Partial<Store>): Store {
     deleteOutput: (id, histo) => real.deleteOutput(id, histo),
     revokeSession: (id, expiresAt) => real.revokeSession(id, expiresAt),
     isSessionRevoked: (id) => real.isSessionRevoked(id),
+    putSecret: (input) => real.putSecret(input),
+    listSecrets: () => real.listSecrets(),
+    secretsFor: (id) => real.secretsFor(id),
+    deleteSecret: (name, id) => real.deleteSecret(name, id),
     close: () => real.close(),
   };
   return { ...store, ...replaced };

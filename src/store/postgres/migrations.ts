@@ -124,6 +124,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhooks_by_path ON webhooks (path);
     `,
   },
+  // Secrets for notebooks (pg-secrets.ts): ciphertext only; webhook_id '' for a global one.
+  {
+    version: 5,
+    name: "secrets",
+    sql: `
+      CREATE TABLE secrets (
+        name text NOT NULL,
+        webhook_id text NOT NULL DEFAULT '',
+        ciphertext bytea NOT NULL,
+        key_id text NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (name, webhook_id)
+      );
+    `,
+  },
 ];
 
 /** The store's tables (migrations 1 and 3), children first (the order to empty them in tests). */
@@ -135,6 +151,7 @@ export const STORE_TABLES = [
   "versions",
   "webhooks",
   "revoked_sessions",
+  "secrets",
 ] as const;
 
 /**

@@ -19,11 +19,23 @@ import { FileLayout } from "../files.js";
 import { newHisto } from "../histo.js";
 import { settingsWithDefaults, toJsonText, webhookParamsSchema, webhookSettingsSchema } from "../schemas.js";
 import { newToken } from "../token.js";
-import type { KeptAnswer, NewWebhook, OutputInfo, Run, Store, Webhook, WebhookVersion } from "../types.js";
+import type {
+  KeptAnswer,
+  NewSecret,
+  NewWebhook,
+  OutputInfo,
+  Run,
+  SecretInfo,
+  Store,
+  StoredSecret,
+  Webhook,
+  WebhookVersion,
+} from "../types.js";
 import { createPool, type PgLog, type Queryable, withTransaction } from "./connection.js";
 import { migrate } from "./migrations.js";
 import { webhookOfPath } from "../webhook-of-path.js";
 import { DB_NOW, type NewRun, PgRuns, type RunResult } from "./pg-runs.js";
+import { PgSecrets } from "./pg-secrets.js";
 import {
   bytesRowSchema,
   fileRowSchema,
@@ -92,6 +104,7 @@ export class PgStore implements Store {
   /** Local folders of this node (the database holds the data). */
   readonly files: FileLayout;
   private readonly runs: PgRuns;
+  private readonly secrets: PgSecrets;
   private readonly manifests = new Map<string, Manifest>();
   /** Per webhook, the tail of its files folder's work: one sync or write at a time. */
   private readonly folderQueues = new Map<string, Promise<unknown>>();
@@ -105,6 +118,7 @@ export class PgStore implements Store {
   ) {
     this.files = new FileLayout(cacheDir);
     this.runs = new PgRuns(pool, this.files, log);
+    this.secrets = new PgSecrets(pool);
   }
 
   /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK when it throws), the client released after. */
@@ -479,6 +493,22 @@ export class PgStore implements Store {
       [id],
     );
     return (rowCount ?? 0) > 0;
+  }
+
+  putSecret(input: NewSecret): Promise<SecretInfo> {
+    return this.secrets.put(input);
+  }
+
+  listSecrets(): Promise<SecretInfo[]> {
+    return this.secrets.list();
+  }
+
+  secretsFor(webhookId: string): Promise<StoredSecret[]> {
+    return this.secrets.forWebhook(webhookId);
+  }
+
+  deleteSecret(name: string, webhookId: string | null): Promise<boolean> {
+    return this.secrets.delete(name, webhookId);
   }
 
   /** Ends the pool (once: closing again does nothing). */

@@ -65,6 +65,18 @@ export const MIGRATIONS: readonly Migration[] = [
   // Webhook names (identity, unique; existing rows: the path), the notebook's file name in its own
   // column, the deploying machine; the path no longer unique (names-migration.ts).
   rebuildWebhooksForNames,
+  // Secrets for notebooks (sqlite-secrets.ts): ciphertext only; webhook_id '' for a global one.
+  `
+  CREATE TABLE secrets (
+    name TEXT NOT NULL,
+    webhook_id TEXT NOT NULL DEFAULT '',
+    ciphertext BLOB NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (name, webhook_id)
+  );
+  `,
 ];
 
 /** The schema version this nbhook writes (`PRAGMA user_version` once migrated). */

@@ -15,7 +15,18 @@ import { FileLayout } from "../files.js";
 import { newHisto } from "../histo.js";
 import { newToken } from "../token.js";
 import { settingsWithDefaults, toJsonText, webhookParamsSchema, webhookSettingsSchema } from "../schemas.js";
-import type { NewWebhook, OutputInfo, Run, Store, KeptAnswer, Webhook, WebhookVersion } from "../types.js";
+import type {
+  NewSecret,
+  NewWebhook,
+  OutputInfo,
+  Run,
+  SecretInfo,
+  Store,
+  StoredSecret,
+  KeptAnswer,
+  Webhook,
+  WebhookVersion,
+} from "../types.js";
 import { inTransaction, openDatabase, statementCache } from "./database.js";
 import {
   now,
@@ -29,6 +40,7 @@ import {
 } from "./rows.js";
 import { NEWEST_RUN_FIRST, SqliteRuns } from "./sqlite-runs.js";
 import { webhookOfPath } from "../webhook-of-path.js";
+import { SqliteSecrets } from "./sqlite-secrets.js";
 
 const WEBHOOK_SELECT = `
   SELECT w.*,
@@ -44,6 +56,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql: (text: string) => Database.Statement;
   private readonly runs: SqliteRuns;
+  private readonly secrets: SqliteSecrets;
   readonly files: FileLayout;
 
   constructor(readonly home: string) {
@@ -51,6 +64,7 @@ export class SqliteStore implements Store {
     this.sql = statementCache(this.db);
     this.files = new FileLayout(home);
     this.runs = new SqliteRuns(this.db, this.sql, this.files);
+    this.secrets = new SqliteSecrets(this.db, this.sql);
   }
 
   private webhookWhere(where: string, ...args: unknown[]): Webhook | undefined {
@@ -273,6 +287,22 @@ export class SqliteStore implements Store {
       this.sql("DELETE FROM revoked_sessions WHERE expires_at <= ?").run(now());
       this.sql("INSERT OR REPLACE INTO revoked_sessions (id, expires_at) VALUES (?, ?)").run(id, expiresAt);
     });
+  }
+
+  async putSecret(input: NewSecret): Promise<SecretInfo> {
+    return this.secrets.put(input);
+  }
+
+  async listSecrets(): Promise<SecretInfo[]> {
+    return this.secrets.list();
+  }
+
+  async secretsFor(webhookId: string): Promise<StoredSecret[]> {
+    return this.secrets.forWebhook(webhookId);
+  }
+
+  async deleteSecret(name: string, webhookId: string | null): Promise<boolean> {
+    return this.secrets.delete(name, webhookId);
   }
 
   async isSessionRevoked(id: string): Promise<boolean> {
