@@ -14,6 +14,7 @@ import { type DeclareCase, type StoreHarness } from "./conformance/harness.confo
 import { outputCases, restartCases } from "./conformance/outputs.conformance.js";
 import { runCases } from "./conformance/runs.conformance.js";
 import { sessionCases } from "./conformance/sessions.conformance.js";
+import { tokenCases } from "./conformance/tokens.conformance.js";
 import { fileCases, versionCases } from "./conformance/versions.conformance.js";
 import { webhookCases } from "./conformance/webhooks.conformance.js";
 
@@ -32,6 +33,7 @@ const GROUPS: [group: string, declare: (test: DeclareCase) => void][] = [
   ["outputs", outputCases],
   ["restart", restartCases],
   ["dashboard sessions", sessionCases],
+  ["API tokens", tokenCases],
 ];
 
 type Case = { group: string; title: string; body: Parameters<DeclareCase>[1] };

@@ -9,8 +9,10 @@
 import type { AnswerFile } from "../notebook/types.js";
 import type { FinishedRunStatus, RunStatus } from "../run-status.js";
 import type { RunMode } from "../run-modes.js";
+import type { ApiTokenStore } from "./api-token-types.js";
 
 export type { FinishedRunStatus, RunStatus } from "../run-status.js";
+export { TOKEN_SCOPES, type ApiToken, type ApiTokenStore, type NewApiToken, type TokenScope } from "./api-token-types.js";
 
 /** Settings given at `add` (Naas's add-time `params`), plus any user parameters. */
 export interface WebhookParams {
@@ -133,7 +135,7 @@ export interface NewWebhook {
  * Writes naming a webhook or run that does not exist throw `AppError("not-found")`; reads answer
  * undefined, false or an empty list (`filesDir` and `uploadsDir` do not check).
  */
-export interface Store {
+export interface Store extends ApiTokenStore {
   /**
    * Creates the webhook (fresh id and token), or updates the one at that path: same id and token,
    * new params, debug, timeout and settings (keys not given take DEFAULT_SETTINGS), and a deleted

@@ -110,6 +110,14 @@ export function storeWith(real: Store, replaced: Partial<Store>): Store {
     deleteOutput: (id, histo) => real.deleteOutput(id, histo),
     revokeSession: (id, expiresAt) => real.revokeSession(id, expiresAt),
     isSessionRevoked: (id) => real.isSessionRevoked(id),
+    createApiToken: (input, options) => real.createApiToken(input, options),
+    putApiToken: (input) => real.putApiToken(input),
+    findApiTokenByHash: (hash) => real.findApiTokenByHash(hash),
+    getApiToken: (id) => real.getApiToken(id),
+    listApiTokens: () => real.listApiTokens(),
+    revokeApiToken: (name) => real.revokeApiToken(name),
+    touchApiToken: (id, at) => real.touchApiToken(id, at),
+    serverKey: (name, candidate) => real.serverKey(name, candidate),
     close: () => real.close(),
   };
   return { ...store, ...replaced };

@@ -19,10 +19,21 @@ import { FileLayout } from "../files.js";
 import { newHisto } from "../histo.js";
 import { settingsWithDefaults, toJsonText, webhookParamsSchema, webhookSettingsSchema } from "../schemas.js";
 import { newToken } from "../token.js";
-import type { KeptAnswer, NewWebhook, OutputInfo, Run, Store, Webhook, WebhookVersion } from "../types.js";
+import type {
+  ApiToken,
+  KeptAnswer,
+  NewApiToken,
+  NewWebhook,
+  OutputInfo,
+  Run,
+  Store,
+  Webhook,
+  WebhookVersion,
+} from "../types.js";
 import { createPool, type PgLog, type Queryable, withTransaction } from "./connection.js";
 import { migrate } from "./migrations.js";
 import { DB_NOW, type NewRun, PgRuns, type RunResult } from "./pg-runs.js";
+import { PgTokens } from "./pg-tokens.js";
 import {
   bytesRowSchema,
   fileRowSchema,
@@ -91,6 +102,7 @@ export class PgStore implements Store {
   /** Local folders of this node (the database holds the data). */
   readonly files: FileLayout;
   private readonly runs: PgRuns;
+  private readonly tokens: PgTokens;
   private readonly manifests = new Map<string, Manifest>();
   /** Per webhook, the tail of its files folder's work: one sync or write at a time. */
   private readonly folderQueues = new Map<string, Promise<unknown>>();
@@ -104,6 +116,7 @@ export class PgStore implements Store {
   ) {
     this.files = new FileLayout(cacheDir);
     this.runs = new PgRuns(pool, this.files, log);
+    this.tokens = new PgTokens(pool, (fn) => this.transaction(fn));
   }
 
   /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK when it throws), the client released after. */
@@ -467,6 +480,38 @@ export class PgStore implements Store {
       [id],
     );
     return (rowCount ?? 0) > 0;
+  }
+
+  createApiToken(input: NewApiToken, options?: { onlyIfNone?: boolean }): Promise<ApiToken | undefined> {
+    return this.tokens.createApiToken(input, options);
+  }
+
+  putApiToken(input: NewApiToken): Promise<{ token: ApiToken; changed: boolean }> {
+    return this.tokens.putApiToken(input);
+  }
+
+  findApiTokenByHash(hash: string): Promise<(ApiToken & { hash: string }) | undefined> {
+    return this.tokens.findApiTokenByHash(hash);
+  }
+
+  getApiToken(id: string): Promise<ApiToken | undefined> {
+    return this.tokens.getApiToken(id);
+  }
+
+  listApiTokens(): Promise<ApiToken[]> {
+    return this.tokens.listApiTokens();
+  }
+
+  revokeApiToken(name: string): Promise<ApiToken | undefined> {
+    return this.tokens.revokeApiToken(name);
+  }
+
+  touchApiToken(id: string, at?: string): Promise<void> {
+    return this.tokens.touchApiToken(id, at);
+  }
+
+  serverKey(name: string, candidate: string): Promise<string> {
+    return this.tokens.serverKey(name, candidate);
   }
 
   /** Ends the pool (once: closing again does nothing). */

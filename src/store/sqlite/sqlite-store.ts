@@ -15,7 +15,17 @@ import { FileLayout } from "../files.js";
 import { newHisto } from "../histo.js";
 import { newToken } from "../token.js";
 import { settingsWithDefaults, toJsonText, webhookParamsSchema, webhookSettingsSchema } from "../schemas.js";
-import type { NewWebhook, OutputInfo, Run, Store, KeptAnswer, Webhook, WebhookVersion } from "../types.js";
+import type {
+  ApiToken,
+  KeptAnswer,
+  NewApiToken,
+  NewWebhook,
+  OutputInfo,
+  Run,
+  Store,
+  Webhook,
+  WebhookVersion,
+} from "../types.js";
 import { inTransaction, openDatabase, statementCache } from "./database.js";
 import {
   now,
@@ -28,6 +38,7 @@ import {
   webhookRowSchema,
 } from "./rows.js";
 import { NEWEST_RUN_FIRST, SqliteRuns } from "./sqlite-runs.js";
+import { SqliteTokens } from "./sqlite-tokens.js";
 
 const WEBHOOK_SELECT = `
   SELECT w.*,
@@ -43,6 +54,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql: (text: string) => Database.Statement;
   private readonly runs: SqliteRuns;
+  private readonly tokens: SqliteTokens;
   readonly files: FileLayout;
 
   constructor(readonly home: string) {
@@ -50,6 +62,7 @@ export class SqliteStore implements Store {
     this.sql = statementCache(this.db);
     this.files = new FileLayout(home);
     this.runs = new SqliteRuns(this.db, this.sql, this.files);
+    this.tokens = new SqliteTokens(this.db, this.sql);
   }
 
   private webhookWhere(where: string, ...args: unknown[]): Webhook | undefined {
@@ -266,6 +279,38 @@ export class SqliteStore implements Store {
     return (
       this.sql("SELECT 1 FROM revoked_sessions WHERE id = ? AND expires_at > ?").get(id, now()) !== undefined
     );
+  }
+
+  createApiToken(input: NewApiToken, options?: { onlyIfNone?: boolean }): Promise<ApiToken | undefined> {
+    return this.tokens.createApiToken(input, options);
+  }
+
+  putApiToken(input: NewApiToken): Promise<{ token: ApiToken; changed: boolean }> {
+    return this.tokens.putApiToken(input);
+  }
+
+  findApiTokenByHash(hash: string): Promise<(ApiToken & { hash: string }) | undefined> {
+    return this.tokens.findApiTokenByHash(hash);
+  }
+
+  getApiToken(id: string): Promise<ApiToken | undefined> {
+    return this.tokens.getApiToken(id);
+  }
+
+  listApiTokens(): Promise<ApiToken[]> {
+    return this.tokens.listApiTokens();
+  }
+
+  revokeApiToken(name: string): Promise<ApiToken | undefined> {
+    return this.tokens.revokeApiToken(name);
+  }
+
+  touchApiToken(id: string, at?: string): Promise<void> {
+    return this.tokens.touchApiToken(id, at);
+  }
+
+  serverKey(name: string, candidate: string): Promise<string> {
+    return this.tokens.serverKey(name, candidate);
   }
 
   async close(): Promise<void> {
