@@ -15,6 +15,7 @@ import { pythonPathCommand } from "./python-path-command.js";
 import { runCommand } from "./run-command.js";
 import { runsCommand } from "./runs-command.js";
 import { serveCommand } from "./serve-command.js";
+import { tokensCommand } from "./tokens-command.js";
 import { workerCommand } from "./worker-command.js";
 import { clearCommand, getCommand, listCommand } from "./version-commands.js";
 import { currentsCommand, deleteCommand, findCommand, rotateCommand } from "./webhook-commands.js";
@@ -50,6 +51,7 @@ for (const command of [
   currentsCommand(),
   rotateCommand(),
   runsCommand(),
+  tokensCommand(),
 ]) {
   program.addCommand(command);
 }

@@ -11,7 +11,7 @@ import { AppError } from "../errors.js";
 import { EmbeddedCalls, type Calls, type Links } from "../runs/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 import { openClusterNode } from "./cluster.js";
-import { loadOrCreateApiToken } from "./api-token.js";
+import { startAdminToken, type AdminTokenOptions, type AdminTokenStart } from "./api-token.js";
 import { registerAuth, Sessions } from "./auth.js";
 import type { ServerConfig } from "./config.js";
 import { DiskSpace } from "./disk-space.js";
@@ -25,7 +25,10 @@ import { registerRunEventRoutes } from "./routes/run-events.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerSessionRoutes } from "./routes/session.js";
 import { registerTriggerRoutes } from "./routes/trigger.js";
+import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
+import { FailureLimiter } from "./rate-limit.js";
+import { ApiTokens } from "./tokens.js";
 import type { ServerDeps } from "./types.js";
 
 /** `false`: no log; `true`: pino's defaults; else pino options, with `stream` as the destination. */
@@ -82,21 +85,19 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
   await app.register(formbody, { bodyLimit: deps.config.maxBodyBytes });
   await app.register(multipart, { limits: { fileSize: deps.config.maxBodyBytes, files: 20, fields: 200 } });
 
-  const sessions = new Sessions(deps.apiToken, deps.store);
-  await registerAuth(app, {
-    apiToken: deps.apiToken,
-    store: deps.store,
-    sessions,
-    baseUrl: deps.config.baseUrl,
-  });
+  const tokens = new ApiTokens(deps.store, log);
+  const sessions = await Sessions.open(deps.store, tokens);
+  const limiter = new FailureLimiter();
+  await registerAuth(app, { store: deps.store, sessions, tokens, limiter, baseUrl: deps.config.baseUrl });
 
   await registerOpenApi(app, deps);
   app.get("/health", async () => ({ status: "ok" }));
   await registerTriggerRoutes(app, deps);
   await registerWebhookRoutes(app, deps);
   await registerRunRoutes(app, deps);
-  await registerRunEventRoutes(app, deps, sessions);
-  await registerSessionRoutes(app, deps, sessions);
+  await registerRunEventRoutes(app, deps, sessions, tokens);
+  await registerSessionRoutes(app, deps, { sessions, tokens, limiter });
+  await registerTokenRoutes(app, deps);
   await registerDashboardRoutes(app);
   return app;
 }
@@ -105,6 +106,8 @@ export interface RunningServer {
   app: FastifyInstance;
   deps: ServerDeps;
   url: string;
+  /** How this start found the admin token: made now (shown once), imported, or known. */
+  adminToken: AdminTokenStart;
   close(): Promise<void>;
 }
 
@@ -127,9 +130,22 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     unlock();
     throw err;
   }
-  const { store, calls, apiToken } = opened;
+  const { store, calls } = opened;
+  let adminToken: AdminTokenStart;
+  try {
+    adminToken = await startAdminToken(store, config.home, {
+      envToken: config.adminToken,
+      legacy: opened.legacyApiToken,
+      log,
+    });
+  } catch (err) {
+    await calls.close();
+    await opened.close();
+    unlock();
+    throw err;
+  }
   const disk = new DiskSpace(config.home, config.minFreeBytes, log);
-  const deps: ServerDeps = { config, store, apiToken, calls, links, disk };
+  const deps: ServerDeps = { config, store, apiToken: adminToken.token, calls, links, disk };
   const app = await buildApp(deps, log);
   // Requests in flight end first (app.close waits for them), then the calls still going.
   app.addHook("onClose", async () => calls.close());
@@ -160,6 +176,7 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     app,
     deps,
     url: baseUrl(),
+    adminToken,
     async close() {
       await app.close(); // requests in flight, then (onClose) every call and kernel
       await opened.close();
@@ -171,7 +188,8 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
 interface OpenedStore {
   store: Store;
   calls: Calls;
-  apiToken: string;
+  /** A cluster's old shared API token, to import (cluster.ts). */
+  legacyApiToken?: AdminTokenOptions["legacy"];
   warmUp?(): Promise<void>;
   /** After the app closed (and with it the calls). */
   close(): Promise<void>;
@@ -189,9 +207,8 @@ async function openEmbedded(
   if (interrupted > 0)
     log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
   const engine = await runEngineOptions(config, store, links, log);
-  const apiToken = await loadOrCreateApiToken(config.home);
   const calls = new EmbeddedCalls({ ...engine, maxRuns: config.maxRuns, maxQueue: config.maxQueue });
-  return { store, calls, apiToken, warmUp: () => calls.warmUp(), close: () => store.close() };
+  return { store, calls, warmUp: () => calls.warmUp(), close: () => store.close() };
 }
 
 /** A cluster node on Postgres: the API, and a worker unless `--no-worker` (config.worker). */
@@ -201,5 +218,10 @@ async function openCluster(
   log: FastifyBaseLogger,
 ): Promise<OpenedStore> {
   const node = await openClusterNode(config, { api: true, worker: config.worker }, links, log);
-  return { store: node.store, calls: node.calls!, apiToken: node.apiToken, close: () => node.close() };
+  return {
+    store: node.store,
+    calls: node.calls!,
+    legacyApiToken: node.legacyApiToken,
+    close: () => node.close(),
+  };
 }

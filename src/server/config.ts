@@ -68,10 +68,12 @@ export const serverConfigSchema = z.object({
     .optional(),
   /** With a database: whether this process also runs calls (false: an API node, `--no-worker`). */
   worker: z.boolean().default(true),
+  /** NBHOOK_ADMIN_TOKEN (environment only): registered, hashed, as the `admin` API token at start. */
+  adminToken: z.string().optional(),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 
-type SettingName = Exclude<keyof ServerConfig, "smtp" | "worker">;
+type SettingName = Exclude<keyof ServerConfig, "smtp" | "worker" | "adminToken">;
 
 /**
  * What `resolveServerConfig` takes: each setting as its value (from code), or as the text typed
@@ -81,6 +83,7 @@ type SettingName = Exclude<keyof ServerConfig, "smtp" | "worker">;
 export type ServerFlags = { [K in SettingName]?: ServerConfig[K] | string } & {
   smtp?: SmtpConfig;
   worker?: boolean;
+  adminToken?: string;
 };
 
 /** One setting: where it comes from, how its text is read, and what it must be (for messages). */
@@ -328,6 +331,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     smtp: flags.smtp ?? readSmtp(env, problems),
     databaseUrl: get("databaseUrl"),
     worker: flags.worker ?? true,
+    adminToken: flags.adminToken ?? (env.NBHOOK_ADMIN_TOKEN || undefined),
   };
   if (flags.worker === false && !config.databaseUrl) {
     problems.push("--no-worker needs --database (an API node hands its calls to workers through Postgres)");
