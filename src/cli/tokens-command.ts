@@ -22,7 +22,10 @@ export function tokensCommand(): Command {
       .description("make a named API token and print it, once (stdout: the token only)")
       .argument("<name>", "unique among live tokens: letters, digits, '.', '_', '-'")
       .addOption(
-        new Option("--scope <scope>", "read: list and read; deploy: also add, update, delete webhooks; admin: everything")
+        new Option(
+          "--scope <scope>",
+          "read: list and read; deploy: also add, update, delete webhooks; admin: everything",
+        )
           .choices(["read", "deploy", "admin"])
           .makeOptionMandatory(),
       )
@@ -49,7 +52,9 @@ export function tokensCommand(): Command {
   });
 
   const list = withServerOptions(
-    new Command("list").description("list the live API tokens: name, scope, webhooks, created, last used (never the tokens)"),
+    new Command("list").description(
+      "list the live API tokens: name, scope, webhooks, created, last used (never the tokens)",
+    ),
   ).action(async (flags: ServerFlags) => {
     const tokens = await (await clientFor(flags)).listTokens();
     if (flags.json) {
@@ -58,7 +63,13 @@ export function tokensCommand(): Command {
     }
     printTable(
       ["NAME", "SCOPE", "WEBHOOKS", "CREATED", "LAST USED"],
-      tokens.map((t) => [t.name, t.scope, webhooksOf(t), formatDate(t.created_at), t.last_used_at ? formatDate(t.last_used_at) : "never"]),
+      tokens.map((t) => [
+        t.name,
+        t.scope,
+        webhooksOf(t),
+        formatDate(t.created_at),
+        t.last_used_at ? formatDate(t.last_used_at) : "never",
+      ]),
     );
   });
 

@@ -45,7 +45,11 @@ export interface AdminTokenOptions {
   log: FastifyBaseLogger;
 }
 
-export async function startAdminToken(store: Store, home: string, options: AdminTokenOptions): Promise<AdminTokenStart> {
+export async function startAdminToken(
+  store: Store,
+  home: string,
+  options: AdminTokenOptions,
+): Promise<AdminTokenStart> {
   const file = apiTokenFile(home);
   const fileToken = await readTokenFile(file);
   let imported = false;
@@ -60,7 +64,10 @@ export async function startAdminToken(store: Store, home: string, options: Admin
     if (made) {
       imported = true;
       known = legacy;
-      options.log.info({ token: ADMIN_TOKEN_NAME }, "the API token of an older nbhook was imported as the admin token (kept hashed)");
+      options.log.info(
+        { token: ADMIN_TOKEN_NAME },
+        "the API token of an older nbhook was imported as the admin token (kept hashed)",
+      );
     }
   }
   await options.legacy?.forget(); // imported now or before: the plain text leaves the database
@@ -73,7 +80,8 @@ export async function startAdminToken(store: Store, home: string, options: Admin
       webhookIds: [],
       hash: hashApiToken(options.envToken),
     });
-    if (put.changed) options.log.info({ token: ADMIN_TOKEN_NAME }, "NBHOOK_ADMIN_TOKEN registered as the admin token");
+    if (put.changed)
+      options.log.info({ token: ADMIN_TOKEN_NAME }, "NBHOOK_ADMIN_TOKEN registered as the admin token");
     return { token: options.envToken, created: false, imported };
   }
   if (known !== undefined) return { token: known, created: false, imported };

@@ -99,7 +99,8 @@ export class Sessions {
       tokenId: match[3]!,
       scope: match[4] as TokenScope,
     };
-    if (session.expiresAt * 1000 <= nowMs || (await this.store.isSessionRevoked(session.id))) return undefined;
+    if (session.expiresAt * 1000 <= nowMs || (await this.store.isSessionRevoked(session.id)))
+      return undefined;
     const token = await this.tokens.live(session.tokenId, { touch: true });
     return token ? { session, token } : undefined;
   }

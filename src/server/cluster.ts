@@ -79,7 +79,9 @@ export async function openClusterNode(
       legacyApiToken: {
         read: async () =>
           (
-            await store.pool.query<{ value: string }>("SELECT value FROM nbhook_settings WHERE name = 'api_token'")
+            await store.pool.query<{ value: string }>(
+              "SELECT value FROM nbhook_settings WHERE name = 'api_token'",
+            )
           ).rows[0]?.value,
         forget: async () => {
           await store.pool.query("DELETE FROM nbhook_settings WHERE name = 'api_token'");

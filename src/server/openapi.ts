@@ -68,7 +68,8 @@ export const TAGS = {
   runs: "Run records, executed notebooks and the kept answers of asynchronous calls.",
   trigger: "Calling a webhook: its secret URL runs the notebook with the request's parameters.",
   session: "The dashboard's sign-in: a session cookie for an API token (docs/dashboard.md).",
-  tokens: "Named API tokens with scopes (admin, deploy, read), optionally limited to some webhooks; admin only.",
+  tokens:
+    "Named API tokens with scopes (admin, deploy, read), optionally limited to some webhooks; admin only.",
   server: "The server itself.",
 } as const;
 export type Tag = keyof typeof TAGS;
@@ -368,7 +369,7 @@ export async function registerOpenApi(app: FastifyInstance, deps: ServerDeps): P
         version: await nbhookVersion(),
         description:
           "Run Jupyter notebooks as HTTP APIs. The management API is under /api and needs an API token " +
-          "(`Authorization: Bearer <token>`; `admin`, `deploy` or `read`, docs/api.md \"Tokens\") or a dashboard session; a " +
+          '(`Authorization: Bearer <token>`; `admin`, `deploy` or `read`, docs/api.md "Tokens") or a dashboard session; a ' +
           "webhook is called at its secret URL, `/notebook/{token}`. Every error answer is " +
           '`{"error": <code>, "message": <what to do>, …}`. docs/api.md has the prose; each webhook ' +
           "also has its own document, `GET /api/webhooks/{id}/openapi.json`.",

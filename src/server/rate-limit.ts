@@ -17,7 +17,11 @@ export interface FailureLimits {
   maxAddresses: number;
 }
 
-export const DEFAULT_FAILURE_LIMITS: FailureLimits = { maxFailures: 10, windowMs: 60_000, maxAddresses: 10_000 };
+export const DEFAULT_FAILURE_LIMITS: FailureLimits = {
+  maxFailures: 10,
+  windowMs: 60_000,
+  maxAddresses: 10_000,
+};
 
 interface Entry {
   since: number;
@@ -50,7 +54,10 @@ export class FailureLimiter {
     const entry = this.entries.get(address);
     this.entries.delete(address); // re-inserted last: the Map's order is the eviction order
     const fresh = !entry || at - entry.since >= this.limits.windowMs;
-    this.entries.set(address, fresh ? { since: at, failures: 1 } : { since: entry.since, failures: entry.failures + 1 });
+    this.entries.set(
+      address,
+      fresh ? { since: at, failures: 1 } : { since: entry.since, failures: entry.failures + 1 },
+    );
     while (this.entries.size > this.limits.maxAddresses) {
       this.entries.delete(this.entries.keys().next().value!);
     }

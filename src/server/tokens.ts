@@ -61,7 +61,15 @@ export class ApiTokens {
     const expected = Buffer.from(found.hash, "hex");
     const actual = Buffer.from(hash, "hex");
     if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-    const { hash: _hash, ...token } = found;
+    const token: ApiToken = {
+      id: found.id,
+      name: found.name,
+      scope: found.scope,
+      webhookIds: found.webhookIds,
+      createdAt: found.createdAt,
+      lastUsedAt: found.lastUsedAt,
+      revokedAt: found.revokedAt,
+    };
     this.used(token);
     return token;
   }

@@ -47,7 +47,10 @@ export function toApiToken(row: ApiTokenRow): ApiToken {
 }
 
 /** Whether a live token already is what `input` asks for (NBHOOK_ADMIN_TOKEN at a restart). */
-export function sameToken(row: ApiTokenRow, input: { scope: string; webhookIds: string[]; hash: string }): boolean {
+export function sameToken(
+  row: ApiTokenRow,
+  input: { scope: string; webhookIds: string[]; hash: string },
+): boolean {
   return (
     row.token_sha256 === input.hash &&
     row.scope === input.scope &&

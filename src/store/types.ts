@@ -12,7 +12,13 @@ import type { RunMode } from "../run-modes.js";
 import type { ApiTokenStore } from "./api-token-types.js";
 
 export type { FinishedRunStatus, RunStatus } from "../run-status.js";
-export { TOKEN_SCOPES, type ApiToken, type ApiTokenStore, type NewApiToken, type TokenScope } from "./api-token-types.js";
+export {
+  TOKEN_SCOPES,
+  type ApiToken,
+  type ApiTokenStore,
+  type NewApiToken,
+  type TokenScope,
+} from "./api-token-types.js";
 
 /** Settings given at `add` (Naas's add-time `params`), plus any user parameters. */
 export interface WebhookParams {

@@ -27,7 +27,13 @@ interface Reply {
   headers: Headers;
 }
 
-async function api(method: string, route: string, token: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+async function api(
+  method: string,
+  route: string,
+  token: string | null,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const all: Record<string, string> = { ...headers };
   if (token !== null) all.authorization = `Bearer ${token}`;
   if (body !== undefined) all["content-type"] = "application/json";
@@ -87,7 +93,14 @@ describe("tokens", () => {
   it("are made with a recognisable prefix, shown once, and listed without the token", async () => {
     expect(tokens.read!.token).toMatch(/^nbh_[A-Za-z0-9_-]{43}$/);
     const listed = await admin.listTokens();
-    expect(listed.map((t) => t.name)).toEqual(["admin", "deployer", "deployer-a", "reader", "reader-a", "second-admin"]);
+    expect(listed.map((t) => t.name)).toEqual([
+      "admin",
+      "deployer",
+      "deployer-a",
+      "reader",
+      "reader-a",
+      "second-admin",
+    ]);
     expect(JSON.stringify(listed)).not.toContain(tokens.read!.token);
     const limited = listed.find((t) => t.name === "reader-a")!;
     expect(limited).toMatchObject({ scope: "read", webhooks: [{ id: hooks.a.id, path: hooks.a.path }] });
@@ -97,9 +110,17 @@ describe("tokens", () => {
     const taken = await api("POST", "/api/tokens", server.token, { name: "reader", scope: "read" });
     expect(taken.status).toBe(409);
     expect(taken.json.message).toMatch(/reader.*revoke/);
-    const unknown = await api("POST", "/api/tokens", server.token, { name: "x", scope: "read", webhooks: ["nope"] });
+    const unknown = await api("POST", "/api/tokens", server.token, {
+      name: "x",
+      scope: "read",
+      webhooks: ["nope"],
+    });
     expect(unknown.status).toBe(404);
-    const limitedAdmin = await api("POST", "/api/tokens", server.token, { name: "y", scope: "admin", webhooks: [hooks.a.id] });
+    const limitedAdmin = await api("POST", "/api/tokens", server.token, {
+      name: "y",
+      scope: "admin",
+      webhooks: [hooks.a.id],
+    });
     expect(limitedAdmin.status).toBe(400);
     const badScope = await api("POST", "/api/tokens", server.token, { name: "z", scope: "root" });
     expect(badScope.status).toBe(400);
@@ -112,14 +133,46 @@ describe("scopes", () => {
   let n = 0;
   // Each route, and the status each scope gets: 403 is a refusal for the scope.
   const table: { route: string; call: (token: string) => Promise<Reply>; expect: Record<Scope, number> }[] = [
-    { route: "GET /api/webhooks", call: (t) => api("GET", "/api/webhooks", t), expect: { read: 200, deploy: 200, admin: 200 } },
-    { route: "GET /api/webhooks/{id}", call: (t) => api("GET", `/api/webhooks/${hooks.a.id}`, t), expect: { read: 200, deploy: 200, admin: 200 } },
-    { route: "GET /api/webhooks/{id}/versions", call: (t) => api("GET", `/api/webhooks/${hooks.a.id}/versions`, t), expect: { read: 200, deploy: 200, admin: 200 } },
-    { route: "GET /api/runs", call: (t) => api("GET", "/api/runs", t), expect: { read: 200, deploy: 200, admin: 200 } },
-    { route: "GET /api/runs/{id}", call: (t) => api("GET", `/api/runs/${hooks.a.run}`, t), expect: { read: 200, deploy: 200, admin: 200 } },
-    { route: "GET /openapi.json", call: (t) => api("GET", "/openapi.json", t), expect: { read: 200, deploy: 200, admin: 200 } },
-    { route: "GET /api/session", call: (t) => api("GET", "/api/session", t), expect: { read: 200, deploy: 200, admin: 200 } },
-    { route: "DELETE /api/session", call: (t) => api("DELETE", "/api/session", t), expect: { read: 200, deploy: 200, admin: 200 } },
+    {
+      route: "GET /api/webhooks",
+      call: (t) => api("GET", "/api/webhooks", t),
+      expect: { read: 200, deploy: 200, admin: 200 },
+    },
+    {
+      route: "GET /api/webhooks/{id}",
+      call: (t) => api("GET", `/api/webhooks/${hooks.a.id}`, t),
+      expect: { read: 200, deploy: 200, admin: 200 },
+    },
+    {
+      route: "GET /api/webhooks/{id}/versions",
+      call: (t) => api("GET", `/api/webhooks/${hooks.a.id}/versions`, t),
+      expect: { read: 200, deploy: 200, admin: 200 },
+    },
+    {
+      route: "GET /api/runs",
+      call: (t) => api("GET", "/api/runs", t),
+      expect: { read: 200, deploy: 200, admin: 200 },
+    },
+    {
+      route: "GET /api/runs/{id}",
+      call: (t) => api("GET", `/api/runs/${hooks.a.run}`, t),
+      expect: { read: 200, deploy: 200, admin: 200 },
+    },
+    {
+      route: "GET /openapi.json",
+      call: (t) => api("GET", "/openapi.json", t),
+      expect: { read: 200, deploy: 200, admin: 200 },
+    },
+    {
+      route: "GET /api/session",
+      call: (t) => api("GET", "/api/session", t),
+      expect: { read: 200, deploy: 200, admin: 200 },
+    },
+    {
+      route: "DELETE /api/session",
+      call: (t) => api("DELETE", "/api/session", t),
+      expect: { read: 200, deploy: 200, admin: 200 },
+    },
     {
       route: "POST /api/webhooks (a new version)",
       call: async (t) => api("POST", "/api/webhooks", t, await addBody(hooks.a.path)),
@@ -135,7 +188,11 @@ describe("scopes", () => {
       call: (t) => api("DELETE", `/api/webhooks/${hooks.a.id}/outputs`, t),
       expect: { read: 403, deploy: 200, admin: 200 },
     },
-    { route: "GET /api/tokens", call: (t) => api("GET", "/api/tokens", t), expect: { read: 403, deploy: 403, admin: 200 } },
+    {
+      route: "GET /api/tokens",
+      call: (t) => api("GET", "/api/tokens", t),
+      expect: { read: 403, deploy: 403, admin: 200 },
+    },
     {
       route: "POST /api/tokens",
       call: (t) => api("POST", "/api/tokens", t, { name: `made-${n++}`, scope: "read" }),
@@ -152,7 +209,9 @@ describe("scopes", () => {
     it(`${row.route}: read ${row.expect.read}, deploy ${row.expect.deploy}, admin ${row.expect.admin}`, async () => {
       for (const scope of ["read", "deploy", "admin"] as const) {
         const reply = await row.call(tokens[scope]!.token);
-        expect(reply.status, `${scope} on ${row.route}: ${JSON.stringify(reply.json)}`).toBe(row.expect[scope]);
+        expect(reply.status, `${scope} on ${row.route}: ${JSON.stringify(reply.json)}`).toBe(
+          row.expect[scope],
+        );
         if (reply.status === 403) {
           expect(reply.json.error).toBe("forbidden");
           const need = row.route.includes("tokens") ? "admin" : "deploy";
@@ -169,7 +228,10 @@ describe("scopes", () => {
 
   it("GET /api/session names the token, its scope and its webhooks", async () => {
     const reply = await api("GET", "/api/session", tokens.readA!.token);
-    expect(reply.json).toMatchObject({ via: "bearer", token: { name: "reader-a", scope: "read", webhooks: [hooks.a.id] } });
+    expect(reply.json).toMatchObject({
+      via: "bearer",
+      token: { name: "reader-a", scope: "read", webhooks: [hooks.a.id] },
+    });
   });
 });
 
@@ -178,7 +240,9 @@ describe("a token limited to some webhooks", () => {
     const t = tokens.readA!.token;
     const listed = await api("GET", "/api/webhooks", t);
     expect((listed.json.webhooks as { id: string }[]).map((w) => w.id)).toEqual([hooks.a.id]);
-    expect((await api("GET", `/api/webhooks?path=${encodeURIComponent(hooks.b.path)}`, t)).json.webhooks).toEqual([]);
+    expect(
+      (await api("GET", `/api/webhooks?path=${encodeURIComponent(hooks.b.path)}`, t)).json.webhooks,
+    ).toEqual([]);
     const other = await api("GET", `/api/webhooks/${hooks.b.id}`, t);
     const unknown = await api("GET", "/api/webhooks/no-such-id", t);
     expect(other.status).toBe(404);
@@ -217,13 +281,23 @@ describe("revoking a token", () => {
       body: JSON.stringify({ token: made.token }),
     });
     expect(signIn.status).toBe(201);
-    expect(await signIn.json()).toMatchObject({ via: "session", token: { name: "short-lived", scope: "read" } });
+    expect(await signIn.json()).toMatchObject({
+      via: "session",
+      token: { name: "short-lived", scope: "read" },
+    });
     const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
     expect((await api("GET", "/api/webhooks", made.token)).status).toBe(200);
     expect((await api("GET", "/api/webhooks", null, undefined, { cookie })).status).toBe(200);
     // The session has the token's scope: a read session cannot rotate.
-    const csrf = ((await (await fetch(`${server.url}/api/session`, { headers: { cookie } })).json()) as { csrf_token: string }).csrf_token;
-    const rotate = await api("POST", `/api/webhooks/${hooks.a.id}/rotate`, null, undefined, { cookie, "x-csrf-token": csrf });
+    const csrf = (
+      (await (await fetch(`${server.url}/api/session`, { headers: { cookie } })).json()) as {
+        csrf_token: string;
+      }
+    ).csrf_token;
+    const rotate = await api("POST", `/api/webhooks/${hooks.a.id}/rotate`, null, undefined, {
+      cookie,
+      "x-csrf-token": csrf,
+    });
     expect(rotate.status).toBe(403);
     expect(rotate.json.message).toContain('has scope "read"');
 

@@ -31,9 +31,17 @@ function folder(prefix: string): string {
   return dir;
 }
 
-async function serve(home: string, more: Parameters<typeof resolveServerConfig>[0] = {}, env: NodeJS.ProcessEnv = {}, stream?: NodeJS.WritableStream) {
+async function serve(
+  home: string,
+  more: Parameters<typeof resolveServerConfig>[0] = {},
+  env: NodeJS.ProcessEnv = {},
+  stream?: NodeJS.WritableStream,
+) {
   const config = resolveServerConfig({ host: "127.0.0.1", port: 0, home, poolSize: 0, ...more }, env);
-  const server = await startServer(config, stream ? { logger: { level: "info", stream: stream as never } } : {});
+  const server = await startServer(
+    config,
+    stream ? { logger: { level: "info", stream: stream as never } } : {},
+  );
   servers.push(server);
   return server;
 }
@@ -45,7 +53,8 @@ async function stop(server: RunningServer): Promise<void> {
 
 async function status(url: string, token: string | null, init: RequestInit = {}): Promise<number> {
   const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
-  return (await fetch(url, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } })).status;
+  return (await fetch(url, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } }))
+    .status;
 }
 
 afterAll(async () => {
@@ -96,7 +105,9 @@ describe("the first admin token", () => {
 
   it("refuses a short NBHOOK_ADMIN_TOKEN, saying how long it must be", async () => {
     const home = folder("nbhook-env-short-");
-    await expect(serve(home, {}, { NBHOOK_ADMIN_TOKEN: "short" })).rejects.toThrow(/NBHOOK_ADMIN_TOKEN must be at least 32/);
+    await expect(serve(home, {}, { NBHOOK_ADMIN_TOKEN: "short" })).rejects.toThrow(
+      /NBHOOK_ADMIN_TOKEN must be at least 32/,
+    );
   });
 });
 
@@ -163,10 +174,15 @@ describe("failed authentications", () => {
     ];
     for (let i = 0; i < 10; i++) expect(await attempts[i % 3]!()).toBe(401);
     for (const attempt of attempts) expect(await attempt()).toBe(429);
-    const refused = await fetch(`${server.url}/api/webhooks`, { headers: { authorization: `Bearer ${good}` } });
+    const refused = await fetch(`${server.url}/api/webhooks`, {
+      headers: { authorization: `Bearer ${good}` },
+    });
     expect(refused.status).toBe(429); // the address waits, whatever it sends now
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await refused.json()).toMatchObject({ error: "too-many-requests", message: expect.stringMatching(/try again in \d+ s/) });
+    expect(await refused.json()).toMatchObject({
+      error: "too-many-requests",
+      message: expect.stringMatching(/try again in \d+ s/),
+    });
     // No credentials at all is not a failed attempt (a page before sign-in), and is told 401 still.
     expect(await status(`${server.url}/api/webhooks`, null)).toBe(401);
     const warnings = log.lines.filter((l) => /refused: wrong token/.test(String(l.msg)));
@@ -202,7 +218,11 @@ describe("nbhook tokens", () => {
     writeFileSync(notebook, JSON.stringify(makeNotebook(["1 + 1"])));
     await new NbhookClient({ url: server.url, token: server.deps.apiToken }).add(notebook);
 
-    const created = await nbhook(["tokens", "create", "ci", "--scope", "deploy", "--webhook", notebook], home, server.url);
+    const created = await nbhook(
+      ["tokens", "create", "ci", "--scope", "deploy", "--webhook", notebook],
+      home,
+      server.url,
+    );
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/^nbh_[A-Za-z0-9_-]{43}\n$/);
     const token = created.stdout.trim();
@@ -212,7 +232,9 @@ describe("nbhook tokens", () => {
     const listed = await nbhook(["tokens", "list"], home, server.url);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/^NAME\s+SCOPE\s+WEBHOOKS\s+CREATED\s+LAST USED/);
-    expect(listed.stdout).toMatch(new RegExp(`ci\\s+deploy\\s+${notebook.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+    expect(listed.stdout).toMatch(
+      new RegExp(`ci\\s+deploy\\s+${notebook.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+    );
     expect(listed.stdout).toMatch(/admin\s+admin\s+\(all\)/);
     expect(listed.stdout).not.toContain(token);
     expect(listed.stdout).not.toContain(server.deps.apiToken);

@@ -8,12 +8,18 @@ import type { ServerDeps } from "../types.js";
 
 /** The 404 of an unknown webhook id (also what a token limited to other webhooks gets). */
 export function noWebhook(id: string): AppError {
-  return new AppError("not-found", `no webhook with id ${id}: list them with \`nbhook currents\` (GET /api/webhooks)`);
+  return new AppError(
+    "not-found",
+    `no webhook with id ${id}: list them with \`nbhook currents\` (GET /api/webhooks)`,
+  );
 }
 
 /** The 404 of an unknown run id (also what a token limited to other webhooks gets). */
 export function noRun(id: string): AppError {
-  return new AppError("not-found", `no run with id ${id}: list runs with \`nbhook runs <path>\` (GET /api/runs)`);
+  return new AppError(
+    "not-found",
+    `no run with id ${id}: list runs with \`nbhook runs <path>\` (GET /api/runs)`,
+  );
 }
 
 export async function webhookOr404(deps: ServerDeps, id: string): Promise<Webhook> {

@@ -64,9 +64,14 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
   /** The newest runs of the webhooks a limited token may see, newest first. */
   const visibleRuns = async (request: FastifyRequest, limit: number): Promise<Run[]> => {
     const runs: Run[] = [];
-    for (const id of tokenOf(request)?.webhookIds ?? []) runs.push(...(await store.listRuns({ webhookId: id, limit })));
+    for (const id of tokenOf(request)?.webhookIds ?? [])
+      runs.push(...(await store.listRuns({ webhookId: id, limit })));
     return runs
-      .sort((a, b) => (a.startedAt === b.startedAt ? b.outputHisto.localeCompare(a.outputHisto) : b.startedAt.localeCompare(a.startedAt)))
+      .sort((a, b) =>
+        a.startedAt === b.startedAt
+          ? b.outputHisto.localeCompare(a.outputHisto)
+          : b.startedAt.localeCompare(a.startedAt),
+      )
       .slice(0, limit);
   };
 

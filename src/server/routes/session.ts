@@ -25,7 +25,11 @@ import { routeSchema } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
 
 const signInBody = z.object({
-  token: z.string({ error: "must be an API token (the first admin token is in <home>/api-token on the server's machine)" }).min(1),
+  token: z
+    .string({
+      error: "must be an API token (the first admin token is in <home>/api-token on the server's machine)",
+    })
+    .min(1),
 });
 
 export async function registerSessionRoutes(
@@ -91,7 +95,11 @@ export async function registerSessionRoutes(
       const found = authenticationOf(request);
       if (found?.via === "session") return sessionJson(found.session, found.token);
       const token = tokenOf(request);
-      return { signed_in: true, via: "bearer", ...(token && { token: tokenSummary(token) }) } satisfies SessionJson;
+      return {
+        signed_in: true,
+        via: "bearer",
+        ...(token && { token: tokenSummary(token) }),
+      } satisfies SessionJson;
     },
   );
 

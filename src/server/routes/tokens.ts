@@ -26,7 +26,9 @@ import type { ServerDeps } from "../types.js";
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const nameSchema = z
   .string({ error: "must be the token's name" })
-  .regex(TOKEN_NAME, { error: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit" });
+  .regex(TOKEN_NAME, {
+    error: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  });
 
 const createBody = z.object({
   name: nameSchema,
@@ -72,18 +74,30 @@ export async function registerTokenRoutes(app: FastifyInstance, deps: ServerDeps
     for (const id of webhookIds) {
       const webhook = await store.getWebhook(id);
       if (!webhook || webhook.deletedAt !== null) {
-        throw new AppError("not-found", `no webhook with id ${id}: list them with \`nbhook currents\` (GET /api/webhooks)`);
+        throw new AppError(
+          "not-found",
+          `no webhook with id ${id}: list them with \`nbhook currents\` (GET /api/webhooks)`,
+        );
       }
     }
     const token = newApiToken();
-    const made = await store.createApiToken({ name: body.name, scope: body.scope, webhookIds, hash: hashApiToken(token) });
-    request.log.info({ token: body.name, scope: body.scope, by: tokenOf(request)?.name }, "API token created");
+    const made = await store.createApiToken({
+      name: body.name,
+      scope: body.scope,
+      webhookIds,
+      hash: hashApiToken(token),
+    });
+    request.log.info(
+      { token: body.name, scope: body.scope, by: tokenOf(request)?.name },
+      "API token created",
+    );
     return reply.status(201).send({ ...(await json(made!)), token } satisfies CreatedTokenJson);
   });
 
   const listSchema = routeSchema({
     summary: "List API tokens",
-    description: "Live tokens by name: scope, webhooks, created and last used (to within a minute); never the token.",
+    description:
+      "Live tokens by name: scope, webhooks, created and last used (to within a minute); never the token.",
     tags: ["tokens"],
     responses: { 200: tokenListSchema },
   });
@@ -107,7 +121,10 @@ export async function registerTokenRoutes(app: FastifyInstance, deps: ServerDeps
     const live = await store.listApiTokens();
     const target = live.find((t) => t.name === name);
     if (!target) {
-      throw new AppError("not-found", `no live token named ${JSON.stringify(name)}: list them with \`nbhook tokens list\``);
+      throw new AppError(
+        "not-found",
+        `no live token named ${JSON.stringify(name)}: list them with \`nbhook tokens list\``,
+      );
     }
     if (target.scope === "admin" && live.filter((t) => t.scope === "admin").length === 1) {
       throw new AppError(
@@ -117,7 +134,8 @@ export async function registerTokenRoutes(app: FastifyInstance, deps: ServerDeps
       );
     }
     const revoked = await store.revokeApiToken(name);
-    if (!revoked) throw new AppError("not-found", `no live token named ${JSON.stringify(name)}: it was just revoked`);
+    if (!revoked)
+      throw new AppError("not-found", `no live token named ${JSON.stringify(name)}: it was just revoked`);
     request.log.info({ token: name, by: tokenOf(request)?.name }, "API token revoked");
     return { revoked: true, token: await json(revoked) } satisfies RevokedTokenJson;
   });

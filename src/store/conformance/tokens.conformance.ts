@@ -13,7 +13,13 @@ function newToken(name: string, more: Partial<NewApiToken> = {}): NewApiToken {
 export function tokenCases(test: DeclareCase): void {
   test("keeps a token by its hash: found by hash, by id, listed by name", async (store) => {
     const made = await store.createApiToken(newToken("ci", { webhookIds: ["w1", "w2"] }));
-    expect(made).toMatchObject({ name: "ci", scope: "deploy", webhookIds: ["w1", "w2"], lastUsedAt: null, revokedAt: null });
+    expect(made).toMatchObject({
+      name: "ci",
+      scope: "deploy",
+      webhookIds: ["w1", "w2"],
+      lastUsedAt: null,
+      revokedAt: null,
+    });
     expect(isTime(made!.createdAt)).toBe(true);
     await store.createApiToken(newToken("alpha", { scope: "read" }));
     const found = await store.findApiTokenByHash(hashOf("token of ci"));

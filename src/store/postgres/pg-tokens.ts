@@ -54,7 +54,10 @@ export class PgTokens implements ApiTokenStore {
     return toApiToken(rowOf(rows[0])!);
   }
 
-  async createApiToken(input: NewApiToken, options: { onlyIfNone?: boolean } = {}): Promise<ApiToken | undefined> {
+  async createApiToken(
+    input: NewApiToken,
+    options: { onlyIfNone?: boolean } = {},
+  ): Promise<ApiToken | undefined> {
     return this.transaction(async (client) => {
       await client.query(LOCK);
       if (options.onlyIfNone && ((await client.query("SELECT 1 FROM api_tokens LIMIT 1")).rowCount ?? 0) > 0)
@@ -115,13 +118,14 @@ export class PgTokens implements ApiTokenStore {
   }
 
   async serverKey(name: string, candidate: string): Promise<string> {
-    await this.pool.query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", [
-      name,
-      candidate,
-    ]);
-    const { rows } = await this.pool.query<{ value: string }>("SELECT value FROM server_keys WHERE name = $1", [
-      name,
-    ]);
+    await this.pool.query(
+      "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+      [name, candidate],
+    );
+    const { rows } = await this.pool.query<{ value: string }>(
+      "SELECT value FROM server_keys WHERE name = $1",
+      [name],
+    );
     return rows[0]!.value;
   }
 }

@@ -15,7 +15,8 @@ type Sql = (text: string) => Database.Statement;
 function rowOf(raw: unknown) {
   if (raw === undefined) return undefined;
   const record = raw as Record<string, unknown>;
-  const ids = typeof record.webhook_ids === "string" ? (JSON.parse(record.webhook_ids) as unknown) : undefined;
+  const ids =
+    typeof record.webhook_ids === "string" ? (JSON.parse(record.webhook_ids) as unknown) : undefined;
   return parseApiTokenRow({ ...record, webhook_ids: ids }, "nbhook.db");
 }
 
@@ -35,13 +36,24 @@ export class SqliteTokens implements ApiTokenStore {
     this.sql(
       `INSERT INTO api_tokens (id, name, scope, webhook_ids, token_sha256, created_at)
          VALUES (?, ?, ?, ?, ?, ?)`,
-    ).run(id, input.name, input.scope, JSON.stringify(webhookIdsSchema.parse(input.webhookIds)), input.hash, now());
+    ).run(
+      id,
+      input.name,
+      input.scope,
+      JSON.stringify(webhookIdsSchema.parse(input.webhookIds)),
+      input.hash,
+      now(),
+    );
     return toApiToken(rowOf(this.sql("SELECT * FROM api_tokens WHERE id = ?").get(id))!);
   }
 
-  async createApiToken(input: NewApiToken, options: { onlyIfNone?: boolean } = {}): Promise<ApiToken | undefined> {
+  async createApiToken(
+    input: NewApiToken,
+    options: { onlyIfNone?: boolean } = {},
+  ): Promise<ApiToken | undefined> {
     return inTransaction(this.db, () => {
-      if (options.onlyIfNone && this.sql("SELECT 1 FROM api_tokens LIMIT 1").get() !== undefined) return undefined;
+      if (options.onlyIfNone && this.sql("SELECT 1 FROM api_tokens LIMIT 1").get() !== undefined)
+        return undefined;
       return this.insert(input);
     });
   }
@@ -61,7 +73,9 @@ export class SqliteTokens implements ApiTokenStore {
   }
 
   async findApiTokenByHash(hash: string): Promise<(ApiToken & { hash: string }) | undefined> {
-    const row = rowOf(this.sql("SELECT * FROM api_tokens WHERE token_sha256 = ? AND revoked_at IS NULL").get(hash));
+    const row = rowOf(
+      this.sql("SELECT * FROM api_tokens WHERE token_sha256 = ? AND revoked_at IS NULL").get(hash),
+    );
     return row && { ...toApiToken(row), hash: row.token_sha256 };
   }
 
