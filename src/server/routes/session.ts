@@ -69,8 +69,9 @@ export async function registerSessionRoutes(
         request.log.warn({ ip: request.ip }, "dashboard sign-in refused: wrong token");
         throw new AppError(
           "unauthorized",
-          "that is not a live API token: the first admin token is in <home>/api-token on the server's machine; " +
-            "an admin makes others with `nbhook tokens create NAME --scope read|deploy|admin`",
+          "that is not the API token, nor any other live one: the first admin token is in <home>/api-token on " +
+            "the server's machine; an admin makes others with `nbhook tokens create NAME --scope read|deploy|admin` " +
+            "(a revoked token no longer signs in)",
         );
       }
       const { session, value } = sessions.create(found);
