@@ -272,6 +272,45 @@ describe("a token limited to some webhooks", () => {
   });
 });
 
+describe("the live run feed", () => {
+  it("sends a limited token the runs of its webhooks only", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/api/runs/events`, {
+      headers: { authorization: `Bearer ${tokens.readA!.token}` },
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const { store } = server.deps;
+    const record = async (key: "a" | "b") => {
+      const versions = await store.listVersions(hooks[key].id);
+      const run = await store.createRun({
+        webhookId: hooks[key].id,
+        versionHisto: versions[0]!.histo,
+        parameters: {},
+      });
+      await store.finishRun(run.id, { status: "ok", durationMs: 1, error: null, httpStatus: 200 });
+      return run.id;
+    };
+    const ids: Record<string, string> = {};
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!ids.a || !text.includes(`id: ${ids.a}`)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      if (text.includes("event: ready") && !ids.b) {
+        ids.b = await record("b"); // first, so that its event would come before a's
+        await new Promise((resolve) => setTimeout(resolve, 700)); // a later poll of the feed
+        ids.a = await record("a");
+      }
+    }
+    await reader.cancel();
+    controller.abort();
+    expect(text).toContain(`id: ${ids.a}`);
+    expect(text).not.toContain(ids.b!);
+  });
+});
+
 describe("revoking a token", () => {
   it("refuses it at once, bearer and dashboard session alike; the last admin token stays", async () => {
     const made = await admin.createToken("short-lived", { scope: "read" });
