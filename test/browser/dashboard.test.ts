@@ -320,7 +320,9 @@ describe("the dashboard in a browser", () => {
       await readerPage.waitForURL(/\/signin/);
       await readerPage.getByLabel("API token").fill(token);
       await readerPage.getByRole("button", { name: "Sign in" }).click();
-      await expect.poll(() => readerPage.getByRole("heading", { level: 1 }).textContent()).toBe("viewed.ipynb");
+      await expect
+        .poll(() => readerPage.getByRole("heading", { level: 1 }).textContent())
+        .toBe("viewed.ipynb");
       await expect.poll(() => readerPage.locator("header.top").textContent()).toContain("viewer (read)");
       expect(await readerPage.getByRole("button", { name: "Rotate URL" }).count()).toBe(0);
       expect(await readerPage.getByRole("button", { name: "Delete" }).count()).toBe(0);

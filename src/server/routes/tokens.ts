@@ -24,11 +24,9 @@ import { hashApiToken, newApiToken } from "../tokens.js";
 import type { ServerDeps } from "../types.js";
 
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const nameSchema = z
-  .string({ error: "must be the token's name" })
-  .regex(TOKEN_NAME, {
-    error: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-  });
+const nameSchema = z.string({ error: "must be the token's name" }).regex(TOKEN_NAME, {
+  error: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+});
 
 const createBody = z.object({
   name: nameSchema,
