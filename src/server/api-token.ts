@@ -56,7 +56,7 @@ export async function startAdminToken(
   let known: string | undefined;
   // 1. An upgrade: the token an older nbhook made (a cluster's shared one first).
   const legacy = (await options.legacy?.read()) ?? fileToken;
-  if (legacy !== undefined && legacy.length >= MIN_TOKEN_LENGTH) {
+  if (legacy !== undefined) {
     const made = await store.createApiToken(
       { name: ADMIN_TOKEN_NAME, scope: "admin", webhookIds: [], hash: hashApiToken(legacy) },
       { onlyIfNone: true },
@@ -64,6 +64,13 @@ export async function startAdminToken(
     if (made) {
       imported = true;
       known = legacy;
+      if (legacy.length < MIN_TOKEN_LENGTH) {
+        // Kept, since scripts use it; but a short token can be guessed from its hash.
+        options.log.warn(
+          { token: ADMIN_TOKEN_NAME, length: legacy.length },
+          `the imported API token is shorter than ${MIN_TOKEN_LENGTH} characters: replace it (nbhook tokens create, then revoke "admin")`,
+        );
+      }
       options.log.info(
         { token: ADMIN_TOKEN_NAME },
         "the API token of an older nbhook was imported as the admin token (kept hashed)",
@@ -93,7 +100,8 @@ export async function startAdminToken(
   );
   if (!made) return { token: fileToken ?? "", created: false, imported: false };
   await mkdir(home, { recursive: true, mode: 0o700 });
-  await writeFile(file, token + "\n", { mode: 0o600 });
+  // Never over another file: one that was there would have been imported above.
+  await writeFile(file, token + "\n", { mode: 0o600, flag: "wx" });
   return { token, created: true, imported: false };
 }
 

@@ -102,7 +102,8 @@ export class Sessions {
     if (session.expiresAt * 1000 <= nowMs || (await this.store.isSessionRevoked(session.id)))
       return undefined;
     const token = await this.tokens.live(session.tokenId, { touch: true });
-    return token ? { session, token } : undefined;
+    // A token record never changes scope (a changed NBHOOK_ADMIN_TOKEN is a new record): checked anyway.
+    return token && token.scope === session.scope ? { session, token } : undefined;
   }
 
   /** Whether a session read earlier still holds (a stream opened with it ends when it does not). */

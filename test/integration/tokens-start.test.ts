@@ -128,6 +128,19 @@ describe("an upgrade", () => {
     await stop(again);
   });
 
+  it("keeps a short hand-made api-token working too (with a warning), and overwrites no file", async () => {
+    const home = folder("nbhook-upgrade-short-");
+    writeFileSync(path.join(home, "api-token"), "my-own-token\n", { mode: 0o600 });
+    const log = captureLog();
+    const server = await serve(home, {}, {}, log.stream);
+    expect(server.adminToken.imported).toBe(true);
+    expect(await status(`${server.url}/api/webhooks`, "my-own-token")).toBe(200);
+    expect(log.lines.some((l) => /shorter than 32 characters/.test(String(l.msg)))).toBe(true);
+    expect(JSON.stringify(log.lines)).not.toContain("my-own-token");
+    expect(readFileSync(path.join(home, "api-token"), "utf8")).toBe("my-own-token\n");
+    await stop(server);
+  });
+
   it("imports a cluster's old shared token from Postgres, and removes its plain text", async () => {
     const db = await createTestDatabase("nbhook_tokens");
     try {
