@@ -8,7 +8,7 @@ export type ErrorCode =
   | "usage" // bad flags, arguments or request fields
   | "bad-request" // a request the server cannot read (malformed JSON or multipart)
   | "unauthorized" // no API token, or a wrong one
-  | "forbidden" // signed in, but the request may not be made so (a dashboard request without its CSRF token)
+  | "forbidden" // signed in, but the request may not be made so (a token whose scope is too small, a dashboard request without its CSRF token)
   | "method-not-allowed" // a method the route does not take
   | "body-too-large" // a request body over the limit
   | "unsupported-media-type" // a body of a type the route does not read
@@ -23,6 +23,7 @@ export type ErrorCode =
   | "protocol" // the kernel sent something we cannot read
   | "not-found" // no such webhook, version, output, run or route
   | "conflict" // the request contradicts the current state (e.g. clearing the live version)
+  | "too-many-requests" // too many failed authentications from one address: wait (429 with Retry-After)
   | "busy" // too many calls at once: try again later (503 with Retry-After)
   | "not-ready" // GET /readyz: the store, the kernels or the cluster's workers cannot serve a call now (503)
   | "insufficient-storage" // the server's disk is full (or read-only): nothing more can be kept (507)

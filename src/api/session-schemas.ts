@@ -14,6 +14,15 @@ export const sessionSchema = z.object({
   /** Send it as `X-CSRF-Token` with every change made with the session cookie. */
   csrf_token: z.string().optional(),
   expires_at: z.string().optional(),
+  /** The API token this request (or the session) came with: its name, scope and webhook limit. */
+  token: z
+    .object({
+      name: z.string(),
+      scope: z.enum(["read", "deploy", "admin"]),
+      /** Ids of the webhooks it is limited to; empty: all. */
+      webhooks: z.array(z.string()),
+    })
+    .optional(),
 });
 export type SessionJson = z.infer<typeof sessionSchema>;
 

@@ -16,6 +16,7 @@ import { runCommand } from "./run-command.js";
 import { runsCommand } from "./runs-command.js";
 import { secretsCommand } from "./secrets-command.js";
 import { serveCommand } from "./serve-command.js";
+import { tokensCommand } from "./tokens-command.js";
 import { workerCommand } from "./worker-command.js";
 import { clearCommand, getCommand, listCommand } from "./version-commands.js";
 import { currentsCommand, deleteCommand, findCommand, rotateCommand } from "./webhook-commands.js";
@@ -52,6 +53,7 @@ for (const command of [
   rotateCommand(),
   runsCommand(),
   secretsCommand(),
+  tokensCommand(),
 ]) {
   program.addCommand(command);
 }

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { stopForkServers } from "../kernel/index.js";
 import { apiTokenFile } from "../home.js";
+import type { AdminTokenStart } from "../server/api-token.js";
 import { startServer } from "../server/app.js";
 import { resolveServerConfig } from "../server/config.js";
 import { maskDatabaseUrl } from "../store/postgres/connection.js";
@@ -32,6 +33,30 @@ interface ServeFlags {
 /** A negatable flag's value when typed (`--no-worker`), else undefined: the config file may set it. */
 export function typedBoolean(command: Command, name: string): boolean | undefined {
   return command.getOptionValueSource(name) === "cli" ? (command.getOptionValue(name) as boolean) : undefined;
+}
+
+/**
+ * What the start says about the admin token: the token itself only the one time it is made (a
+ * banner); else where the tokens are, without any.
+ */
+function tokenNotice(start: AdminTokenStart, file: string): string {
+  if (start.created) {
+    const rule = "nbhook: " + "=".repeat(72) + "\n";
+    return (
+      rule +
+      "nbhook: the first admin API token, shown this once and never again:\n" +
+      "nbhook:\n" +
+      `nbhook:     ${start.token}\n` +
+      "nbhook:\n" +
+      `nbhook: keep it somewhere safe. A copy is in ${file} (mode 0600) for the nbhook CLI on this\n` +
+      "nbhook: machine; requests are checked against hashes only, never that file: you may delete it.\n" +
+      "nbhook: Make tokens for others: `nbhook tokens create NAME --scope read|deploy|admin`.\n" +
+      rule
+    );
+  }
+  if (start.imported)
+    return `nbhook: the API token of the older nbhook was imported as the admin token "admin" (kept hashed; the CLI's copy: ${file})\n`;
+  return "nbhook: API tokens: `nbhook tokens list` (the first admin token was shown at the first start)\n";
 }
 
 export function serveCommand(): Command {
@@ -93,7 +118,10 @@ export function serveCommand(): Command {
     .addHelpText(
       "after",
       "\nEmail notifications: set NBHOOK_SMTP_HOST, NBHOOK_SMTP_PORT, NBHOOK_SMTP_USER, NBHOOK_SMTP_PASSWORD,\n" +
-        "NBHOOK_SMTP_FROM (NBHOOK_SMTP_SECURE=true for TLS). Without NBHOOK_SMTP_HOST, notifications are logged only.",
+        "NBHOOK_SMTP_FROM (NBHOOK_SMTP_SECURE=true for TLS). Without NBHOOK_SMTP_HOST, notifications are logged only.\n" +
+        "\nAPI tokens: the first start makes an admin token, prints it once and writes it to <home>/api-token\n" +
+        "for the CLI on this machine; NBHOOK_ADMIN_TOKEN (at least 32 characters) gives it instead (every API\n" +
+        "node of a cluster the same). More with `nbhook tokens create NAME --scope read|deploy|admin`.",
     )
     .action(async (flags: ServeFlags, command: Command) => {
       const config = resolveServerConfig({
@@ -130,7 +158,7 @@ export function serveCommand(): Command {
             `the cluster queues ${config.maxQueue} beyond its workers' slots`;
       process.stderr.write(
         `nbhook: serving on ${server.url} (${role})\n` +
-          `nbhook: API token in ${apiTokenFile(config.home)}: ${server.deps.apiToken}\n` +
+          tokenNotice(server.adminToken, apiTokenFile(config.home)) +
           (config.smtp
             ? `nbhook: email via ${config.smtp.host}:${config.smtp.port}\n`
             : "nbhook: email notifications are off (set NBHOOK_SMTP_HOST)\n") +

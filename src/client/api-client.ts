@@ -28,6 +28,13 @@ import {
   type WebhookParametersJson,
 } from "../api/schemas.js";
 import { sessionSchema, type SessionJson } from "../api/session-schemas.js";
+import {
+  createdTokenSchema,
+  revokedTokenSchema,
+  tokenListSchema,
+  type ApiTokenJson,
+  type CreatedTokenJson,
+} from "../api/token-schemas.js";
 import { Transport, type TransportOptions } from "./transport.js";
 
 /** A downloaded notebook (a version, or a run's output) and its history id. */
@@ -136,6 +143,28 @@ export class ApiClient {
     await this.http.json("DELETE", `/api/secrets/${enc(name)}`, secretDeletedSchema, {
       query: { webhook: options.webhookId },
     });
+  }
+
+  /**
+   * Creates a named API token (admin only). `webhooks`: ids of the webhooks a `read` or `deploy`
+   * token is limited to. The answer's `token` is the secret, given this once.
+   */
+  async createToken(
+    name: string,
+    options: { scope: "read" | "deploy" | "admin"; webhooks?: string[] },
+  ): Promise<CreatedTokenJson> {
+    const body = { name, scope: options.scope, webhooks: options.webhooks ?? [] };
+    return this.http.json("POST", "/api/tokens", createdTokenSchema, { body });
+  }
+
+  /** The live API tokens (admin only): names, scopes, webhooks, times; never the tokens. */
+  async listTokens(): Promise<ApiTokenJson[]> {
+    return (await this.http.json("GET", "/api/tokens", tokenListSchema)).tokens;
+  }
+
+  /** Revokes a token by name, at once (admin only). */
+  async revokeToken(name: string): Promise<ApiTokenJson> {
+    return (await this.http.json("DELETE", `/api/tokens/${enc(name)}`, revokedTokenSchema)).token;
   }
 
   protected async download(route: string): Promise<NotebookDownload> {

@@ -23,3 +23,4 @@ export type {
   WebhookJson as Webhook,
 } from "../api/schemas.js";
 export type { RunStatus } from "../run-status.js";
+export type { ApiTokenJson as ApiToken, CreatedTokenJson as CreatedToken } from "../api/token-schemas.js";

@@ -4,9 +4,11 @@
  * reaches past the public API.
  */
 import { ApiClient } from "../client/api-client.js";
+import type { SessionJson } from "../api/session-schemas.js";
 import { NbhookApiError } from "../client/errors.js";
 
 let csrfToken: string | undefined;
+let signedInAs: SessionJson["token"];
 let onSignedOut: () => void = () => {};
 
 export const api = new ApiClient({
@@ -16,6 +18,23 @@ export const api = new ApiClient({
 
 export function setCsrfToken(token: string | undefined): void {
   csrfToken = token;
+}
+
+/** The session's token (name, scope, webhooks), from GET/POST /api/session. */
+export function setSignedInAs(token: SessionJson["token"]): void {
+  signedInAs = token;
+}
+
+export function signedInToken(): SessionJson["token"] {
+  return signedInAs;
+}
+
+/**
+ * Whether the session's token may change webhooks (rotate, delete, clear): pages leave out what
+ * it may not do. An older server that names no token: offered, and its 403 says why.
+ */
+export function canDeploy(): boolean {
+  return signedInAs === undefined || signedInAs.scope !== "read";
 }
 
 /** What to do when the server says the session is over (401): the app shows the sign-in page. */

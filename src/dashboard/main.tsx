@@ -6,7 +6,7 @@
 import "./style.css";
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, setCsrfToken, whenSignedOut } from "./api.js";
+import { api, setCsrfToken, setSignedInAs, signedInToken, whenSignedOut } from "./api.js";
 import { interceptLinks, matchRoute, navigate, useLocation } from "./router.js";
 import { RunPage } from "./pages/run.js";
 import { RunsPage } from "./pages/runs.js";
@@ -25,6 +25,7 @@ function App() {
     api.session().then(
       (s) => {
         setCsrfToken(s.csrf_token);
+        setSignedInAs(s.token);
         setSession("in");
       },
       () => setSession("out"),
@@ -47,8 +48,9 @@ function App() {
     return (
       <SignInPage
         next={next}
-        onSignedIn={(csrf) => {
-          setCsrfToken(csrf);
+        onSignedIn={(signedIn) => {
+          setCsrfToken(signedIn.csrf_token);
+          setSignedInAs(signedIn.token);
           setSession("in");
           // /docs and the API's own pages are not the app's: the browser loads them.
           if (next.startsWith("/docs")) window.location.assign(next);
@@ -62,6 +64,7 @@ function App() {
       await api.signOut();
     } finally {
       setCsrfToken(undefined);
+      setSignedInAs(undefined);
       setSession("out");
     }
   };
@@ -83,6 +86,11 @@ function App() {
           </a>
           <a href="/docs">API docs</a>
         </nav>
+        {signedInToken() ? (
+          <span class="muted signed-in-as" title="The token this session was opened with, and its scope">
+            {signedInToken()!.name} ({signedInToken()!.scope})
+          </span>
+        ) : null}
         <button type="button" class="small sign-out" onClick={signOut}>
           Sign out
         </button>

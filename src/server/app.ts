@@ -13,7 +13,7 @@ import { cachedKernelSpecs, type KernelObserver } from "../kernel/index.js";
 import { EmbeddedCalls, type Calls, type CallStats, type Links } from "../runs/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 import { openClusterNode } from "./cluster.js";
-import { loadOrCreateApiToken } from "./api-token.js";
+import { startAdminToken, type AdminTokenOptions, type AdminTokenStart } from "./api-token.js";
 import { registerAuth, Sessions } from "./auth.js";
 import type { ServerConfig } from "./config.js";
 import { DiskSpace } from "./disk-space.js";
@@ -33,7 +33,10 @@ import { registerRunRoutes } from "./routes/runs.js";
 import { registerSecretRoutes } from "./routes/secrets.js";
 import { registerSessionRoutes } from "./routes/session.js";
 import { registerTriggerRoutes } from "./routes/trigger.js";
+import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
+import { FailureLimiter } from "./rate-limit.js";
+import { ApiTokens } from "./tokens.js";
 import type { ServerDeps } from "./types.js";
 
 export { createLogger, type LoggerSetting } from "./logger.js";
@@ -97,13 +100,10 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
   await app.register(formbody, { bodyLimit: deps.config.maxBodyBytes });
   await app.register(multipart, { limits: { fileSize: deps.config.maxBodyBytes, files: 20, fields: 200 } });
 
-  const sessions = new Sessions(deps.apiToken, deps.store);
-  await registerAuth(app, {
-    apiToken: deps.apiToken,
-    store: deps.store,
-    sessions,
-    baseUrl: deps.config.baseUrl,
-  });
+  const tokens = new ApiTokens(deps.store, log);
+  const sessions = await Sessions.open(deps.store, tokens);
+  const limiter = new FailureLimiter();
+  await registerAuth(app, { store: deps.store, sessions, tokens, limiter, baseUrl: deps.config.baseUrl });
 
   await registerOpenApi(app, deps);
   await registerOpsRoutes(app, {
@@ -115,8 +115,9 @@ export async function buildApp(deps: ServerDeps, log: FastifyBaseLogger): Promis
   await registerWebhookRoutes(app, deps);
   await registerRunRoutes(app, deps);
   await registerSecretRoutes(app, deps);
-  await registerRunEventRoutes(app, deps, sessions);
-  await registerSessionRoutes(app, deps, sessions);
+  await registerRunEventRoutes(app, deps, sessions, tokens);
+  await registerSessionRoutes(app, deps, { sessions, tokens, limiter });
+  await registerTokenRoutes(app, deps);
   await registerDashboardRoutes(app);
   return app;
 }
@@ -127,6 +128,8 @@ export interface RunningServer {
   url: string;
   /** Where /metrics is served without a token (`--metrics-listen`). */
   metricsUrl?: string;
+  /** How this start found the admin token: made now (shown once), imported, or known. */
+  adminToken: AdminTokenStart;
   close(): Promise<void>;
 }
 
@@ -150,8 +153,21 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     unlock();
     throw err;
   }
-  const { store, apiToken } = opened;
+  const { store } = opened;
   const calls = metrics ? metrics.observeCalls(opened.calls) : opened.calls;
+  let adminToken: AdminTokenStart;
+  try {
+    adminToken = await startAdminToken(store, config.home, {
+      envToken: config.adminToken,
+      legacy: opened.legacyApiToken,
+      log,
+    });
+  } catch (err) {
+    await calls.close();
+    await opened.close();
+    unlock();
+    throw err;
+  }
   metrics?.watch({ stats: () => opened.stats(), liveWorkers: opened.liveWorkers });
   const readiness: ReadinessSources = {
     store,
@@ -160,7 +176,16 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     liveWorkers: opened.kernels ? undefined : opened.liveWorkers,
   };
   const disk = new DiskSpace(config.home, config.minFreeBytes, log);
-  const deps: ServerDeps = { config, store, apiToken, calls, links, disk, metrics, readiness };
+  const deps: ServerDeps = {
+    config,
+    store,
+    apiToken: adminToken.token,
+    calls,
+    links,
+    disk,
+    metrics,
+    readiness,
+  };
   const app = await buildApp(deps, log);
   // Requests in flight end first (app.close waits for them), then the calls still going.
   app.addHook("onClose", async () => calls.close());
@@ -203,6 +228,7 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
     deps,
     url: baseUrl(),
     metricsUrl: metricsListener?.url,
+    adminToken,
     async close() {
       await metricsListener?.close();
       await app.close(); // requests in flight, then (onClose) every call and kernel
@@ -215,13 +241,14 @@ export async function startServer(config: ServerConfig, options: AppOptions = {}
 interface OpenedStore {
   store: Store;
   calls: Calls;
-  apiToken: string;
   /** The calls' numbers, with this process's kernels (metrics). */
   stats(): CallStats;
   /** Where calls run in this process: its kernels (readiness). */
   kernels?: ReadinessSources["kernels"];
   /** A cluster's live workers. */
   liveWorkers?: () => Promise<number>;
+  /** A cluster's old shared API token, to import (cluster.ts). */
+  legacyApiToken?: AdminTokenOptions["legacy"];
   warmUp?(): Promise<void>;
   /** After the app closed (and with it the calls). */
   close(): Promise<void>;
@@ -240,12 +267,10 @@ async function openEmbedded(
   if (interrupted > 0)
     log.warn({ runs: interrupted }, "runs interrupted by the last stop were closed as died");
   const engine = await runEngineOptions(config, store, links, log, kernelObserver);
-  const apiToken = await loadOrCreateApiToken(config.home);
   const calls = new EmbeddedCalls({ ...engine, maxRuns: config.maxRuns, maxQueue: config.maxQueue });
   return {
     store,
     calls,
-    apiToken,
     stats: () => calls.stats(),
     kernels: { pool: () => calls.stats().kernels?.pool ?? [], findSpecs: () => cachedKernelSpecs() },
     warmUp: () => calls.warmUp(),
@@ -268,7 +293,7 @@ async function openCluster(
   return {
     store: node.store,
     calls,
-    apiToken: node.apiToken,
+    legacyApiToken: node.legacyApiToken,
     stats: () => ({ ...calls.stats(), ...(engine ? { kernels: engine.kernelStats() } : {}) }),
     kernels: engine
       ? { pool: () => engine.kernelStats().pool, findSpecs: () => cachedKernelSpecs() }

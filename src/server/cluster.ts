@@ -14,7 +14,7 @@ import { SECRET_KEY_ENV } from "../runs/secret-box.js";
 import type { Links, RunLogger } from "../runs/index.js";
 import { ClusterQueue } from "../store/postgres/cluster-queue.js";
 import { openPgStore, type PgStore } from "../store/postgres/pg-store.js";
-import { loadOrCreateApiToken, saveApiToken } from "./api-token.js";
+import type { AdminTokenOptions } from "./api-token.js";
 import { answerFor } from "./call-answer.js";
 import { runEngineOptions } from "./run-engine-options.js";
 import type { ServerConfig } from "./config.js";
@@ -28,8 +28,11 @@ export interface ClusterNode {
   worker?: ClusterWorker;
   /** The worker's kernels; undefined on an API node. */
   engine?: RunEngine;
-  /** The cluster's API token, shared by every node (kept in Postgres, copied to the home). */
-  apiToken: string;
+  /**
+   * The API token an older nbhook shared through Postgres (nbhook_settings `api_token`, in plain
+   * text): imported as the admin token at the first start of this version, then removed.
+   */
+  legacyApiToken: NonNullable<AdminTokenOptions["legacy"]>;
   /** Drains the worker (its runs finish), then stops everything. The API side is closed by the app first. */
   close(): Promise<void>;
 }
@@ -54,8 +57,6 @@ export async function openClusterNode(
   try {
     const queue = new ClusterQueue(store);
     await migrateGraphileWorker(queue, databaseUrl);
-    const apiToken = await queue.sharedSetting("api_token", await loadOrCreateApiToken(config.home));
-    await saveApiToken(config.home, apiToken);
     let calls: ClusterCalls | undefined;
     if (roles.api) {
       calls = new ClusterCalls({ store, queue, databaseUrl, answerFor, log, maxQueue: config.maxQueue });
@@ -87,7 +88,17 @@ export async function openClusterNode(
       calls,
       worker,
       engine,
-      apiToken,
+      legacyApiToken: {
+        read: async () =>
+          (
+            await store.pool.query<{ value: string }>(
+              "SELECT value FROM nbhook_settings WHERE name = 'api_token'",
+            )
+          ).rows[0]?.value,
+        forget: async () => {
+          await store.pool.query("DELETE FROM nbhook_settings WHERE name = 'api_token'");
+        },
+      },
       async close() {
         try {
           await worker?.stop();

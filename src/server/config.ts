@@ -85,12 +85,14 @@ export const serverConfigSchema = z.object({
   configFile: z.string().optional(),
   /** What the operator should know about the settings (printed at start-up). */
   configWarnings: z.array(z.string()).default([]),
+  /** NBHOOK_ADMIN_TOKEN (environment only): registered, hashed, as the `admin` API token at start. */
+  adminToken: z.string().optional(),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 
 type SettingName = Exclude<
   keyof ServerConfig,
-  "smtp" | "worker" | "metrics" | "configFile" | "configWarnings"
+  "smtp" | "worker" | "metrics" | "configFile" | "configWarnings" | "adminToken"
 >;
 
 /**
@@ -104,6 +106,7 @@ export type ServerFlags = { [K in SettingName]?: ServerConfig[K] | string } & {
   metrics?: boolean;
   /** `--config FILE`: the config file to read (else NBHOOK_CONFIG, else the home's). */
   config?: string;
+  adminToken?: string;
 };
 
 /** One setting: where it comes from, how its text is read, and what it must be (for messages). */
@@ -476,6 +479,7 @@ export function resolveServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv =
     logFormat: get("logFormat"),
     configFile: file?.path,
     configWarnings: warnings,
+    adminToken: flags.adminToken ?? (env.NBHOOK_ADMIN_TOKEN || undefined),
   };
   if (config.metrics === false && config.metricsListen) {
     problems.push(

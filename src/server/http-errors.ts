@@ -21,6 +21,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   "body-too-large": 413,
   "unsupported-media-type": 415,
+  "too-many-requests": 429,
   "notebook-invalid": 422,
   "parameter-invalid": 422,
   "name-invalid": 422,

@@ -69,7 +69,9 @@ export const TAGS = {
   trigger: "Calling a webhook: its secret URL runs the notebook with the request's parameters.",
   secrets:
     "Secrets for notebooks, encrypted at rest, given to runs as environment variables (docs/secrets.md); values are never answered.",
-  session: "The dashboard's sign-in: a session cookie for the API token (docs/dashboard.md).",
+  session: "The dashboard's sign-in: a session cookie for an API token (docs/dashboard.md).",
+  tokens:
+    "Named API tokens with scopes (admin, deploy, read), optionally limited to some webhooks; admin only.",
   server: "The server itself.",
 } as const;
 export type Tag = keyof typeof TAGS;
@@ -77,13 +79,14 @@ export type Tag = keyof typeof TAGS;
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "`usage`: a field or query parameter is wrong (the message names each); `bad-request`: a body or URL that cannot be read",
   401: "`unauthorized`: no API token, or a wrong one (with `WWW-Authenticate: Bearer`)",
-  403: "`forbidden`: a change made with the dashboard's session cookie without its CSRF token",
+  403: "`forbidden`: the token's scope does not allow this (the message names the scope needed), or a change made with the dashboard's session cookie without its CSRF token",
   404: "`not-found`: unknown id, path, version, output, run or webhook token",
   405: "`method-not-allowed`: a webhook URL takes GET and POST only (with `Allow`)",
   409: "`conflict`: the record is not in a state that allows this (the message says why)",
   413: "`body-too-large`: the body is over the limit",
   415: "`unsupported-media-type`: a body of a type the route does not read",
   422: "`notebook-invalid`, `parameter-invalid`, `name-invalid`: an invalid notebook, a webhook name nbhook does not take, or a parameter that cannot be converted to its default's type or is over the limits its kernel can read",
+  429: "`too-many-requests`: too many failed authentications from this address (with `Retry-After`)",
   500: "`internal` and the kernel errors: a failure of nbhook or of the kernel (see the server log); `secret-key`: no secret key, a bad one, or not the one the secrets were set with",
   503: "`busy`: the queue is full or the server is stopping (with `Retry-After`); `not-ready` (GET /readyz): what this node lacks to take a call",
   504: "`timeout`: the run went over its time limit",
@@ -123,7 +126,8 @@ function responseOf(status: number, doc: z.ZodType | ResponseDoc): JsonObject {
 /** The error statuses of a route, in order: its own, 401 unless it is open, and 500. */
 function errorStatuses(doc: Pick<RouteDoc, "errors" | "open">): number[] {
   const errors = new Set([...(doc.errors ?? []), 500]);
-  if (!doc.open) errors.add(401);
+  // Any token may be refused for its scope (403), and an address that failed too often waits (429).
+  if (!doc.open) for (const status of [401, 403, 429]) errors.add(status);
   return [...errors].sort((a, b) => a - b);
 }
 
@@ -357,8 +361,8 @@ export async function registerOpenApi(app: FastifyInstance, deps: ServerDeps): P
         title: "nbhook",
         version: await nbhookVersion(),
         description:
-          "Run Jupyter notebooks as HTTP APIs. The management API is under /api and needs the API token " +
-          "(`Authorization: Bearer <token>`, the token in <home>/api-token) or a dashboard session; a " +
+          "Run Jupyter notebooks as HTTP APIs. The management API is under /api and needs an API token " +
+          '(`Authorization: Bearer <token>`; `admin`, `deploy` or `read`, docs/api.md "Tokens") or a dashboard session; a ' +
           "webhook is called at its secret URL, `/notebook/{token}`. Every error answer is " +
           '`{"error": <code>, "message": <what to do>, …}`. docs/api.md has the prose; each webhook ' +
           "also has its own document, `GET /api/webhooks/{id}/openapi.json`.",
@@ -371,7 +375,8 @@ export async function registerOpenApi(app: FastifyInstance, deps: ServerDeps): P
             type: "http",
             scheme: "bearer",
             description:
-              "The API token (<home>/api-token, printed by `nbhook serve`). `GET /api/runs/{id}` and " +
+              "An API token (`nbhook tokens create`; the first admin token is in <home>/api-token). Its scope " +
+              "decides what it may do: `read` reads, `deploy` also changes webhooks, `admin` everything. `GET /api/runs/{id}` and " +
               "`GET /api/runs/{id}/response` also take the token of the run's webhook.",
           },
         },

@@ -9,7 +9,11 @@ import type { ReadinessSources } from "./readiness.js";
 export interface ServerDeps {
   config: ServerConfig;
   store: Store;
-  /** Bearer token required on /api. */
+  /**
+   * The admin token in plain text when this start knows it (made, imported or given by
+   * NBHOOK_ADMIN_TOKEN now, else the local CLI's copy in <home>/api-token), "" otherwise. Never
+   * used to check a request: only the hashes in the store count (server/tokens.ts).
+   */
   apiToken: string;
   /** Where webhook calls go (runs/): admission, kernels, runs, answers. */
   calls: Calls;

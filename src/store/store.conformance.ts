@@ -15,6 +15,7 @@ import { outputCases, restartCases } from "./conformance/outputs.conformance.js"
 import { runCases } from "./conformance/runs.conformance.js";
 import { secretCases } from "./conformance/secrets.conformance.js";
 import { sessionCases } from "./conformance/sessions.conformance.js";
+import { tokenCases } from "./conformance/tokens.conformance.js";
 import { fileCases, versionCases } from "./conformance/versions.conformance.js";
 import { webhookCases } from "./conformance/webhooks.conformance.js";
 import { nameCases } from "./conformance/names.conformance.js";
@@ -36,6 +37,7 @@ const GROUPS: [group: string, declare: (test: DeclareCase) => void][] = [
   ["restart", restartCases],
   ["dashboard sessions", sessionCases],
   ["secrets", secretCases],
+  ["API tokens", tokenCases],
 ];
 
 type Case = { group: string; title: string; body: Parameters<DeclareCase>[1] };

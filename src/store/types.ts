@@ -9,8 +9,16 @@
 import type { AnswerFile } from "../notebook/types.js";
 import type { FinishedRunStatus, RunStatus } from "../run-status.js";
 import type { RunMode } from "../run-modes.js";
+import type { ApiTokenStore } from "./api-token-types.js";
 
 export type { FinishedRunStatus, RunStatus } from "../run-status.js";
+export {
+  TOKEN_SCOPES,
+  type ApiToken,
+  type ApiTokenStore,
+  type NewApiToken,
+  type TokenScope,
+} from "./api-token-types.js";
 
 /** A secret as it is set: its ciphertext made by the server. */
 export interface NewSecret {
@@ -176,7 +184,7 @@ export interface NewWebhook {
  * Writes naming a webhook or run that does not exist throw `AppError("not-found")`; reads answer
  * undefined, false or an empty list (`filesDir` and `uploadsDir` do not check).
  */
-export interface Store {
+export interface Store extends ApiTokenStore {
   /**
    * Creates the webhook (fresh id and token), or updates the one of that name (`input.name`,
    * default the path): same id and token, new path, file name, source host, params, debug, timeout

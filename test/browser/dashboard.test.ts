@@ -324,6 +324,40 @@ describe("the dashboard in a browser", () => {
     await shot("10-api-docs");
   });
 
+  it("signed in with a read token, offers no change: no Rotate, Delete or Clear, and names the token", async () => {
+    const nb = JSON.stringify(makeNotebook(["1 + 1"]));
+    const deployed = await fetch(`${server.url}/api/webhooks`, {
+      method: "POST",
+      headers: { ...(auth().headers as Record<string, string>), "content-type": "application/json" },
+      body: JSON.stringify({ path: path.join(work, "viewed.ipynb"), notebook: nb }),
+    });
+    const { webhook } = (await deployed.json()) as { webhook: { id: string } };
+    const made = await fetch(`${server.url}/api/tokens`, {
+      method: "POST",
+      headers: { ...(auth().headers as Record<string, string>), "content-type": "application/json" },
+      body: JSON.stringify({ name: "viewer", scope: "read" }),
+    });
+    const { token } = (await made.json()) as { token: string };
+    const reader = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 860 } });
+    try {
+      const readerPage = await reader.newPage();
+      await readerPage.goto(`/webhooks/${webhook.id}`);
+      await readerPage.waitForURL(/\/signin/);
+      await readerPage.getByLabel("API token").fill(token);
+      await readerPage.getByRole("button", { name: "Sign in" }).click();
+      await expect
+        .poll(() => readerPage.getByRole("heading", { level: 1 }).textContent())
+        .toBe("viewed.ipynb");
+      await expect.poll(() => readerPage.locator("header.top").textContent()).toContain("viewer (read)");
+      expect(await readerPage.getByRole("button", { name: "Rotate URL" }).count()).toBe(0);
+      expect(await readerPage.getByRole("button", { name: "Delete" }).count()).toBe(0);
+      expect(await readerPage.getByRole("button", { name: "Clear" }).count()).toBe(0);
+      await readerPage.screenshot({ path: path.join(SHOTS, "11-read-token.png") });
+    } finally {
+      await reader.close();
+    }
+  });
+
   it("signs out: the cookie no longer opens the API, and pages ask to sign in again", async () => {
     await page.goto("/");
     const cookie = (await context.cookies()).find((c) => c.name === "nbhook_session")!;

@@ -116,6 +116,14 @@ export function storeWith(real: Store, replaced: Partial<Store>): Store {
     listSecrets: () => real.listSecrets(),
     secretsFor: (id) => real.secretsFor(id),
     deleteSecret: (name, id) => real.deleteSecret(name, id),
+    createApiToken: (input, options) => real.createApiToken(input, options),
+    putApiToken: (input) => real.putApiToken(input),
+    findApiTokenByHash: (hash) => real.findApiTokenByHash(hash),
+    getApiToken: (id) => real.getApiToken(id),
+    listApiTokens: () => real.listApiTokens(),
+    revokeApiToken: (name) => real.revokeApiToken(name),
+    touchApiToken: (id, at) => real.touchApiToken(id, at),
+    serverKey: (name, candidate) => real.serverKey(name, candidate),
     close: () => real.close(),
   };
   return { ...store, ...replaced };

@@ -8,6 +8,7 @@
  * a process behind (stopFaultServers), and drops the database.
  */
 import { createTestDatabase } from "./postgres.js";
+import { randomBytes } from "node:crypto";
 import { startFaultServer, stopFaultServers, type FaultServer } from "./fault-server.js";
 
 export interface TestCluster {
@@ -37,7 +38,8 @@ let current: { drop(): Promise<void> } | undefined;
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const db = await createTestDatabase("nbhook_cluster");
   current = db;
-  const env = options.env ?? {};
+  // Every API node is given the same admin token, as docs/tokens.md says to deploy a cluster.
+  const env = { NBHOOK_ADMIN_TOKEN: `nbh_test_${randomBytes(24).toString("base64url")}`, ...options.env };
   const apis: FaultServer[] = [];
   const workers: FaultServer[] = [];
   const addApi = async (args = options.apiArgs ?? []) => {

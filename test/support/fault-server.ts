@@ -179,11 +179,12 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
         return;
       }
       const url = /serving on (\S+)/.exec(err)?.[1];
-      const token = /API token in \S+: (\S+)/.exec(err)?.[1];
-      if (url && token) {
+      // The admin token is printed at the first start only: the CLI's copy in the home (or the
+      // NBHOOK_ADMIN_TOKEN it was given) is what a client uses.
+      if (url && /nbhook: (API tokens|the first admin|=|the API token of)/.test(err)) {
         clearTimeout(timer);
         child.stderr!.off("data", check);
-        resolve({ url, token });
+        resolve({ url, token: adminTokenOf(home, options.env) });
       }
     };
     child.stderr!.on("data", check);
@@ -333,5 +334,15 @@ export async function waitFor(
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The admin token a server on `home` was given (NBHOOK_ADMIN_TOKEN) or wrote for the local CLI. */
+function adminTokenOf(home: string, env: Record<string, string> | undefined): string {
+  if (env?.NBHOOK_ADMIN_TOKEN) return env.NBHOOK_ADMIN_TOKEN;
+  try {
+    return readFileSync(path.join(home, "api-token"), "utf8").trim();
+  } catch {
+    return "";
   }
 }

@@ -1,15 +1,10 @@
-/** Sign in with the API token; the server answers a session cookie (the token is not kept here). */
+/** Sign in with an API token; the server answers a session cookie (the token is not kept here). */
 import { useState } from "preact/hooks";
+import type { SessionJson } from "../../api/session-schemas.js";
 import { api, describeError } from "../api.js";
 import { useTitle } from "../hooks.js";
 
-export function SignInPage({
-  next,
-  onSignedIn,
-}: {
-  next: string;
-  onSignedIn(csrf: string | undefined): void;
-}) {
+export function SignInPage({ next, onSignedIn }: { next: string; onSignedIn(session: SessionJson): void }) {
   useTitle("Sign in");
   const [token, setToken] = useState("");
   const [error, setError] = useState<string>();
@@ -20,7 +15,7 @@ export function SignInPage({
     setError(undefined);
     try {
       const session = await api.signIn(token.trim());
-      onSignedIn(session.csrf_token);
+      onSignedIn(session);
     } catch (err) {
       setError(describeError(err));
     } finally {
@@ -34,8 +29,9 @@ export function SignInPage({
           <span class="brand">nbhook</span> dashboard
         </h1>
         <p class="muted">
-          Sign in with the server's API token: <code>nbhook serve</code> prints it, and it is in{" "}
-          <code>~/.nbhook/api-token</code> on the server's machine.
+          Sign in with an API token: the first admin token is in <code>~/.nbhook/api-token</code> on the
+          server's machine (<code>nbhook serve</code> printed it at its first start); an admin makes others
+          with <code>nbhook tokens create</code>. The dashboard may do what the token may.
         </p>
         {/* Password managers want a user name beside a password: there is one user, the token's. */}
         <input type="text" name="username" autoComplete="username" value="nbhook" hidden readOnly />

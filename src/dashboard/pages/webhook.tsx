@@ -1,7 +1,7 @@
 /** One webhook: its URL, settings, versions (download, clear), runs; rotate the URL, delete it. */
 import type { VersionJson, WebhookJson } from "../../api/schemas.js";
 import { webhookTitle } from "../../api/webhook-names.js";
-import { api, describeError, noticeSignOut } from "../api.js";
+import { api, canDeploy, describeError, noticeSignOut } from "../api.js";
 import { CopyButton, ErrorNote, LiveMarker, Section, Table, When } from "../components/common.js";
 import { mergeRun, RunsTable } from "../components/runs-table.js";
 import { dateTime, duration, histoTime, size } from "../format.js";
@@ -96,12 +96,16 @@ export function WebhookPage({ id }: { id: string }) {
               <a class="button primary" href={`/webhooks/${encodeURIComponent(w.id)}/try`}>
                 Try it
               </a>
-              <button type="button" onClick={rotate}>
-                Rotate URL
-              </button>
-              <button type="button" class="danger" onClick={remove}>
-                Delete
-              </button>
+              {canDeploy() ? (
+                <>
+                  <button type="button" onClick={rotate}>
+                    Rotate URL
+                  </button>
+                  <button type="button" class="danger" onClick={remove}>
+                    Delete
+                  </button>
+                </>
+              ) : null}
             </>
           )}
         </div>
@@ -157,19 +161,21 @@ export function WebhookPage({ id }: { id: string }) {
                     >
                       Download
                     </a>
-                    <button
-                      type="button"
-                      class="small"
-                      disabled={v.live}
-                      title={
-                        v.live
-                          ? "The live version: deploy another one first"
-                          : "Delete this version's notebook"
-                      }
-                      onClick={() => clear(v)}
-                    >
-                      Clear
-                    </button>
+                    {canDeploy() ? (
+                      <button
+                        type="button"
+                        class="small"
+                        disabled={v.live}
+                        title={
+                          v.live
+                            ? "The live version: deploy another one first"
+                            : "Delete this version's notebook"
+                        }
+                        onClick={() => clear(v)}
+                      >
+                        Clear
+                      </button>
+                    ) : null}
                   </td>
                 </tr>
               ))}

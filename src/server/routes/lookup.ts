@@ -6,14 +6,25 @@ import { AppError } from "../../errors.js";
 import type { Run, Webhook } from "../../store/index.js";
 import type { ServerDeps } from "../types.js";
 
+/** The 404 of an unknown webhook id (also what a token limited to other webhooks gets). */
+export function noWebhook(id: string): AppError {
+  return new AppError(
+    "not-found",
+    `no webhook with id ${id}: list them with \`nbhook currents\` (GET /api/webhooks)`,
+  );
+}
+
+/** The 404 of an unknown run id (also what a token limited to other webhooks gets). */
+export function noRun(id: string): AppError {
+  return new AppError(
+    "not-found",
+    `no run with id ${id}: list runs with \`nbhook runs <path>\` (GET /api/runs)`,
+  );
+}
+
 export async function webhookOr404(deps: ServerDeps, id: string): Promise<Webhook> {
   const webhook = await deps.store.getWebhook(id);
-  if (!webhook) {
-    throw new AppError(
-      "not-found",
-      `no webhook with id ${id}: list them with \`nbhook currents\` (GET /api/webhooks)`,
-    );
-  }
+  if (!webhook) throw noWebhook(id);
   return webhook;
 }
 
@@ -41,10 +52,6 @@ export async function webhookOfPathOr404(deps: ServerDeps, notebookPath: string)
 
 export async function runOr404(deps: ServerDeps, id: string): Promise<Run> {
   const run = await deps.store.getRun(id);
-  if (!run)
-    throw new AppError(
-      "not-found",
-      `no run with id ${id}: list runs with \`nbhook runs <path>\` (GET /api/runs)`,
-    );
+  if (!run) throw noRun(id);
   return run;
 }

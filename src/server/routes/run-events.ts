@@ -8,7 +8,8 @@ import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Run } from "../../store/index.js";
-import { authenticationOf, type Sessions } from "../auth.js";
+import { authenticationOf, webhookFilterOf, type Sessions } from "../auth.js";
+import type { ApiTokens } from "../tokens.js";
 import { parseRequest } from "../http-errors.js";
 import { routeSchema } from "../openapi.js";
 import { runJson } from "../representations.js";
@@ -26,6 +27,7 @@ export async function registerRunEventRoutes(
   app: FastifyInstance,
   deps: ServerDeps,
   sessions: Sessions,
+  tokens: ApiTokens,
 ): Promise<void> {
   const feed = new RunFeed(deps.store, app.log);
   const open = new Set<ServerResponse>();
@@ -69,8 +71,10 @@ export async function registerRunEventRoutes(
     open.add(raw);
     // Messages go out in order even though each waits for its webhook's path.
     let queue: Promise<void> = Promise.resolve();
+    const visible = webhookFilterOf(request); // a token limited to some webhooks: their runs only
     const send = (run: Run) => {
       if (webhook !== undefined && run.webhookId !== webhook) return;
+      if (visible && !visible(run.webhookId)) return;
       queue = queue
         .then(async () => {
           const json = runJson(run, deps.links, await pathOf(run.webhookId));
@@ -86,17 +90,23 @@ export async function registerRunEventRoutes(
     });
     const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), HEARTBEAT_MS);
     heartbeat.unref();
-    // A stream opened with the dashboard's session ends with it (sign-out, expiry).
+    // A stream opened with the dashboard's session ends with it (sign-out, expiry), and one
+    // opened with a token ends when the token is revoked.
     const auth = authenticationOf(request);
-    const sessionCheck =
+    const stillLive =
       auth?.via === "session"
-        ? setInterval(() => {
-            sessions.isLive(auth.session).then(
-              (live) => live || raw.end(),
-              () => {}, // the store is down: the next check asks again
-            );
-          }, SESSION_CHECK_MS)
-        : undefined;
+        ? () => sessions.isLive(auth.session)
+        : auth?.via === "bearer"
+          ? async () => (await tokens.live(auth.token.id)) !== undefined
+          : undefined;
+    const sessionCheck = stillLive
+      ? setInterval(() => {
+          stillLive().then(
+            (live) => live || raw.end(),
+            () => {}, // the store is down: the next check asks again
+          );
+        }, SESSION_CHECK_MS)
+      : undefined;
     sessionCheck?.unref();
     const done = () => {
       clearInterval(heartbeat);

@@ -6,7 +6,7 @@
  * sandboxed frame.
  */
 import path from "node:path";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { runListSchema, runSchema, type RunListJson } from "../../api/schemas.js";
 import { AppError } from "../../errors.js";
@@ -18,7 +18,8 @@ import { HISTO_HEADER, IPYNB_CONTENT_TYPE, runJson, webhookTitleOf } from "../re
 import { parseRequest } from "../http-errors.js";
 import { routeSchema } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
-import { runOr404, webhookOfPathOr404, webhookOr404 } from "./lookup.js";
+import { tokenOf, webhookFilterOf } from "../auth.js";
+import { noWebhook, runOr404, webhookOfPathOr404, webhookOr404 } from "./lookup.js";
 
 const listQuery = z.object({
   path: z
@@ -63,6 +64,20 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
     });
   };
 
+  /** The newest runs of the webhooks a limited token may see, newest first. */
+  const visibleRuns = async (request: FastifyRequest, limit: number): Promise<Run[]> => {
+    const runs: Run[] = [];
+    for (const id of tokenOf(request)?.webhookIds ?? [])
+      runs.push(...(await store.listRuns({ webhookId: id, limit })));
+    return runs
+      .sort((a, b) =>
+        a.startedAt === b.startedAt
+          ? b.outputHisto.localeCompare(a.outputHisto)
+          : b.startedAt.localeCompare(a.startedAt),
+      )
+      .slice(0, limit);
+  };
+
   const listSchema = routeSchema({
     summary: "Run records",
     description:
@@ -78,10 +93,21 @@ export async function registerRunRoutes(app: FastifyInstance, deps: ServerDeps):
       throw new AppError("usage", "give either path or webhook, not both");
     }
     let webhookId = query.webhook;
+    const visible = webhookFilterOf(request); // a token limited to some webhooks: theirs only
     if (query.path !== undefined) {
-      webhookId = (await webhookOfPathOr404(deps, query.path)).id;
+      const webhook = await webhookOfPathOr404(deps, query.path);
+      // A token limited to other webhooks is told what an unknown path is told.
+      if (visible && !visible(webhook.id))
+        throw new AppError(
+          "not-found",
+          `no webhook for ${query.path}: deploy it with \`nbhook add ${query.path}\``,
+        );
+      webhookId = webhook.id;
     } else if (webhookId !== undefined) {
+      if (visible && !visible(webhookId)) throw noWebhook(webhookId);
       await webhookOr404(deps, webhookId);
+    } else if (visible) {
+      return { runs: await withPaths(await visibleRuns(request, query.limit)) } satisfies RunListJson;
     }
     return {
       runs: await withPaths(await store.listRuns({ webhookId, limit: query.limit })),

@@ -24,6 +24,7 @@ import { versionJson, webhookJson } from "../representations.js";
 import { parseRequest } from "../http-errors.js";
 import { routeSchema } from "../openapi.js";
 import type { ServerDeps } from "../types.js";
+import { webhookFilterOf } from "../auth.js";
 import { webhookOr404 } from "./lookup.js";
 import { addCommandFor } from "./add-command-for.js";
 import { nameProblem } from "../../api/webhook-names.js";
@@ -450,6 +451,8 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: ServerDe
     } else {
       webhooks = await deps.store.listWebhooks({ includeDeleted });
     }
+    const visible = webhookFilterOf(request); // a token limited to some webhooks lists those only
+    if (visible) webhooks = webhooks.filter((w) => visible(w.id));
     return { webhooks: webhooks.map(json) } satisfies WebhookListJson;
   });
 

@@ -140,6 +140,27 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  // API tokens (pg-tokens.ts): the SHA-256 of each, never the token; names unique among live ones.
+  // Server-wide keys (the dashboard's session signing key), one for every node.
+  {
+    version: 6,
+    name: "api tokens",
+    sql: `
+      CREATE TABLE api_tokens (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        scope text NOT NULL,
+        webhook_ids jsonb NOT NULL DEFAULT '[]',
+        token_sha256 text NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_used_at timestamptz,
+        revoked_at timestamptz
+      );
+      CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL;
+      CREATE UNIQUE INDEX api_tokens_live_hash ON api_tokens (token_sha256) WHERE revoked_at IS NULL;
+      CREATE TABLE server_keys (name text PRIMARY KEY, value text NOT NULL);
+    `,
+  },
 ];
 
 /** The store's tables (migrations 1 and 3), children first (the order to empty them in tests). */
@@ -152,6 +173,8 @@ export const STORE_TABLES = [
   "webhooks",
   "revoked_sessions",
   "secrets",
+  "api_tokens",
+  "server_keys",
 ] as const;
 
 /**

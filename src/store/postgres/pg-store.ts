@@ -20,7 +20,9 @@ import { newHisto } from "../histo.js";
 import { settingsWithDefaults, toJsonText, webhookParamsSchema, webhookSettingsSchema } from "../schemas.js";
 import { newToken } from "../token.js";
 import type {
+  ApiToken,
   KeptAnswer,
+  NewApiToken,
   NewSecret,
   NewWebhook,
   OutputInfo,
@@ -36,6 +38,7 @@ import { migrate } from "./migrations.js";
 import { webhookOfPath } from "../webhook-of-path.js";
 import { DB_NOW, type NewRun, PgRuns, type RunResult } from "./pg-runs.js";
 import { PgSecrets } from "./pg-secrets.js";
+import { PgTokens } from "./pg-tokens.js";
 import {
   bytesRowSchema,
   fileRowSchema,
@@ -105,6 +108,7 @@ export class PgStore implements Store {
   readonly files: FileLayout;
   private readonly runs: PgRuns;
   private readonly secrets: PgSecrets;
+  private readonly tokens: PgTokens;
   private readonly manifests = new Map<string, Manifest>();
   /** Per webhook, the tail of its files folder's work: one sync or write at a time. */
   private readonly folderQueues = new Map<string, Promise<unknown>>();
@@ -119,6 +123,7 @@ export class PgStore implements Store {
     this.files = new FileLayout(cacheDir);
     this.runs = new PgRuns(pool, this.files, log);
     this.secrets = new PgSecrets(pool);
+    this.tokens = new PgTokens(pool, (fn) => this.transaction(fn));
   }
 
   /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK when it throws), the client released after. */
@@ -509,6 +514,38 @@ export class PgStore implements Store {
 
   deleteSecret(name: string, webhookId: string | null): Promise<boolean> {
     return this.secrets.delete(name, webhookId);
+  }
+
+  createApiToken(input: NewApiToken, options?: { onlyIfNone?: boolean }): Promise<ApiToken | undefined> {
+    return this.tokens.createApiToken(input, options);
+  }
+
+  putApiToken(input: NewApiToken): Promise<{ token: ApiToken; changed: boolean }> {
+    return this.tokens.putApiToken(input);
+  }
+
+  findApiTokenByHash(hash: string): Promise<(ApiToken & { hash: string }) | undefined> {
+    return this.tokens.findApiTokenByHash(hash);
+  }
+
+  getApiToken(id: string): Promise<ApiToken | undefined> {
+    return this.tokens.getApiToken(id);
+  }
+
+  listApiTokens(): Promise<ApiToken[]> {
+    return this.tokens.listApiTokens();
+  }
+
+  revokeApiToken(name: string): Promise<ApiToken | undefined> {
+    return this.tokens.revokeApiToken(name);
+  }
+
+  touchApiToken(id: string, at?: string): Promise<void> {
+    return this.tokens.touchApiToken(id, at);
+  }
+
+  serverKey(name: string, candidate: string): Promise<string> {
+    return this.tokens.serverKey(name, candidate);
   }
 
   /** Ends the pool (once: closing again does nothing). */

@@ -77,6 +77,23 @@ export const MIGRATIONS: readonly Migration[] = [
     PRIMARY KEY (name, webhook_id)
   );
   `,
+  // API tokens (sqlite-tokens.ts): the SHA-256 of each, never the token; names unique among live
+  // ones. Server-wide keys (the dashboard's session signing key).
+  `
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    webhook_ids TEXT NOT NULL DEFAULT '[]',
+    token_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at TEXT
+  );
+  CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL;
+  CREATE UNIQUE INDEX api_tokens_live_hash ON api_tokens (token_sha256) WHERE revoked_at IS NULL;
+  CREATE TABLE server_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
 ];
 
 /** The schema version this nbhook writes (`PRAGMA user_version` once migrated). */

@@ -16,6 +16,9 @@ import { newHisto } from "../histo.js";
 import { newToken } from "../token.js";
 import { settingsWithDefaults, toJsonText, webhookParamsSchema, webhookSettingsSchema } from "../schemas.js";
 import type {
+  ApiToken,
+  KeptAnswer,
+  NewApiToken,
   NewSecret,
   NewWebhook,
   OutputInfo,
@@ -23,7 +26,6 @@ import type {
   SecretInfo,
   Store,
   StoredSecret,
-  KeptAnswer,
   Webhook,
   WebhookVersion,
 } from "../types.js";
@@ -41,6 +43,7 @@ import {
 import { NEWEST_RUN_FIRST, SqliteRuns } from "./sqlite-runs.js";
 import { webhookOfPath } from "../webhook-of-path.js";
 import { SqliteSecrets } from "./sqlite-secrets.js";
+import { SqliteTokens } from "./sqlite-tokens.js";
 
 const WEBHOOK_SELECT = `
   SELECT w.*,
@@ -57,6 +60,7 @@ export class SqliteStore implements Store {
   private readonly sql: (text: string) => Database.Statement;
   private readonly runs: SqliteRuns;
   private readonly secrets: SqliteSecrets;
+  private readonly tokens: SqliteTokens;
   readonly files: FileLayout;
 
   constructor(readonly home: string) {
@@ -65,6 +69,7 @@ export class SqliteStore implements Store {
     this.files = new FileLayout(home);
     this.runs = new SqliteRuns(this.db, this.sql, this.files);
     this.secrets = new SqliteSecrets(this.db, this.sql);
+    this.tokens = new SqliteTokens(this.db, this.sql);
   }
 
   private webhookWhere(where: string, ...args: unknown[]): Webhook | undefined {
@@ -309,6 +314,38 @@ export class SqliteStore implements Store {
     return (
       this.sql("SELECT 1 FROM revoked_sessions WHERE id = ? AND expires_at > ?").get(id, now()) !== undefined
     );
+  }
+
+  createApiToken(input: NewApiToken, options?: { onlyIfNone?: boolean }): Promise<ApiToken | undefined> {
+    return this.tokens.createApiToken(input, options);
+  }
+
+  putApiToken(input: NewApiToken): Promise<{ token: ApiToken; changed: boolean }> {
+    return this.tokens.putApiToken(input);
+  }
+
+  findApiTokenByHash(hash: string): Promise<(ApiToken & { hash: string }) | undefined> {
+    return this.tokens.findApiTokenByHash(hash);
+  }
+
+  getApiToken(id: string): Promise<ApiToken | undefined> {
+    return this.tokens.getApiToken(id);
+  }
+
+  listApiTokens(): Promise<ApiToken[]> {
+    return this.tokens.listApiTokens();
+  }
+
+  revokeApiToken(name: string): Promise<ApiToken | undefined> {
+    return this.tokens.revokeApiToken(name);
+  }
+
+  touchApiToken(id: string, at?: string): Promise<void> {
+    return this.tokens.touchApiToken(id, at);
+  }
+
+  serverKey(name: string, candidate: string): Promise<string> {
+    return this.tokens.serverKey(name, candidate);
   }
 
   async close(): Promise<void> {
