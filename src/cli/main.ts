@@ -10,6 +10,8 @@ import { dropOutputToClosedPipes } from "./closed-pipe.js";
 import { exitCodeOf, userMessageOf } from "./error-exit.js";
 import { EXIT } from "./exit-codes.js";
 import { kernelsCommand } from "./kernels-command.js";
+import { nativeModuleProblem } from "../native-modules.js";
+import { packageVersion } from "../package-version.js";
 import { clearOutputCommand, getOutputCommand } from "./output-commands.js";
 import { pythonPathCommand } from "./python-path-command.js";
 import { runCommand } from "./run-command.js";
@@ -23,7 +25,7 @@ dropOutputToClosedPipes();
 
 const program = new Command("nbhook")
   .description("Run Jupyter notebooks as HTTP APIs, on real Jupyter kernels.")
-  .version("0.1.0")
+  .version(packageVersion())
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
@@ -60,6 +62,9 @@ try {
   const code = exitCodeOf(err);
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
+  } else if (nativeModuleProblem(err)) {
+    process.stderr.write(`nbhook: ${nativeModuleProblem(err)}\n`);
+    process.exitCode = EXIT.usage;
   } else if (code !== undefined) {
     process.stderr.write(`nbhook: ${userMessageOf(err)}\n`);
     process.exitCode = code;
