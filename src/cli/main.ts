@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { addCommand } from "./add-command.js";
+import { callCommand } from "./call-command.js";
 import { foldPairFlags } from "./argv.js";
 import { dropOutputToClosedPipes } from "./closed-pipe.js";
 import { exitCodeOf, userMessageOf } from "./error-exit.js";
@@ -13,6 +14,7 @@ import { kernelsCommand } from "./kernels-command.js";
 import { nativeModuleProblem } from "../native-modules.js";
 import { packageVersion } from "../package-version.js";
 import { clearOutputCommand, getOutputCommand } from "./output-commands.js";
+import { paramsCommand } from "./params-command.js";
 import { pythonPathCommand } from "./python-path-command.js";
 import { runCommand } from "./run-command.js";
 import { runsCommand } from "./runs-command.js";
@@ -37,6 +39,7 @@ for (const command of [
   serveCommand(),
   workerCommand(),
   pythonPathCommand(),
+  callCommand(),
 ]) {
   program.addCommand(command.exitOverride());
 }
@@ -52,6 +55,7 @@ for (const command of [
   currentsCommand(),
   rotateCommand(),
   runsCommand(),
+  paramsCommand(),
 ]) {
   program.addCommand(command);
 }

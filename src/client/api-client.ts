@@ -25,6 +25,7 @@ import {
 } from "../api/schemas.js";
 import { sessionSchema, type SessionJson } from "../api/session-schemas.js";
 import { Transport, type TransportOptions } from "./transport.js";
+import { callWebhook, type CallAnswer, type CallOptions, type CallParameters } from "./webhook-call.js";
 
 /** A downloaded notebook (a version, or a run's output) and its history id. */
 export interface NotebookDownload {
@@ -114,6 +115,24 @@ export class ApiClient {
 
   async signOut(): Promise<void> {
     await this.http.json("DELETE", "/api/session", sessionSchema);
+  }
+
+  /**
+   * Calls a webhook (its URL, or the webhook) with `params` and answers what it answered: status,
+   * headers, body (non-2xx answers too; it throws only when no answer came). Scalars go in a GET's
+   * query, structured values as a POST's JSON body. With `async`, sends `Prefer: respond-async`
+   * and polls the run (with the webhook's own token) up to its answer.
+   *
+   * @example
+   * const answer = await api.call(webhook.url, { city: "Paris" }, { async: true });
+   * if (answer.ok) console.log(answer.contentType, answer.text());
+   */
+  async call(
+    webhook: string | Pick<Webhook, "url">,
+    params: CallParameters = {},
+    options: CallOptions = {},
+  ): Promise<CallAnswer> {
+    return callWebhook(this.http, typeof webhook === "string" ? webhook : webhook.url, params, options);
   }
 
   protected async download(route: string): Promise<NotebookDownload> {

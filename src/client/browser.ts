@@ -7,6 +7,8 @@
 export { ApiClient, type NotebookDownload } from "./api-client.js";
 export { NbhookApiError, NbhookClientError, NbhookConnectionError, NbhookResponseError } from "./errors.js";
 export { redactWebhookTokens } from "./redact.js";
+export type { CallAnswer, CallOptions, CallParameters } from "./webhook-call.js";
+export type { RetryOptions } from "./transport.js";
 export type {
   AcceptedCallJson as AcceptedCall,
   ErrorBody,
