@@ -53,7 +53,10 @@ export function nativeModuleProblem(err: unknown): string | undefined {
     if (!LOAD_FAILURE.test(text) && code !== "ERR_DLOPEN_FAILED") continue;
     const module = MODULES.find((m) => m.pattern.test(text));
     if (!module) continue;
-    const first = e.message.split("\n")[0]!.replace(/[.\s]*Tried:$/, "").trim();
+    const first = e.message
+      .split("\n")[0]!
+      .replace(/[.\s]*Tried:$/, "")
+      .trim();
     return (
       `the native module of ${module.name} (needed for ${module.role}) cannot be loaded: ${first}. ` +
       `Fix: ${module.fix}.`

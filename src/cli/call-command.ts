@@ -30,7 +30,10 @@ export function callCommand(): Command {
     .description(
       "call a webhook (by its notebook's path or its URL) and print the answer: status and content type on stderr, body on stdout",
     )
-    .argument("<notebook|url>", "the deployed notebook's path, or the webhook URL (http(s)://HOST/notebook/TOKEN)")
+    .argument(
+      "<notebook|url>",
+      "the deployed notebook's path, or the webhook URL (http(s)://HOST/notebook/TOKEN)",
+    )
     .option(
       "-p, --parameters <name value>",
       "a parameter, typed as `nbhook run -p` types it (int, float, True/False, None, else str)",
@@ -43,14 +46,24 @@ export function callCommand(): Command {
     .option("--async", "send `Prefer: respond-async` and poll the run to its answer (progress on stderr)")
     .option("-o, --output <file>", "write the body to this file instead of stdout")
     .addOption(
-      new Option("--timeout <seconds>", "give up after this long (default: wait for the server's answer)").argParser(
-        secondsFlag("--timeout"),
-      ),
+      new Option(
+        "--timeout <seconds>",
+        "give up after this long (default: wait for the server's answer)",
+      ).argParser(secondsFlag("--timeout")),
     )
     .option("-q, --quiet", "no status line or progress on stderr (errors are still printed)")
-    .option("--url <url>", `the nbhook server, for a notebook path (env NBHOOK_URL; default ${DEFAULT_SERVER_URL})`)
-    .option("--token <token>", "API token, for a notebook path (env NBHOOK_TOKEN; default: the api-token file in --home)")
-    .option("--home <dir>", "the server's data folder, where its api-token file is (env NBHOOK_HOME; default ~/.nbhook)")
+    .option(
+      "--url <url>",
+      `the nbhook server, for a notebook path (env NBHOOK_URL; default ${DEFAULT_SERVER_URL})`,
+    )
+    .option(
+      "--token <token>",
+      "API token, for a notebook path (env NBHOOK_TOKEN; default: the api-token file in --home)",
+    )
+    .option(
+      "--home <dir>",
+      "the server's data folder, where its api-token file is (env NBHOOK_HOME; default ~/.nbhook)",
+    )
     .option("--debug", "print each request and reply on stderr (webhook tokens masked)")
     .addHelpText(
       "after",
@@ -85,7 +98,9 @@ async function callWebhookCommand(ref: string, flags: CallFlags): Promise<number
   if (answer.status >= 200 && answer.status <= 399) {
     const location = answer.headers.get("location");
     const run = answer.runId ? ` (run ${answer.runId})` : "";
-    say(`${answer.status} ${answer.contentType || "(no content type)"}${location ? ` → ${location}` : ""}${run}`);
+    say(
+      `${answer.status} ${answer.contentType || "(no content type)"}${location ? ` → ${location}` : ""}${run}`,
+    );
     if (flags.output) {
       await writeFileAtomic(flags.output, Buffer.from(answer.body));
       say(`body (${answer.body.length} bytes) written to ${flags.output}`);
@@ -103,15 +118,14 @@ function describeFailure(answer: CallAnswer): string {
   let body: Record<string, unknown> | undefined;
   try {
     const parsed = answer.json();
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed))
+      body = parsed as Record<string, unknown>;
   } catch {
     body = undefined;
   }
   const code = typeof body?.error === "string" ? ` ${body.error}` : "";
   const message =
-    typeof body?.message === "string"
-      ? body.message
-      : answer.text().slice(0, 500) || "(empty body)";
+    typeof body?.message === "string" ? body.message : answer.text().slice(0, 500) || "(empty body)";
   const retry = answer.headers.get("retry-after");
   let line = `${answer.status}${code}: ${message}${retry ? ` (Retry-After: ${retry} s)` : ""}`;
   if (Array.isArray(body?.traceback) && body.traceback.length) {

@@ -25,9 +25,14 @@ export function paramsCommand(): Command {
         "list the parameters a notebook takes (its `parameters` cell): names, types, defaults (papermill's --help-notebook)",
       )
       .argument("<notebook>", "the .ipynb file")
-      .option("--deployed", "the parameters of the deployed (live) version on the server, not of the local file"),
+      .option(
+        "--deployed",
+        "the parameters of the deployed (live) version on the server, not of the local file",
+      ),
   ).action(async (notebook: string, flags: ParamsFlags) => {
-    const found = flags.deployed ? await deployedParameters(notebook, flags) : await localParameters(notebook);
+    const found = flags.deployed
+      ? await deployedParameters(notebook, flags)
+      : await localParameters(notebook);
     if (flags.json) {
       printJson(found);
       return;
@@ -81,5 +86,10 @@ async function deployedParameters(file: string, flags: ParamsFlags): Promise<Fou
   const client = await clientFor(flags);
   const webhook = await client.webhook(file);
   const found = await client.webhookParameters(webhook.id);
-  return { notebook: webhook.path, histo: found.histo, language: found.language, parameters: found.parameters };
+  return {
+    notebook: webhook.path,
+    histo: found.histo,
+    language: found.language,
+    parameters: found.parameters,
+  };
 }

@@ -74,7 +74,9 @@ describe("Transport", () => {
   it("turns error answers into NbhookApiError with the server's code and message", async () => {
     reply = { status: 409, type: "application/json", body: '{"error": "conflict", "message": "it is live"}' };
     await expect(new Transport({ url: base }).send("GET", "/api/x")).rejects.toEqual(
-      new NbhookApiError(409, "conflict", "it is live", { body: { error: "conflict", message: "it is live" } }),
+      new NbhookApiError(409, "conflict", "it is live", {
+        body: { error: "conflict", message: "it is live" },
+      }),
     );
     reply = {
       status: 404,

@@ -112,7 +112,7 @@ export class Transport {
   async exchange(
     method: string,
     url: string,
-    init: { headers?: Record<string, string>; body?: string | Uint8Array; timeoutMs?: number } = {},
+    init: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
   ): Promise<RawReply> {
     const retries = this.options.retry?.retries ?? DEFAULT_RETRIES;
     const maxWaitMs = this.options.retry?.maxWaitMs ?? DEFAULT_RETRY_MAX_WAIT_MS;
@@ -121,7 +121,9 @@ export class Transport {
       const reply = await this.exchangeOnce(method, url, init);
       const delayMs = reply.status === 503 ? retryAfterMs(reply.headers.get("retry-after")) : undefined;
       if (delayMs === undefined || attempt >= retries || waitedMs + delayMs > maxWaitMs) return reply;
-      this.debug(`nbhook: 503 with Retry-After: sending again in ${delayMs} ms (retry ${attempt + 1} of ${retries})`);
+      this.debug(
+        `nbhook: 503 with Retry-After: sending again in ${delayMs} ms (retry ${attempt + 1} of ${retries})`,
+      );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       waitedMs += delayMs;
     }
@@ -130,11 +132,10 @@ export class Transport {
   private async exchangeOnce(
     method: string,
     url: string,
-    init: { headers?: Record<string, string>; body?: string | Uint8Array; timeoutMs?: number },
+    init: { headers?: Record<string, string>; body?: string; timeoutMs?: number },
   ): Promise<RawReply> {
     const body = init.body;
-    const shown = typeof body === "string" ? ` ${clip(body)}` : body ? ` (${body.length} bytes)` : "";
-    this.debug(`nbhook: > ${method} ${url}${shown}`);
+    this.debug(`nbhook: > ${method} ${url}${body ? ` ${clip(body)}` : ""}`);
     const t0 = Date.now();
     let response: Response;
     let bytes: Uint8Array;
@@ -199,7 +200,10 @@ export function apiError(status: number, text: string, what: string, headers?: H
   const retryAfterS = headers ? retryAfterSeconds(headers.get("retry-after")) : undefined;
   const parsed = errorBodySchema.safeParse(body);
   if (parsed.success) {
-    return new NbhookApiError(status, parsed.data.error, parsed.data.message, { retryAfterS, body: parsed.data });
+    return new NbhookApiError(status, parsed.data.error, parsed.data.message, {
+      retryAfterS,
+      body: parsed.data,
+    });
   }
   // Not one of ours (a proxy's page, an older server's route 404, …).
   const message = (body as { message?: unknown } | undefined)?.message;

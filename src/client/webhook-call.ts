@@ -132,7 +132,9 @@ export async function callWebhook(
   try {
     accepted = acceptedCallSchema.parse(JSON.parse(new TextDecoder().decode(reply.body)));
   } catch {
-    throw new NbhookResponseError(`the asynchronous call to ${base} did not answer a run (202 without its JSON)`);
+    throw new NbhookResponseError(
+      `the asynchronous call to ${base} did not answer a run (202 without its JSON)`,
+    );
   }
   const runUrl = `${base}/api/runs/${encodeURIComponent(accepted.id)}`;
   const auth = { authorization: `Bearer ${token}`, accept: "application/json" };

@@ -11,7 +11,13 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NbhookClient, type CallAnswer, type Run } from "../../src/client/index.js";
 import { makeNotebook } from "../support/notebooks.js";
-import { startFaultServer, stopFaultServers, tempFolder, waitFor, type FaultServer } from "../support/fault-server.js";
+import {
+  startFaultServer,
+  stopFaultServers,
+  tempFolder,
+  waitFor,
+  type FaultServer,
+} from "../support/fault-server.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 
 guardKernelLeaks();
@@ -51,7 +57,11 @@ function nbhook(args: string[], cwd = dir): Promise<CliResult> {
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
     });
   });
 }
@@ -125,7 +135,7 @@ describe("nbhook call", () => {
     const list = await nbhook(["call", echo.url, "-y", '{"tags": ["a", 2]}', "-p", "name", "Bo", "--debug"]);
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout)).toMatchObject({ name: "Bo", tags: ["a", 2] });
-    expect(list.stderr).toContain('> POST');
+    expect(list.stderr).toContain("> POST");
 
     const big = await nbhook(["call", echo.url, "--post", "-p", "times", "12345678901234567890"]);
     expect(big.code, big.stderr).toBe(0);
@@ -177,10 +187,14 @@ describe("NbhookClient.call", () => {
     expect(sync.json()).toEqual({ name: "Di", times: 3, tags: [], type: "int" });
 
     const seen: Run[] = [];
-    const later = await client.call(path.join(dir, "echo.ipynb"), { tags: ["x"] }, {
-      async: true,
-      onProgress: (run) => seen.push(run),
-    });
+    const later = await client.call(
+      path.join(dir, "echo.ipynb"),
+      { tags: ["x"] },
+      {
+        async: true,
+        onProgress: (run) => seen.push(run),
+      },
+    );
     expect(later.status).toBe(200);
     expect(later.json()).toMatchObject({ tags: ["x"] });
     expect(seen.at(-1)?.status).toBe("ok");

@@ -17,7 +17,16 @@
  * Python notebooks still run, and a TypeScript one says what is missing.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -42,7 +51,13 @@ interface Result {
 }
 
 /** Runs a command to its end; fails the test when it takes over `timeoutMs`. */
-function exec(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Result {
+function exec(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 120_000,
+): Result {
   const result = spawnSync(command, args, {
     cwd,
     env: { ...process.env, ...env },
@@ -78,7 +93,9 @@ function nbhookIn(app: string) {
 
 let tarball: string;
 let packedFiles: string[];
-const TS_NOTEBOOK = JSON.stringify(makeNotebook(["const x: number = 6 * 7;\nconsole.log(`x=${x}`);"], "deno"));
+const TS_NOTEBOOK = JSON.stringify(
+  makeNotebook(["const x: number = 6 * 7;\nconsole.log(`x=${x}`);"], "deno"),
+);
 
 function install(name: string, extra: string[]): string {
   const app = path.join(WORK, name);
@@ -133,7 +150,9 @@ describe("the tarball", () => {
     ]) {
       expect(packedFiles, file).toContain(file);
     }
-    const tests = packedFiles.filter((f) => /\.test\.|\.conformance\.|(^|\/)(tests?|fixtures|__pycache__)\//.test(f));
+    const tests = packedFiles.filter((f) =>
+      /\.test\.|\.conformance\.|(^|\/)(tests?|fixtures|__pycache__)\//.test(f),
+    );
     expect(tests).toEqual([]);
     expect(packedFiles.filter((f) => f.startsWith("src/dashboard/") || f.startsWith("test/"))).toEqual([]);
   });
@@ -201,8 +220,22 @@ describe("installed from the tarball", () => {
     );
     const tsc = exec(
       process.execPath,
-      [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "--strict", "--module", "nodenext",
-        "--moduleResolution", "nodenext", "--target", "es2022", "--types", "node", "--typeRoots", path.join(ROOT, "node_modules", "@types"), "typed.mts"],
+      [
+        path.join(ROOT, "node_modules", "typescript", "bin", "tsc"),
+        "--noEmit",
+        "--strict",
+        "--module",
+        "nodenext",
+        "--moduleResolution",
+        "nodenext",
+        "--target",
+        "es2022",
+        "--types",
+        "node",
+        "--typeRoots",
+        path.join(ROOT, "node_modules", "@types"),
+        "typed.mts",
+      ],
       app,
     );
     expect(tsc.stdout + tsc.stderr).toBe("");
@@ -210,7 +243,10 @@ describe("installed from the tarball", () => {
 
     // `nbhook/api-client` has no Node import: esbuild bundles it for a browser.
     const { build } = await import("esbuild");
-    writeFileSync(path.join(app, "browser.mjs"), 'import { ApiClient } from "nbhook/api-client";\nconsole.log(ApiClient);\n');
+    writeFileSync(
+      path.join(app, "browser.mjs"),
+      'import { ApiClient } from "nbhook/api-client";\nconsole.log(ApiClient);\n',
+    );
     const bundle = await build({
       entryPoints: [path.join(app, "browser.mjs")],
       absWorkingDir: app,
@@ -233,7 +269,18 @@ describe("installed from the tarball", () => {
     expect(names).toContain("python3");
     expect(names).toContain("deno");
 
-    const run = nbhook.run(["run", "hello.ipynb", "-p", "name", "Ada", "-p", "times", "2", "--response-out", "answer.json"]);
+    const run = nbhook.run([
+      "run",
+      "hello.ipynb",
+      "-p",
+      "name",
+      "Ada",
+      "-p",
+      "times",
+      "2",
+      "--response-out",
+      "answer.json",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trim()).toBe("application/json");
     expect(JSON.parse(readFileSync(path.join(app, "answer.json"), "utf8"))).toEqual({
@@ -252,16 +299,22 @@ describe("installed from the tarball", () => {
     const nbhook = nbhookIn(app);
     const unbuilt = nbhook.run(["serve", "--port", "0"]);
     expect(unbuilt.code).toBe(2);
-    expect(unbuilt.stderr).toMatch(/^nbhook: the native module of better-sqlite3 .* cannot be loaded: .*npm rebuild better-sqlite3/);
+    expect(unbuilt.stderr).toMatch(
+      /^nbhook: the native module of better-sqlite3 .* cannot be loaded: .*npm rebuild better-sqlite3/,
+    );
     expect(unbuilt.stderr).not.toContain("    at ");
 
     // What `npm rebuild better-sqlite3` would build: this checkout's, of the same version.
     const installed = path.join(app, "node_modules", "better-sqlite3");
     const ours = path.join(ROOT, "node_modules", "better-sqlite3");
-    const versionOf = (dir: string) => (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string }).version;
+    const versionOf = (dir: string) =>
+      (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string }).version;
     expect(versionOf(installed)).toBe(versionOf(ours));
     mkdirSync(path.join(installed, "build", "Release"), { recursive: true });
-    cpSync(path.join(ours, "build", "Release", "better_sqlite3.node"), path.join(installed, "build", "Release", "better_sqlite3.node"));
+    cpSync(
+      path.join(ours, "build", "Release", "better_sqlite3.node"),
+      path.join(installed, "build", "Release", "better_sqlite3.node"),
+    );
 
     const server = spawn(nbhook.bin, ["serve", "--port", "0", "--pool", "0", "-q"], {
       cwd: app,
@@ -323,7 +376,9 @@ describe("installed with --omit=optional (no Deno)", () => {
     try {
       const result = nbhookIn(app).run(["--version"]);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/^nbhook: the native module of zeromq .* cannot be loaded: .*npm rebuild zeromq.*\n$/);
+      expect(result.stderr).toMatch(
+        /^nbhook: the native module of zeromq .* cannot be loaded: .*npm rebuild zeromq.*\n$/,
+      );
       expect(result.stderr.split("\n")).toHaveLength(2);
     } finally {
       renameSync(`${build}.moved`, build);
