@@ -37,7 +37,7 @@ const MODULES: NativeModule[] = [
 
 /** Messages of a failed native-module load (node's dlopen, `bindings`, node-gyp-build, cmake-ts). */
 const LOAD_FAILURE =
-  /Could not locate the bindings file|No native build was found|Failed to load .*addon|Manifest file not found|NODE_MODULE_VERSION|compiled against a different Node\.js version|ERR_DLOPEN_FAILED|invalid ELF header|cannot open shared object file|wrong ELF class|Cannot find module .*\.node|Could not find|not a valid Win32 application/i;
+  /Could not locate the bindings file|No native build was found|Failed to load .*addon|Manifest file not found|NODE_MODULE_VERSION|compiled against a different Node\.js version|ERR_DLOPEN_FAILED|invalid ELF header|cannot open shared object file|wrong ELF class|Cannot find module .*\.node|not a valid Win32 application/i;
 
 function chain(err: unknown): Error[] {
   const out: Error[] = [];
@@ -53,10 +53,13 @@ export function nativeModuleProblem(err: unknown): string | undefined {
     if (!LOAD_FAILURE.test(text) && code !== "ERR_DLOPEN_FAILED") continue;
     const module = MODULES.find((m) => m.pattern.test(text));
     if (!module) continue;
+    // One line: the list of tried paths dropped, the rest joined.
     const first = e.message
-      .split("\n")[0]!
-      .replace(/[.\s]*Tried:$/, "")
-      .trim();
+      .replace(/[.\s]*Tried:[\s\S]*$/, "")
+      .replace(/\s*\n\s*/g, " ")
+      .trim()
+      .slice(0, 400)
+      .replace(/\.$/, "");
     return (
       `the native module of ${module.name} (needed for ${module.role}) cannot be loaded: ${first}. ` +
       `Fix: ${module.fix}.`

@@ -268,6 +268,9 @@ describe("installed from the tarball", () => {
     const names = (JSON.parse(kernels.stdout) as { name: string; argv: string[] }[]).map((k) => k.name);
     expect(names).toContain("python3");
     expect(names).toContain("deno");
+    // deno's postinstall (skipped) would have copied the binary into node_modules/deno: the one of
+    // its platform package is used.
+    expect(existsSync(path.join(app, "node_modules", "deno", "deno"))).toBe(false);
 
     const run = nbhook.run([
       "run",
