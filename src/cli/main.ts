@@ -5,12 +5,16 @@
  */
 import { Command, CommanderError } from "commander";
 import { addCommand } from "./add-command.js";
+import { callCommand } from "./call-command.js";
 import { foldPairFlags } from "./argv.js";
 import { dropOutputToClosedPipes } from "./closed-pipe.js";
 import { exitCodeOf, userMessageOf } from "./error-exit.js";
 import { EXIT } from "./exit-codes.js";
 import { kernelsCommand } from "./kernels-command.js";
+import { nativeModuleProblem } from "../native-modules.js";
+import { packageVersion } from "../package-version.js";
 import { clearOutputCommand, getOutputCommand } from "./output-commands.js";
+import { paramsCommand } from "./params-command.js";
 import { pythonPathCommand } from "./python-path-command.js";
 import { runCommand } from "./run-command.js";
 import { runsCommand } from "./runs-command.js";
@@ -25,7 +29,7 @@ dropOutputToClosedPipes();
 
 const program = new Command("nbhook")
   .description("Run Jupyter notebooks as HTTP APIs, on real Jupyter kernels.")
-  .version("0.1.0")
+  .version(packageVersion())
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
@@ -37,6 +41,7 @@ for (const command of [
   serveCommand(),
   workerCommand(),
   pythonPathCommand(),
+  callCommand(),
 ]) {
   program.addCommand(command.exitOverride());
 }
@@ -54,6 +59,7 @@ for (const command of [
   runsCommand(),
   secretsCommand(),
   tokensCommand(),
+  paramsCommand(),
 ]) {
   program.addCommand(command);
 }
@@ -64,6 +70,9 @@ try {
   const code = exitCodeOf(err);
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
+  } else if (nativeModuleProblem(err)) {
+    process.stderr.write(`nbhook: ${nativeModuleProblem(err)}\n`);
+    process.exitCode = EXIT.usage;
   } else if (code !== undefined) {
     process.stderr.write(`nbhook: ${userMessageOf(err)}\n`);
     process.exitCode = code;

@@ -18,11 +18,15 @@ import { splitPair } from "./argv.js";
 import { EXIT } from "./exit-codes.js";
 import { secondsFlag } from "./flag-values.js";
 
-interface RunFlags {
+/** The parameter flags `run` and `call` share: -p, -r, -f, -y. */
+export interface ParameterFlags {
   parameters?: string[];
   parametersRaw?: string[];
   parametersFile?: string[];
   parametersYaml?: string[];
+}
+
+interface RunFlags extends ParameterFlags {
   output?: string;
   kernel?: string;
   timeout?: number;
@@ -84,7 +88,7 @@ export function runCommand(): Command {
     });
 }
 
-async function collectParameters(flags: RunFlags): Promise<Parameters> {
+export async function collectParameters(flags: ParameterFlags): Promise<Parameters> {
   const params: Parameters = {};
   // setOwn, not Object.assign or params[name] =: a parameter may be called __proto__.
   const merge = (more: Parameters) => Object.entries(more).forEach(([k, v]) => setOwn(params, k, v));

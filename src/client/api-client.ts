@@ -36,6 +36,7 @@ import {
   type CreatedTokenJson,
 } from "../api/token-schemas.js";
 import { Transport, type TransportOptions } from "./transport.js";
+import { callWebhook, type CallAnswer, type CallOptions, type CallParameters } from "./webhook-call.js";
 
 /** A downloaded notebook (a version, or a run's output) and its history id. */
 export interface NotebookDownload {
@@ -165,6 +166,24 @@ export class ApiClient {
   /** Revokes a token by name, at once (admin only). */
   async revokeToken(name: string): Promise<ApiTokenJson> {
     return (await this.http.json("DELETE", `/api/tokens/${enc(name)}`, revokedTokenSchema)).token;
+  }
+
+  /**
+   * Calls a webhook (its URL, or the webhook) with `params` and answers what it answered: status,
+   * headers, body (non-2xx answers too; it throws only when no answer came). Scalars go in a GET's
+   * query, structured values as a POST's JSON body. With `async`, sends `Prefer: respond-async`
+   * and polls the run (with the webhook's own token) up to its answer.
+   *
+   * @example
+   * const answer = await api.call(webhook.url, { city: "Paris" }, { async: true });
+   * if (answer.ok) console.log(answer.contentType, answer.text());
+   */
+  async call(
+    webhook: string | Pick<Webhook, "url">,
+    params: CallParameters = {},
+    options: CallOptions = {},
+  ): Promise<CallAnswer> {
+    return callWebhook(this.http, typeof webhook === "string" ? webhook : webhook.url, params, options);
   }
 
   protected async download(route: string): Promise<NotebookDownload> {

@@ -31,6 +31,7 @@ import {
 } from "../api/schemas.js";
 import { ApiClient, enc, type NotebookDownload } from "./api-client.js";
 import type { TransportOptions } from "./transport.js";
+import { splitWebhookUrl, type CallAnswer, type CallOptions, type CallParameters } from "./webhook-call.js";
 
 export type { NotebookDownload };
 
@@ -111,6 +112,20 @@ export class NbhookClient extends ApiClient {
         : `no webhook named ${ref} nor deployed from ${absolute}: deploy it with \`nbhook add ${absolute}\` ` +
             `(list them with \`nbhook currents\`)`,
     );
+  }
+
+  /**
+   * Calls a webhook given by its URL, its notebook's path (looked up, then called on this
+   * client's server URL), or the webhook; see ApiClient.call.
+   */
+  override async call(
+    ref: string | Pick<Webhook, "url">,
+    params: CallParameters = {},
+    options: CallOptions = {},
+  ): Promise<CallAnswer> {
+    if (typeof ref !== "string" || /^https?:\/\//i.test(ref)) return super.call(ref, params, options);
+    const { token } = splitWebhookUrl((await this.webhook(ref)).url);
+    return super.call(`${this.url}/notebook/${encodeURIComponent(token)}`, params, options);
   }
 
   /** Deploys the notebook: a new webhook, or a new version of the existing one (same URL). */

@@ -16,9 +16,17 @@ export class NbhookApiError extends NbhookClientError {
     /** The API's error code: not-found, conflict, usage, notebook-invalid, unauthorized, … */
     readonly code: string,
     message: string,
+    details: { retryAfterS?: number; body?: Record<string, unknown> } = {},
   ) {
     super(message);
+    this.retryAfterS = details.retryAfterS;
+    this.body = details.body;
   }
+
+  /** The answer's `Retry-After`, in seconds, when it had one (a 503 busy, a 429, a 507). */
+  readonly retryAfterS?: number;
+  /** The error body (`{"error", "message", …}`; a failed run adds id, ename, evalue, traceback). */
+  readonly body?: Record<string, unknown>;
 }
 
 export class NbhookConnectionError extends NbhookClientError {}

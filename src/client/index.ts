@@ -12,6 +12,8 @@ export {
 export { NbhookApiError, NbhookClientError, NbhookConnectionError, NbhookResponseError } from "./errors.js";
 export type { DependencyFile } from "./deploy-files.js";
 export { redactWebhookTokens } from "./redact.js";
+export type { CallAnswer, CallOptions, CallParameters } from "./webhook-call.js";
+export type { RetryOptions } from "./transport.js";
 export type {
   AcceptedCallJson as AcceptedCall,
   AddResultJson as AddResult,
@@ -21,6 +23,7 @@ export type {
   SecretJson as Secret,
   VersionJson as Version,
   WebhookJson as Webhook,
+  WebhookParametersJson as WebhookParameters,
 } from "../api/schemas.js";
 export type { RunStatus } from "../run-status.js";
 export type { ApiTokenJson as ApiToken, CreatedTokenJson as CreatedToken } from "../api/token-schemas.js";

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NbhookApiError, NbhookResponseError } from "./errors.js";
 import { redactWebhookTokens } from "./redact.js";
-import { Transport } from "./transport.js";
+import { retryAfterSeconds, Transport } from "./transport.js";
 
 interface Seen {
   method?: string;
@@ -74,7 +74,9 @@ describe("Transport", () => {
   it("turns error answers into NbhookApiError with the server's code and message", async () => {
     reply = { status: 409, type: "application/json", body: '{"error": "conflict", "message": "it is live"}' };
     await expect(new Transport({ url: base }).send("GET", "/api/x")).rejects.toEqual(
-      new NbhookApiError(409, "conflict", "it is live"),
+      new NbhookApiError(409, "conflict", "it is live", {
+        body: { error: "conflict", message: "it is live" },
+      }),
     );
     reply = {
       status: 404,
@@ -121,5 +123,13 @@ describe("redactWebhookTokens", () => {
       "GET http://x/notebook/<token>?city=Paris and /notebook/<token>",
     );
     expect(redactWebhookTokens("/api/webhooks/notebook")).toBe("/api/webhooks/notebook");
+  });
+
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    expect(retryAfterSeconds("3")).toBe(3);
+    expect(retryAfterSeconds(null)).toBeUndefined();
+    expect(retryAfterSeconds("soon")).toBeUndefined();
+    expect(retryAfterSeconds(new Date(Date.now() - 60_000).toUTCString())).toBe(0);
+    expect(retryAfterSeconds(new Date(Date.now() + 120_000).toUTCString())).toBeGreaterThan(100);
   });
 });

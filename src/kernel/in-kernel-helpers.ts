@@ -11,10 +11,18 @@ import type { KernelSpec } from "./kernelspec.js";
 /** Folder of the in-kernel Python helper (`import nbhook` / `import naas`). */
 export const PYTHON_HELPER_DIR = fileURLToPath(new URL("../../python", import.meta.url));
 
-/** file: URL of the Deno helper module. */
-export const DENO_HELPER_URL = pathToFileURL(
-  fileURLToPath(new URL("../../deno/nbhook.ts", import.meta.url)),
-).href;
+/**
+ * file: URL of the Deno helper module: its TypeScript source in a checkout; in an installed
+ * package (under node_modules, where Deno strips no types) the JavaScript `npm run build` made of
+ * it (scripts/build-deno-helper.mjs).
+ */
+export const DENO_HELPER_URL = pathToFileURL(denoHelperPath()).href;
+
+function denoHelperPath(): string {
+  const source = fileURLToPath(new URL("../../deno/nbhook.ts", import.meta.url));
+  if (!source.split(path.sep).includes("node_modules")) return source;
+  return fileURLToPath(new URL("../../dist/deno/nbhook.js", import.meta.url));
+}
 
 export function isDenoKernel(spec: KernelSpec): boolean {
   return path.basename(spec.argv[0] ?? "") === "deno";

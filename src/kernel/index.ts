@@ -1,6 +1,6 @@
 export { KernelClient, type AttachOptions, type ExecuteOptions, type StartOptions } from "./client.js";
+export { bundledDenoBinary } from "./bundled-deno.js";
 export {
-  bundledDenoBinary,
   cachedKernelSpecs,
   chooseKernelSpec,
   findKernelSpecs,

@@ -2,17 +2,16 @@
  * Kernelspec discovery: the `kernels/<name>/kernel.json` files where `jupyter kernelspec list`
  * finds them, in its order (jupyter-paths.ts: JUPYTER_PATH, the user's folders, the active venv
  * or conda env and the environments of python3/jupyter on PATH, the system folders), plus the
- * Deno kernel shipped by the `deno` npm package, which nbhook offers without any install step.
+ * Deno kernel shipped by the optional `deno` npm package (bundled-deno.ts), which nbhook offers without any install step.
  *
  * Scanning the folders here costs a few milliseconds; `jupyter kernelspec list` costs ~480 ms and
  * needs jupyter-core installed, so we do not shell out to it.
  */
 import { readdir, readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { AppError, coerceError } from "../errors.js";
+import { bundledDenoBinary, missingDenoHint } from "./bundled-deno.js";
 import { describeIssues } from "./describe-issues.js";
 import { environmentPython, kernelDirs, resolvePathPrefixes, type KernelDir } from "./jupyter-paths.js";
 import { warnKernel } from "./warnings.js";
@@ -108,17 +107,6 @@ async function readSpec(dir: string, name: string, from: KernelDir): Promise<Ker
   };
 }
 
-/** The Deno binary brought by the `deno` npm dependency, if it is installed. */
-export function bundledDenoBinary(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    const bin = path.join(path.dirname(require.resolve("deno/package.json")), "deno");
-    return existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function bundledDenoSpec(): KernelSpec | undefined {
   const bin = bundledDenoBinary();
   if (!bin) return undefined;
@@ -194,7 +182,7 @@ export function chooseKernelSpec(specs: KernelSpec[], choice: KernelChoice): Ker
   if (choice.override) {
     const spec = byName(choice.override);
     if (spec) return spec;
-    throw notFound(specs, `no kernel named "${choice.override}" (--kernel)`);
+    throw notFound(specs, `no kernel named "${choice.override}" (--kernel)${missingDenoHint(choice)}`);
   }
   if (choice.name) {
     const spec = byName(choice.name);
@@ -212,7 +200,7 @@ export function chooseKernelSpec(specs: KernelSpec[], choice: KernelChoice): Ker
   const wanted = [choice.name && `name "${choice.name}"`, choice.language && `language "${choice.language}"`]
     .filter(Boolean)
     .join(" or ");
-  throw notFound(specs, `no installed kernel matches the notebook's ${wanted}`);
+  throw notFound(specs, `no installed kernel matches the notebook's ${wanted}${missingDenoHint(choice)}`);
 }
 
 /**
