@@ -29,7 +29,8 @@ nbhook is serving on $URL with examples/hello.ipynb deployed at:
 Try it:
   curl '$hook?name=Ada&times=2'
   curl -X POST -H 'Content-Type: application/json' -d '{"name": "Grace", "times": 3}' '$hook'
-See it in a browser: $URL/ (sign in with the API token printed above; API docs at $URL/docs)
+See it in a browser: $URL/ (sign in with the admin API token: printed at the server's first start,
+  kept for the CLI in ${NBHOOK_HOME:-$HOME/.nbhook}/api-token; API docs at $URL/docs)
 Manage it: node dist/cli/main.js currents | list examples/hello.ipynb | runs examples/hello.ipynb
 Stop with Ctrl-C.
 MSG

@@ -73,7 +73,10 @@ describe("secrets in a cluster", () => {
   });
 
   it("need the same NBHOOK_SECRET_KEY on every node", async () => {
-    const keyless = await startFaultServer({ args: ["--database", cluster.databaseUrl, "--no-worker"] });
+    const keyless = await startFaultServer({
+      args: ["--database", cluster.databaseUrl, "--no-worker"],
+      env: { NBHOOK_ADMIN_TOKEN: api.token }, // the cluster's admin token; no NBHOOK_SECRET_KEY
+    });
     const refused = await fetch(`${keyless.url}/api/secrets/OTHER`, {
       method: "PUT",
       headers: { authorization: `Bearer ${keyless.token}`, "content-type": "application/json" },
@@ -93,7 +96,7 @@ describe("secrets in a cluster", () => {
     const wrong = await startFaultServer({
       command: "worker",
       args: ["--database", cluster.databaseUrl, "--pool", "0"],
-      env: { NBHOOK_SECRET_KEY: randomBytes(32).toString("hex") },
+      env: { NBHOOK_SECRET_KEY: randomBytes(32).toString("hex"), NBHOOK_ADMIN_TOKEN: api.token },
     });
     const failed = await call(hook.url);
     expect(failed.status).toBe(500);

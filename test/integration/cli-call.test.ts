@@ -169,7 +169,7 @@ describe("nbhook call", () => {
 
     const undeployed = await nbhook(["call", "nowhere.ipynb"]);
     expect(undeployed.code).toBe(1);
-    expect(undeployed.stderr).toContain(`no webhook for ${path.join(dir, "nowhere.ipynb")}`);
+    expect(undeployed.stderr).toContain(`nor deployed from ${path.join(dir, "nowhere.ipynb")}`);
 
     const notUrl = await nbhook(["call", "http://127.0.0.1:1/api/webhooks"]);
     expect(notUrl.code).toBe(2);

@@ -47,6 +47,8 @@ const PER_ANSWER = new Set([
   "x-nbhook-run-id",
   "server-timing",
   "x-request-id",
+  // The trigger route's (its CORS answers vary by Origin); the kept answer is served by /api.
+  "vary",
 ]);
 const stableHeaders = (answer: Answer) =>
   Object.fromEntries([...answer.headers.entries()].filter(([name]) => !PER_ANSWER.has(name)));
