@@ -174,7 +174,8 @@ export const secretSchema = z.object({
   name: z.string(),
   /** The webhook's id for a webhook's own secret; null for a global one (every webhook's). */
   webhook: z.string().nullable(),
-  /** That webhook's notebook path, when it is known. */
+  /** That webhook's name and notebook path, when it is known. */
+  webhook_name: z.string().nullable(),
   webhook_path: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),

@@ -10,8 +10,8 @@ export const apiTokenJsonSchema = z.object({
   id: z.string(),
   name: z.string(),
   scope: tokenScopeSchema,
-  /** The webhooks it is limited to (`path` null for one no longer known); empty: all webhooks. */
-  webhooks: z.array(z.object({ id: z.string(), path: z.string().nullable() })),
+  /** The webhooks it is limited to (`name`, `path` null for one no longer known); empty: all webhooks. */
+  webhooks: z.array(z.object({ id: z.string(), name: z.string().nullable(), path: z.string().nullable() })),
   created_at: z.string(),
   /** Kept to within a minute; null: never used. */
   last_used_at: z.string().nullable(),

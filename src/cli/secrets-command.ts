@@ -58,9 +58,9 @@ function promptHidden(question: string): Promise<string> {
   });
 }
 
-function where(secret: Pick<Secret, "webhook" | "webhook_path">): string {
+function where(secret: Pick<Secret, "webhook" | "webhook_name" | "webhook_path">): string {
   if (!secret.webhook) return "(every webhook)";
-  return secret.webhook_path ?? secret.webhook;
+  return secret.webhook_name ?? secret.webhook_path ?? secret.webhook;
 }
 
 function setCommand(): Command {

@@ -13,7 +13,9 @@ interface CreateFlags extends ServerFlags {
 }
 
 function webhooksOf(token: ApiToken): string {
-  return token.webhooks.length === 0 ? "(all)" : token.webhooks.map((w) => w.path ?? w.id).join(", ");
+  return token.webhooks.length === 0
+    ? "(all)"
+    : token.webhooks.map((w) => w.name ?? w.path ?? w.id).join(", ");
 }
 
 export function tokensCommand(): Command {

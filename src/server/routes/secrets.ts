@@ -54,17 +54,18 @@ export async function registerSecretRoutes(app: FastifyInstance, deps: ServerDep
   const { store } = deps;
   const box = SecretBox.fromEnv(deps.config.home, Boolean(deps.config.databaseUrl));
 
-  const json = async (info: SecretInfo, paths = new Map<string, string | null>()): Promise<SecretJson> => {
-    let webhookPath: string | null = null;
+  type Known = { name: string; path: string } | undefined;
+  const json = async (info: SecretInfo, known = new Map<string, Known>()): Promise<SecretJson> => {
+    let webhook: Known;
     if (info.webhookId) {
-      if (!paths.has(info.webhookId))
-        paths.set(info.webhookId, (await store.getWebhook(info.webhookId))?.path ?? null);
-      webhookPath = paths.get(info.webhookId) ?? null;
+      if (!known.has(info.webhookId)) known.set(info.webhookId, await store.getWebhook(info.webhookId));
+      webhook = known.get(info.webhookId);
     }
     return {
       name: info.name,
       webhook: info.webhookId,
-      webhook_path: webhookPath,
+      webhook_name: webhook?.name ?? null,
+      webhook_path: webhook?.path ?? null,
       created_at: info.createdAt,
       updated_at: info.updatedAt,
     };
@@ -85,9 +86,9 @@ export async function registerSecretRoutes(app: FastifyInstance, deps: ServerDep
     responses: { 200: secretListSchema },
   });
   app.get("/api/secrets", { schema: listSchema, config: ADMIN_ONLY }, async () => {
-    const paths = new Map<string, string | null>();
+    const known = new Map<string, { name: string; path: string } | undefined>();
     const secrets: SecretJson[] = [];
-    for (const info of await store.listSecrets()) secrets.push(await json(info, paths));
+    for (const info of await store.listSecrets()) secrets.push(await json(info, known));
     return { secrets } satisfies SecretListJson;
   });
 

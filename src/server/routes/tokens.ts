@@ -42,7 +42,10 @@ export async function registerTokenRoutes(app: FastifyInstance, deps: ServerDeps
     name: token.name,
     scope: token.scope,
     webhooks: await Promise.all(
-      token.webhookIds.map(async (id) => ({ id, path: (await store.getWebhook(id))?.path ?? null })),
+      token.webhookIds.map(async (id) => {
+        const webhook = await store.getWebhook(id);
+        return { id, name: webhook?.name ?? null, path: webhook?.path ?? null };
+      }),
     ),
     created_at: token.createdAt,
     last_used_at: token.lastUsedAt,
