@@ -30,7 +30,10 @@ describe("EmbeddedCalls: a call that runs", () => {
     expect(result.outcome).toMatchObject({ kind: "ran", runId: call.run.id, status: "ok" });
     expect(result.answer).toEqual(answerFor(result.outcome, webhook));
     expect(result.answer.status).toBe(200);
-    expect(JSON.parse(result.answer.body.toString("utf8"))).toMatchObject({ id: call.run.id, status: "Done" });
+    expect(JSON.parse(result.answer.body.toString("utf8"))).toMatchObject({
+      id: call.run.id,
+      status: "Done",
+    });
     expect(result.run).toMatchObject({ id: call.run.id, status: "ok", httpStatus: 200, hasAnswer: true });
     expect(await h.store.getRun(call.run.id)).toMatchObject({ status: "ok", httpStatus: 200, error: null });
     const kept = await h.store.readAnswer(call.run.id);
