@@ -241,7 +241,16 @@ def run_instrumented_kernel(argv):
     K.dispatch_shell = dispatch_shell
 
     def report():
-        return json.dumps({tag: {n: v for n, v in b.items()} for tag, b in stats.items()})
+        out = {tag: {n: v for n, v in b.items()} for tag, b in stats.items()}
+        out["_env"] = {
+            "sys.gettrace()": repr(sys.gettrace()),
+            "sys.getprofile()": repr(sys.getprofile()),
+            "threads": [t.name for t in threading.enumerate()],
+            "debugpy imported": "debugpy" in sys.modules,
+            "_execute_sleep": __import__("IPython").get_ipython().kernel._execute_sleep,
+            "HistoryManager.enabled": __import__("IPython").get_ipython().history_manager.enabled,
+        }
+        return json.dumps(out)
 
     def reset():
         stats.clear()
@@ -527,6 +536,8 @@ def main():
         kms = ks[1] * 1000 / rounds if ks else float("nan")
         print(f"| {name} | {pct(t, 50):.2f} | {pct(t, 95):.2f} | {pct(t, 50) / b50:.2f}× | {kms:.2f} | {change} |")
 
+    env_info = stats.pop("_env", {})
+    print("\nKernel state: " + "; ".join(f"{k} = {v}" for k, v in env_info.items()))
     b = stats.get(base_name, {})
     n_exec = 3 * rounds
     print(f"\n### Kernel-side time of one execute by phase (baseline, mean over {n_exec} executes)\n")
