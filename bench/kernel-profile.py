@@ -461,6 +461,7 @@ def main():
         PYTHONPATH=os.path.join(REPO, "python") + os.pathsep + env.get("PYTHONPATH", ""),
     )
     env.pop("NBHOOK_RUN", None)
+    os.environ.update(env)  # jupyter_client 7.4 launches with os.environ when a kernelspec has no env
     py = "/usr/bin/python3"
     kernels = []
     try:

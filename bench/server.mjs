@@ -330,7 +330,12 @@ async function measure(config) {
       total8: load.requests.total,
       failed: failedSequential + load.errors + load.timeouts + load.non2xx,
       status5xx: load["5xx"],
-      rss: { start: rss[0], max: Math.max(...rss.filter(Number.isFinite)), end: rss[rss.length - 1] },
+      rss: {
+        start: rss[0],
+        max: Math.max(...rss.filter(Number.isFinite)),
+        end: rss[rss.length - 1],
+        samples: rss,
+      },
       kernelUss: mean(kernelUss),
       kernelUssMax: kernelUss.length ? Math.max(...kernelUss) : undefined,
       kernelRss: mean(kernelRss),
@@ -515,6 +520,17 @@ if (floor) {
   );
   console.log(
     `\nFloor: ${floor.n} rounds, half before the servers (p50 ${ms(floor.before)} ms) and half after (p50 ${ms(floor.after)} ms), pooled.`,
+  );
+}
+// The RSS trend under eight clients, every tenth of the phase: bounded or still growing.
+for (const r of results) {
+  const xs = r.rss.samples;
+  const marks = Array.from(
+    { length: 11 },
+    (_, i) => xs[Math.min(xs.length - 1, Math.round((i * (xs.length - 1)) / 10))],
+  );
+  console.log(
+    `\nServer RSS under 8 clients, ${r.config.key}, every ${(SECONDS / 10).toFixed(1)} s (MiB): ${marks.map((x) => x.toFixed(0)).join(" ")}`,
   );
 }
 if (base && results.length > 1) {
