@@ -516,7 +516,7 @@ for (const r of results) {
 }
 if (floor) {
   console.log(
-    `| floor: ${floor.executes} executes on one warm kernel, jupyter_client | ${ms(floor.p50)} | ${ms(floor.p95)} | ${ms(floor.p99)} | | | | n/a (one kernel, serial) | 0 / 0 | | | | |`,
+    `| floor: ${floor.executes} execute${floor.executes === 1 ? "" : "s"} on one warm kernel, jupyter_client | ${ms(floor.p50)} | ${ms(floor.p95)} | ${ms(floor.p99)} | | | | n/a (one kernel, serial) | 0 / 0 | | | | |`,
   );
   console.log(
     `\nFloor: ${floor.n} rounds, half before the servers (p50 ${ms(floor.before)} ms) and half after (p50 ${ms(floor.after)} ms), pooled.`,
