@@ -40,6 +40,13 @@ PR_SET_PDEATHSIG = 1
 # Major versions whose imports were checked to be fork-safe and whose forked kernels were compared
 # with spawned ones (module-level reads of the environment, threads, zmq contexts).
 TESTED_IPYKERNEL_MAJORS = ("6",)
+# Imported before forking; a child whose working directory has a module of the same name (which
+# comes first on its sys.path) forgets them, so it imports that one as a spawned kernel would.
+HELPER_MODULES = ("nbhook", "naas")
+# How long a child's ending waits for the threads the notebook started (a spawned interpreter
+# waits for non-daemon threads without limit; nbhook kills a kernel that takes longer than its
+# grace period anyway).
+THREADS_JOIN_S = 1.0
 
 
 def _preimport(module):
@@ -64,6 +71,13 @@ def _preimport(module):
             importlib.import_module(name)
         except ImportError:
             pass  # another ipykernel version; the child imports what it needs
+    # nbhook's in-kernel helpers (on PYTHONPATH in every kernel nbhook starts): every pooled kernel
+    # imports them at once (warm-up), so they are shared with the children instead of per kernel.
+    for name in HELPER_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass  # not on the path (a kernel not started by nbhook): the child imports them if asked
     # The launcher module itself is run fresh in each child (as __main__), like `python -m` does;
     # only check it exists.
     import importlib.util
@@ -157,6 +171,7 @@ def _become_child(request, server_pid, fds_to_close, import_env):
         if psutil is not None:
             psutil.cpu_percent(interval=None)  # restart its "since last call" from now
 
+        _forget_shadowed_helpers(os.getcwd())
         # `python -m`: sys.path[0] is the working directory, argv[0] becomes the module's file.
         sys.path.insert(0, os.getcwd())
         sys.argv = ["-m"] + list(request["args"])
@@ -168,6 +183,14 @@ def _become_child(request, server_pid, fds_to_close, import_env):
             sys.stderr.flush()
         finally:
             os._exit(127)
+
+
+def _forget_shadowed_helpers(cwd):
+    """Drops the pre-imported helpers that a module in the kernel's working folder would shadow."""
+    for name in HELPER_MODULES:
+        if os.path.exists(os.path.join(cwd, name + ".py")) or os.path.isdir(os.path.join(cwd, name)):
+            for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[loaded]
 
 
 def _exit_report(pid, status):
@@ -307,17 +330,117 @@ def main():
 
 
 def _run_kernel(module, request):
-    """In a child: run the kernel module as `python -m` runs it, in a fresh __main__."""
+    """In a child: run the kernel module as `python -m` runs it, in a fresh __main__, then end."""
     import runpy
     import types
 
     sys.modules["__main__"] = types.ModuleType("__main__")
     run_as_main = getattr(runpy, "_run_module_as_main", None)
-    if run_as_main is not None:
-        run_as_main(module, alter_argv=True)
-    else:  # pragma: no cover - every CPython 3 has it
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-    return 0
+    try:
+        if run_as_main is not None:
+            run_as_main(module, alter_argv=True)
+        else:  # pragma: no cover - every CPython 3 has it
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as stop:
+        code = _exit_code(stop.code)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    _end(code)
+
+
+def _exit_code(value):
+    """The status `sys.exit(value)` gives a process (None: 0, an int: itself, else printed: 1)."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    try:
+        sys.stderr.write("%s\n" % (value,))
+    except Exception:
+        pass
+    return 1
+
+
+def _let_control_finish():
+    """Waits (bounded) until ipykernel's control thread has finished the message it handles.
+
+    The shutdown_request is handled on that thread, which then flushes the output streams through
+    the iopub thread; the main thread gets here first, and the atexit callbacks stop the iopub
+    thread: that flush would then wait its 10 s timeout. (An interpreter's slower teardown hides it.)
+    """
+    try:
+        import threading
+
+        kernelapp = sys.modules.get("ipykernel.kernelapp")
+        app_class = getattr(kernelapp, "IPKernelApp", None)
+        if app_class is None or not app_class.initialized():
+            return
+        control = getattr(app_class.instance(), "control_thread", None)
+        loop = getattr(control, "io_loop", None)
+        if loop is None or not control.is_alive():
+            return
+        # After a shutdown_request its loop stops (the thread ends) once the flush is done; after
+        # another ending (the notebook called exit()) it runs on, and runs our callback after it.
+        done = threading.Event()
+        loop.add_callback(done.set)
+        import time
+
+        until = time.monotonic() + THREADS_JOIN_S
+        while control.is_alive() and not done.is_set() and time.monotonic() < until:
+            control.join(0.002)
+    except Exception:
+        pass
+
+
+def _end(code):
+    """Ends a child as an interpreter ends, for what a notebook can see, without its teardown.
+
+    Python's finalization waits for non-daemon threads, runs the atexit callbacks (IPython's
+    resets the user namespace: files only the notebook referenced are closed, hence flushed),
+    then tears every module down: that last part touches every object inherited from the server
+    (copying its memory pages) and costs tens of ms for nothing a notebook can observe. This does
+    the first two, collects the garbage left, flushes every file object still open (those
+    reachable from modules, or in reference cycles), then leaves with os._exit.
+    """
+    import threading
+    import time
+
+    _let_control_finish()
+    try:
+        until = time.monotonic() + THREADS_JOIN_S
+        for thread in threading.enumerate():
+            if thread is threading.main_thread() or thread.daemon:
+                continue
+            thread.join(max(0.0, until - time.monotonic()))
+    except BaseException:
+        pass
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    try:
+        import io
+
+        gc.collect()
+        for obj in gc.get_objects():
+            if isinstance(obj, io.IOBase):
+                try:
+                    if not obj.closed:
+                        obj.flush()
+                except Exception:
+                    pass
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
