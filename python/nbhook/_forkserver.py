@@ -425,7 +425,8 @@ def _end(code):
     try:
         import io
 
-        gc.collect()
+        # Flushed before collecting: CPython can lose the buffer of a file in a reference cycle
+        # when the collector breaks it (bpo-17852), which a spawned kernel does too.
         for obj in gc.get_objects():
             if isinstance(obj, io.IOBase):
                 try:
@@ -433,6 +434,7 @@ def _end(code):
                         obj.flush()
                 except Exception:
                     pass
+        gc.collect()
     except BaseException:
         pass
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
