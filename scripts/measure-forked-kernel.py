@@ -54,7 +54,10 @@ def main():
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", JPY_PARENT_PID=str(os.getpid()))
     env.pop("PYTHONPATH", None)
     env["PYTHONPATH"] = os.path.join(HERE, "..", "python")
-    srv = subprocess.Popen([sys.executable, SERVER, "ipykernel_launcher", root], stdin=subprocess.PIPE,
+    # As nbhook starts it: the kernels' IPython config last (the template shell is built with it);
+    # NBHOOK_FORKSERVER_SHELL=0 measures without the template.
+    config = json.dumps({"HistoryManager": {"enabled": False}})
+    srv = subprocess.Popen([sys.executable, SERVER, "ipykernel_launcher", root, config], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, env=env, cwd="/")
     t0 = time.perf_counter()
     ready = json.loads(srv.stdout.readline())
@@ -67,7 +70,7 @@ def main():
         prof = os.path.join(d, "ipython", "profile_default")
         os.makedirs(prof)
         with open(os.path.join(prof, "ipython_kernel_config.json"), "w") as f:
-            json.dump({"HistoryManager": {"enabled": False}}, f)
+            f.write(config)
         conn = {"transport": "ipc", "ip": os.path.join(d, "k"), "key": secrets.token_hex(32),
                 "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
         for j, name in enumerate(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")):
@@ -79,15 +82,19 @@ def main():
         req = {"id": i + 1, "args": ["-f", cf], "cwd": d, "env": kenv, "log": os.path.join(d, "kernel.log")}
         kc = jupyter_client.BlockingKernelClient(connection_file=cf)
         kc.load_connection_file()
-        kc.start_channels()
         t0 = time.perf_counter()
         srv.stdin.write((json.dumps(req) + "\n").encode())
         srv.stdin.flush()
         pid = json.loads(srv.stdout.readline())["pid"]
+        # Connect once the kernel has bound its sockets: a zmq ipc connect made before waits for
+        # its reconnect interval (100 ms), which is not the kernel's time.
+        while not all(os.path.exists("%s-%d" % (conn["ip"], j)) for j in range(1, 6)):
+            time.sleep(0.0005)
+        kc.start_channels()
         while True:
             msg_id = kc.kernel_info()
             try:
-                kc.get_shell_msg(timeout=0.02)
+                kc.get_shell_msg(timeout=0.005)
                 break
             except Exception:
                 continue

@@ -86,6 +86,129 @@ def _preimport(module):
         raise ImportError("No module named %s" % module)
 
 
+class _Template(object):
+    """The IPython shell built before forking, for children whose kernel config is the same."""
+
+    shell = None
+    config = None
+    error = None
+
+
+def _shell_config(config):
+    """A kernel's traitlets config but for its connection file (given on its command line)."""
+    plain = dict(config)
+    app = dict(plain.get("IPKernelApp", {}))
+    app.pop("connection_file", None)
+    if app:
+        plain["IPKernelApp"] = app
+    else:
+        plain.pop("IPKernelApp", None)
+    return plain
+
+
+def _prebuild_shell(kernel_config, tmp_root):
+    """Builds the kernel's InteractiveShell (with its magics, formatters, completer, prefilters)
+    before forking, with the traitlets config a kernel of nbhook's loads.
+
+    ``kernel_config`` is the ipython_kernel_config.json nbhook writes in every kernel's profile:
+    a throwaway profile with it is loaded as a kernel's is (profile, then the jupyter config
+    folders). The shell's per-process parts are redone in each child (_adopt_template_shell).
+    """
+    import shutil
+    import tempfile
+
+    from IPython.core.profiledir import ProfileDir
+    from ipykernel.compiler import XCachingCompiler
+    from ipykernel.kernelapp import IPKernelApp
+    from ipykernel.zmqshell import ZMQInteractiveShell
+
+    folder = tempfile.mkdtemp(prefix="nbhook-template-", dir=tmp_root if os.path.isdir(tmp_root) else None)
+    old_dir = os.environ.get("IPYTHONDIR")
+    try:
+        ipython_dir = os.path.join(folder, "ipython")
+        profile = os.path.join(ipython_dir, "profile_default")
+        os.makedirs(profile)
+        with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
+            f.write(kernel_config)
+        os.environ["IPYTHONDIR"] = ipython_dir
+        app = IPKernelApp()  # not the singleton: only its config loading is used
+        app.ipython_dir = ipython_dir
+        app.init_profile_dir()
+        app.init_config_files()
+        app.load_config_file()
+        profile_dir = ProfileDir.find_profile_dir(profile, config=app.config)
+        shell = ZMQInteractiveShell.instance(
+            config=app.config,
+            profile_dir=profile_dir,
+            user_module=None,
+            user_ns=None,
+            kernel=None,
+            compiler_class=XCachingCompiler,
+        )
+        _Template.shell = shell
+        _Template.config = _shell_config(app.config)
+    finally:
+        if old_dir is None:
+            os.environ.pop("IPYTHONDIR", None)
+        else:
+            os.environ["IPYTHONDIR"] = old_dir
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _adopt_template_shell():
+    """In a child: lets its IPKernelApp take the shell built before forking, when its config is the
+    template's (else the singleton is cleared, and the kernel builds its own, as a spawned one)."""
+    shell = _Template.shell
+    if shell is None:
+        return
+    from ipykernel.kernelapp import IPKernelApp
+
+    init_kernel = IPKernelApp.init_kernel
+
+    def adopting_init_kernel(app):
+        if _shell_config(app.config) != _Template.config:
+            import atexit
+
+            atexit.unregister(shell.atexit_operations)
+            type(shell).clear_instance()  # this kernel builds its own (from its class up)
+            return init_kernel(app)
+        init_kernel(app)  # IPythonKernel(...) gets the shell from shell_class.instance()
+        kernel = app.kernel
+        if kernel.shell is not shell:
+            return
+        _fit_shell(shell, app, kernel)
+        shell._nbhook_forked_shell = True  # for the tests that compare it with a spawned kernel
+
+    IPKernelApp.init_kernel = adopting_init_kernel
+
+
+def _fit_shell(shell, app, kernel):
+    """Redoes what InteractiveShell.__init__ did that depends on the process, the kernel, the
+    working folder or the profile (the kernel's own IPYTHONDIR)."""
+    from IPython.utils.path import get_home_dir
+
+    shell.parent = kernel
+    shell.kernel = kernel
+    shell.ipython_dir = app.ipython_dir
+    shell.profile_dir = app.profile_dir
+    shell.init_instance_attrs()  # starting_dir, compiler, temp files
+    shell.home_dir = get_home_dir()
+    shell.save_sys_module_state()  # the kernel's sys.stdout/stderr (init_io came first)
+    shell.init_sys_modules()  # sys.modules["__main__"] is the user module
+    try:
+        from pickleshare import PickleShareDB
+
+        shell.db = PickleShareDB(os.path.join(shell.profile_dir.location, "db"))
+    except ImportError:
+        pass
+    old_history = shell.history_manager
+    if old_history in shell.configurables:
+        shell.configurables.remove(old_history)
+    shell.init_history()  # its folder history (_dh) starts at this kernel's working folder
+    shell.init_encoding()
+    shell.init_user_ns()  # _ih, _oh, _dh, In, Out from the new history
+
+
 def _fork_unsafe_state():
     """Why forking now would be unsafe, or None."""
     import threading
@@ -300,6 +423,20 @@ def main():
     if version.split(".")[0] not in TESTED_IPYKERNEL_MAJORS:
         _send(out, {"refused": "ipykernel %s is not a version the fork server was checked with" % version})
         return 1
+    kernel_config = sys.argv[3] if len(sys.argv) > 3 else None
+    if kernel_config is not None and module == "ipykernel_launcher" and os.environ.get("NBHOOK_FORKSERVER_SHELL") != "0":
+        try:
+            _prebuild_shell(kernel_config, sys.argv[2] if len(sys.argv) > 2 else "")
+        except Exception as err:
+            # Kernels then build their own shell, as before.
+            _Template.error = "%s: %s" % (type(err).__name__, err)
+            _Template.shell = None
+            try:
+                from ipykernel.zmqshell import ZMQInteractiveShell
+
+                ZMQInteractiveShell.clear_instance()
+            except Exception:
+                pass
     import_env = {k: v for k, v in os.environ.items() if env_before.get(k) != v}
     import_env.update({k: None for k in env_before if k not in os.environ})
     unsafe = _fork_unsafe_state()
@@ -316,6 +453,7 @@ def main():
             "pid": os.getpid(),
             "python": sys.version.split()[0],
             "ipykernel": version,
+            "shell": "template" if _Template.shell is not None else (_Template.error or "none"),
         },
     )
     try:
@@ -326,6 +464,7 @@ def main():
     except OSError:
         return 1  # Node closed our stdout
     # A forked child: run the kernel outside any exception handler (nothing may chain to _Child).
+    _adopt_template_shell()
     return _run_kernel(module, request)
 
 

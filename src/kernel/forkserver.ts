@@ -21,6 +21,7 @@ import os from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { IPYTHON_KERNEL_CONFIG } from "./ipython-config.js";
 import type { KernelSpec } from "./kernelspec.js";
 import type { ProcessExit } from "./types.js";
 import { warnKernel } from "./warnings.js";
@@ -91,7 +92,9 @@ class ForkServer {
     tmpRoot: string,
   ) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
-    this.proc = spawn(python, [FORKSERVER_SCRIPT, module, tmpRoot], { cwd: "/", env, stdio: "pipe" });
+    // The kernels' IPython config: the server builds its template shell with it.
+    const args = [FORKSERVER_SCRIPT, module, tmpRoot, IPYTHON_KERNEL_CONFIG];
+    this.proc = spawn(python, args, { cwd: "/", env, stdio: "pipe" });
     this.proc.on("error", (err) => this.die(`could not be started: ${err.message}`));
     this.proc.on("exit", (code, sig) => this.die(sig ? `was killed by ${sig}` : `exited with code ${code}`));
     this.proc.stdin!.on("error", () => {}); // EPIPE once it died; "exit" reports that

@@ -4,7 +4,7 @@
  * await), signals reach only the kernel they are sent to, a crash ends only that kernel, and a
  * used kernel ends as an interpreter ends (files the notebook left open are flushed).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { forkServerPids } from "../../src/kernel/forkserver.js";
@@ -96,6 +96,13 @@ const CELLS = [
   "import __main__; __main__.__dict__ is get_ipython().user_ns, __name__, sys.displayhook.__class__.__name__, type(sys.stdout).__name__",
   "import signal; signal.getsignal(signal.SIGINT) is signal.default_int_handler or str(signal.getsignal(signal.SIGINT)), signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGCHLD)",
   "get_ipython().execution_count, get_ipython().history_manager.enabled, get_ipython().starting_dir == os.getcwd()",
+  "ip = get_ipython()\n(ip.profile_dir.location == os.path.join(os.environ['IPYTHONDIR'], 'profile_default'),\n" +
+    " ip.ipython_dir == os.environ['IPYTHONDIR'], str(ip.db.root).startswith(os.environ['IPYTHONDIR']),\n" +
+    " _dh == [os.getcwd()], ip.kernel is not None and ip.kernel.shell is ip, ip.parent is ip.kernel,\n" +
+    " sys.modules['__main__'] is ip.user_module, ip.home_dir == os.path.expanduser('~'),\n" +
+    " ip._orig_sys_module_state['stdout'] is sys.stdout, len(ip.configurables), ip.extension_manager.ipython_extension_dir.startswith(os.environ['IPYTHONDIR']))",
+  "%cd ..\n%cd -\nlen(_dh)",
+  "%load_ext autoreload\n%autoreload 2\n'ext loaded'",
 ];
 
 /**
@@ -130,11 +137,33 @@ describe("a forked kernel and a spawned one", () => {
     const forked = await start("fork", { cwd, env });
     const [a, b] = await Promise.all([transcript(spawned, CELLS), transcript(forked, CELLS)]);
     expect(normalized(b)).toEqual(normalized(a));
+    // The forked one runs in the shell the fork server built before forking.
+    const template = "getattr(get_ipython(), '_nbhook_forked_shell', False)";
+    expect(JSON.stringify(await transcript(forked, [template]))).toContain('"True"');
+    expect(JSON.stringify(await transcript(spawned, [template]))).toContain('"False"');
     // A few checks that the transcript means what it should.
     const text = JSON.stringify(b);
+    expect(text).toMatch(/\(True, True, True, \w+, True, True, True, True, True, \d+, True\)/);
     for (const seen of ["fd1", "fd2", "from a child", "shell yes", "after clear", "awaited", "boom", "data.txt"]) {
       expect(text).toContain(seen);
     }
+  });
+
+  it("build their own shell, as a spawned kernel does, when the kernel's IPython config is not the template's", async () => {
+    const ipythonDir = mkdtempSync(path.join(tmp, "ipy-"));
+    mkdirSync(path.join(ipythonDir, "profile_default"));
+    writeFileSync(
+      path.join(ipythonDir, "profile_default", "ipython_kernel_config.json"),
+      JSON.stringify({ HistoryManager: { enabled: false }, InteractiveShell: { ast_node_interactivity: "all" } }),
+    );
+    const env = { IPYTHONDIR: ipythonDir };
+    const cells = ["1\n2", "getattr(get_ipython(), '_nbhook_forked_shell', False)"];
+    const spawned = await start("spawn", { env });
+    const forked = await start("fork", { env });
+    const [a, b] = await Promise.all([transcript(spawned, cells), transcript(forked, cells)]);
+    expect(b).toEqual(a);
+    expect(JSON.stringify(b)).toContain('"text/plain":"1"');
+    expect(JSON.stringify(b)).toContain('"text/plain":"False"');
   });
 
   it("see a helper module of the notebook's folder that shadows nbhook's, as a spawned kernel does", async () => {
