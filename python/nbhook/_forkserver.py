@@ -92,6 +92,8 @@ class _Template(object):
     shell = None
     config = None
     error = None
+    # Whether `-f <file>` parses to just IPKernelApp.connection_file (checked before forking).
+    known_argv = False
 
 
 def _shell_config(config):
@@ -147,12 +149,38 @@ def _prebuild_shell(kernel_config, tmp_root):
         )
         _Template.shell = shell
         _Template.config = _shell_config(app.config)
+        _Template.known_argv = _check_known_argv()
     finally:
         if old_dir is None:
             os.environ.pop("IPYTHONDIR", None)
         else:
             os.environ["IPYTHONDIR"] = old_dir
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_known_argv():
+    """Whether a kernel's command line (`-f <connection file>`) gives the config it is expected to:
+    then a child can skip building the argparse parser of every configurable class (~10 ms)."""
+    from ipykernel.kernelapp import IPKernelApp
+    from traitlets.config import Config
+
+    probe = "/nbhook-probe/connection.json"
+    app = IPKernelApp()
+    app.parse_command_line(["-f", probe])
+    return app.cli_config == Config({"IPKernelApp": {"connection_file": probe}}) and app.extra_args == []
+
+
+class _KnownArgsLoader(object):
+    """Stands for traitlets' command-line loader when the command line is `-f <file>`."""
+
+    def __init__(self, connection_file):
+        from traitlets.config import Config
+
+        self.config = Config({"IPKernelApp": {"connection_file": connection_file}})
+        self.extra_args = []
+
+    def load_config(self, argv=None, aliases=None, flags=None, classes=None):
+        return self.config
 
 
 def _adopt_template_shell():
@@ -180,6 +208,15 @@ def _adopt_template_shell():
         shell._nbhook_forked_shell = True  # for the tests that compare it with a spawned kernel
 
     IPKernelApp.init_kernel = adopting_init_kernel
+    if _Template.known_argv:
+        create_loader = IPKernelApp._create_loader
+
+        def known_loader(app, argv, aliases, flags, classes=None):
+            if isinstance(app, IPKernelApp) and len(argv) == 2 and argv[0] == "-f" and not argv[1].startswith("-"):
+                return _KnownArgsLoader(argv[1])
+            return create_loader(app, argv, aliases, flags, classes=classes)
+
+        IPKernelApp._create_loader = known_loader
 
 
 def _fit_shell(shell, app, kernel):
