@@ -85,7 +85,6 @@ function rootFor(options: LaunchOptions, transport: "ipc" | "tcp"): string {
   return os.tmpdir();
 }
 
-
 export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}): Promise<LaunchedKernel> {
   const transport = options.transport ?? defaultTransport(spec);
   const tmpRoot = rootFor(options, transport);

@@ -30,7 +30,10 @@ afterEach(async () => {
 });
 
 type How = "spawn" | "fork";
-async function start(how: How, options: Parameters<typeof KernelClient.start>[1] = {}): Promise<KernelClient> {
+async function start(
+  how: How,
+  options: Parameters<typeof KernelClient.start>[1] = {},
+): Promise<KernelClient> {
   if (how === "spawn") process.env.NBHOOK_FORKSERVER = "0";
   try {
     const kernel = await KernelClient.start(spec, options);
@@ -144,7 +147,16 @@ describe("a forked kernel and a spawned one", () => {
     // A few checks that the transcript means what it should.
     const text = JSON.stringify(b);
     expect(text).toMatch(/\(True, True, True, \w+, True, True, True, True, True, \d+, True\)/);
-    for (const seen of ["fd1", "fd2", "from a child", "shell yes", "after clear", "awaited", "boom", "data.txt"]) {
+    for (const seen of [
+      "fd1",
+      "fd2",
+      "from a child",
+      "shell yes",
+      "after clear",
+      "awaited",
+      "boom",
+      "data.txt",
+    ]) {
       expect(text).toContain(seen);
     }
   });
@@ -154,7 +166,10 @@ describe("a forked kernel and a spawned one", () => {
     mkdirSync(path.join(ipythonDir, "profile_default"));
     writeFileSync(
       path.join(ipythonDir, "profile_default", "ipython_kernel_config.json"),
-      JSON.stringify({ HistoryManager: { enabled: false }, InteractiveShell: { ast_node_interactivity: "all" } }),
+      JSON.stringify({
+        HistoryManager: { enabled: false },
+        InteractiveShell: { ast_node_interactivity: "all" },
+      }),
     );
     const env = { IPYTHONDIR: ipythonDir };
     const cells = ["1\n2", "getattr(get_ipython(), '_nbhook_forked_shell', False)"];
