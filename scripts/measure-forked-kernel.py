@@ -8,7 +8,7 @@ kernel_info_reply, the child's CPU ms until then, its private memory (Private_Cl
 Private_Dirty from /proc/<pid>/smaps_rollup) once ready and after `import nbhook, naas`,
 then ms and CPU ms from shutdown_request to its exit. Medians at the end.
 """
-import json, os, secrets, statistics, subprocess, sys, tempfile, time, uuid
+import json, os, secrets, shutil, statistics, subprocess, sys, tempfile, time, uuid
 
 import jupyter_client
 
@@ -117,7 +117,6 @@ def main():
         mem_helpers = private_mib(pid)
         # the notebook leaves a file open, appended to and never closed
         run(kc, "f = open(%r, 'a'); f.write('kept\\n')" % os.path.join(d, "left-open.txt"))
-        cpu_before = cpu_ms(pid)
         t1 = time.perf_counter()
         kc.shutdown()
         line = json.loads(srv.stdout.readline())
@@ -131,12 +130,12 @@ def main():
         print("kernel %d: ready %.1f ms (cpu %.0f ms), private %.1f MiB, %.1f MiB after import nbhook, naas; "
               "shutdown->exit %.0f ms (code %s), open file flushed: %s"
               % (i + 1, ready_ms, ready_cpu, mem_ready, mem_helpers, exit_ms, line.get("code"), kept))
-        del cpu_before
     med = lambda k: statistics.median(r[k] for r in rows)
     print("median: ready %.1f ms, cpu %.0f ms, private %.1f MiB (%.1f MiB with helpers), exit %.0f ms"
           % (med(0), med(1), med(2), med(3), med(4)))
     srv.stdin.close()
     srv.wait()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
