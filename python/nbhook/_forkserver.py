@@ -1,9 +1,14 @@
 """Fork server ("zygote") for ipykernel: nbhook starts one per kernelspec and asks it for kernels.
 
-Started by Node as ``<kernelspec python> .../nbhook/_forkserver.py <module> <kernel temp root>``
-(run by path, so the ``nbhook`` package is not imported). It imports what an ipykernel process
-imports anyway, then forks one child per request; each child becomes exactly what
-``python -m <module> -f <connection file>`` would have become, minus ~400 ms of imports.
+Started by Node as ``<kernelspec python> .../nbhook/_forkserver.py <module> <kernel temp root>
+[<the kernels' ipython_kernel_config.json>]`` (run by path). It imports what an ipykernel process
+imports anyway, and nbhook's helpers, then forks one child per request; each child becomes
+exactly what ``python -m <module> -f <connection file>`` would have become, minus ~400 ms of
+imports. Given the kernels' IPython config, it also builds their InteractiveShell before forking
+(the "template": ~20 ms of CPU a child no longer spends); a child whose loaded config is the same
+adopts it and redoes its per-process parts, any other builds its own
+(NBHOOK_FORKSERVER_SHELL=0 in its environment: no template). A child ends without the
+interpreter's module teardown, once what a notebook can see of an ending is done (_end).
 
 Nothing here may start a thread, create a zmq Context or an event loop before forking: the
 imports are checked (one thread, no zmq Context instance), and the server refuses to serve if
@@ -16,7 +21,8 @@ Protocol, one JSON object per line. Node -> server (stdin)::
 
 Server -> Node (the stdout it was started with)::
 
-    {"ready": true, "pid": 123, "python": "3.11.2", "ipykernel": "6.17.0"}   once, first
+    {"ready": true, "pid": 123, "python": "3.11.2", "ipykernel": "6.17.0",
+     "shell": "template"}                      once, first ("shell": "off", "none" or why not)
     {"refused": "why"}                                                           instead of ready
     {"id": 1, "pid": 456}  or  {"id": 1, "error": "why"}                         one per request
     {"exit": 456, "code": 0, "signal": null}                                     when a child ends
@@ -461,7 +467,9 @@ def main():
         _send(out, {"refused": "ipykernel %s is not a version the fork server was checked with" % version})
         return 1
     kernel_config = sys.argv[3] if len(sys.argv) > 3 else None
-    if kernel_config is not None and module == "ipykernel_launcher" and os.environ.get("NBHOOK_FORKSERVER_SHELL") != "0":
+    if os.environ.get("NBHOOK_FORKSERVER_SHELL") == "0":
+        _Template.error = "off"
+    elif kernel_config is not None and module == "ipykernel_launcher":
         try:
             _prebuild_shell(kernel_config, sys.argv[2] if len(sys.argv) > 2 else "")
         except Exception as err:
