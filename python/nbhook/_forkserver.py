@@ -352,11 +352,18 @@ def _become_child(request, server_pid, fds_to_close, import_env):
 
 
 def _forget_shadowed_helpers(cwd):
-    """Drops the pre-imported helpers that a module in the kernel's working folder would shadow."""
+    """Drops the pre-imported helpers when a module in the kernel's working folder shadows one of
+    them (all of them: naas imports nbhook, so it must find the shadowing one too)."""
+    shadowed = [
+        name
+        for name in HELPER_MODULES
+        if os.path.exists(os.path.join(cwd, name + ".py")) or os.path.isdir(os.path.join(cwd, name))
+    ]
+    if not shadowed:
+        return
     for name in HELPER_MODULES:
-        if os.path.exists(os.path.join(cwd, name + ".py")) or os.path.isdir(os.path.join(cwd, name)):
-            for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-                del sys.modules[loaded]
+        for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[loaded]
 
 
 def _exit_report(pid, status):

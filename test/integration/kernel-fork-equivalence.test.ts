@@ -184,12 +184,14 @@ describe("a forked kernel and a spawned one", () => {
   it("see a helper module of the notebook's folder that shadows nbhook's, as a spawned kernel does", async () => {
     const cwd = mkdtempSync(path.join(tmp, "nb-"));
     writeFileSync(path.join(cwd, "naas.py"), "LOCAL = 'the notebook folder naas'\n");
-    const probe = ["import naas\nnaas.LOCAL"];
+    writeFileSync(path.join(cwd, "nbhook.py"), "LOCAL = 'the notebook folder nbhook'\n");
+    const probe = ["import naas, nbhook\nnaas.LOCAL, nbhook.LOCAL"];
     const spawned = await start("spawn", { cwd });
     const forked = await start("fork", { cwd });
     const [a, b] = await Promise.all([transcript(spawned, probe), transcript(forked, probe)]);
     expect(b).toEqual(a);
     expect(JSON.stringify(b)).toContain("the notebook folder naas");
+    expect(JSON.stringify(b)).toContain("the notebook folder nbhook");
   });
 });
 
