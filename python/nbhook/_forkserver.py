@@ -1,9 +1,14 @@
 """Fork server ("zygote") for ipykernel: nbhook starts one per kernelspec and asks it for kernels.
 
-Started by Node as ``<kernelspec python> .../nbhook/_forkserver.py <module> <kernel temp root>``
-(run by path, so the ``nbhook`` package is not imported). It imports what an ipykernel process
-imports anyway, then forks one child per request; each child becomes exactly what
-``python -m <module> -f <connection file>`` would have become, minus ~400 ms of imports.
+Started by Node as ``<kernelspec python> .../nbhook/_forkserver.py <module> <kernel temp root>
+[<the kernels' ipython_kernel_config.json>]`` (run by path). It imports what an ipykernel process
+imports anyway, and nbhook's helpers, then forks one child per request; each child becomes
+exactly what ``python -m <module> -f <connection file>`` would have become, minus ~400 ms of
+imports. Given the kernels' IPython config, it also builds their InteractiveShell before forking
+(the "template": ~20 ms of CPU a child no longer spends); a child whose loaded config is the same
+adopts it and redoes its per-process parts, any other builds its own
+(NBHOOK_FORKSERVER_SHELL=0 in its environment: no template). A child ends without the
+interpreter's module teardown, once what a notebook can see of an ending is done (_end).
 
 Nothing here may start a thread, create a zmq Context or an event loop before forking: the
 imports are checked (one thread, no zmq Context instance), and the server refuses to serve if
@@ -16,7 +21,8 @@ Protocol, one JSON object per line. Node -> server (stdin)::
 
 Server -> Node (the stdout it was started with)::
 
-    {"ready": true, "pid": 123, "python": "3.11.2", "ipykernel": "6.17.0"}   once, first
+    {"ready": true, "pid": 123, "python": "3.11.2", "ipykernel": "6.17.0",
+     "shell": "template"}                      once, first ("shell": "off", "none" or why not)
     {"refused": "why"}                                                           instead of ready
     {"id": 1, "pid": 456}  or  {"id": 1, "error": "why"}                         one per request
     {"exit": 456, "code": 0, "signal": null}                                     when a child ends
@@ -40,6 +46,13 @@ PR_SET_PDEATHSIG = 1
 # Major versions whose imports were checked to be fork-safe and whose forked kernels were compared
 # with spawned ones (module-level reads of the environment, threads, zmq contexts).
 TESTED_IPYKERNEL_MAJORS = ("6",)
+# Imported before forking; a child whose working directory has a module of the same name (which
+# comes first on its sys.path) forgets them, so it imports that one as a spawned kernel would.
+HELPER_MODULES = ("nbhook", "naas")
+# How long a child's ending waits for the threads the notebook started (a spawned interpreter
+# waits for non-daemon threads without limit; nbhook kills a kernel that takes longer than its
+# grace period anyway).
+THREADS_JOIN_S = 1.0
 
 
 def _preimport(module):
@@ -64,12 +77,179 @@ def _preimport(module):
             importlib.import_module(name)
         except ImportError:
             pass  # another ipykernel version; the child imports what it needs
+    # nbhook's in-kernel helpers (on PYTHONPATH in every kernel nbhook starts): every pooled kernel
+    # imports them at once (warm-up), so they are shared with the children instead of per kernel.
+    for name in HELPER_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass  # not on the path (a kernel not started by nbhook): the child imports them if asked
     # The launcher module itself is run fresh in each child (as __main__), like `python -m` does;
     # only check it exists.
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
         raise ImportError("No module named %s" % module)
+
+
+class _Template(object):
+    """The IPython shell built before forking, for children whose kernel config is the same."""
+
+    shell = None
+    config = None
+    error = None
+    # Whether `-f <file>` parses to just IPKernelApp.connection_file (checked before forking).
+    known_argv = False
+
+
+def _shell_config(config):
+    """A kernel's traitlets config but for its connection file (given on its command line)."""
+    plain = dict(config)
+    app = dict(plain.get("IPKernelApp", {}))
+    app.pop("connection_file", None)
+    if app:
+        plain["IPKernelApp"] = app
+    else:
+        plain.pop("IPKernelApp", None)
+    return plain
+
+
+def _prebuild_shell(kernel_config, tmp_root):
+    """Builds the kernel's InteractiveShell (with its magics, formatters, completer, prefilters)
+    before forking, with the traitlets config a kernel of nbhook's loads.
+
+    ``kernel_config`` is the ipython_kernel_config.json nbhook writes in every kernel's profile:
+    a throwaway profile with it is loaded as a kernel's is (profile, then the jupyter config
+    folders). The shell's per-process parts are redone in each child (_adopt_template_shell).
+    """
+    import shutil
+    import tempfile
+
+    from IPython.core.profiledir import ProfileDir
+    from ipykernel.compiler import XCachingCompiler
+    from ipykernel.kernelapp import IPKernelApp
+    from ipykernel.zmqshell import ZMQInteractiveShell
+
+    folder = tempfile.mkdtemp(prefix="nbhook-template-", dir=tmp_root if os.path.isdir(tmp_root) else None)
+    old_dir = os.environ.get("IPYTHONDIR")
+    try:
+        ipython_dir = os.path.join(folder, "ipython")
+        profile = os.path.join(ipython_dir, "profile_default")
+        os.makedirs(profile)
+        with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
+            f.write(kernel_config)
+        os.environ["IPYTHONDIR"] = ipython_dir
+        app = IPKernelApp()  # not the singleton: only its config loading is used
+        app.ipython_dir = ipython_dir
+        app.init_profile_dir()
+        app.init_config_files()
+        app.load_config_file()
+        profile_dir = ProfileDir.find_profile_dir(profile, config=app.config)
+        shell = ZMQInteractiveShell.instance(
+            config=app.config,
+            profile_dir=profile_dir,
+            user_module=None,
+            user_ns=None,
+            kernel=None,
+            compiler_class=XCachingCompiler,
+        )
+        _Template.shell = shell
+        _Template.config = _shell_config(app.config)
+        _Template.known_argv = _check_known_argv()
+    finally:
+        if old_dir is None:
+            os.environ.pop("IPYTHONDIR", None)
+        else:
+            os.environ["IPYTHONDIR"] = old_dir
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_known_argv():
+    """Whether a kernel's command line (`-f <connection file>`) gives the config it is expected to:
+    then a child can skip building the argparse parser of every configurable class (~10 ms)."""
+    from ipykernel.kernelapp import IPKernelApp
+    from traitlets.config import Config
+
+    probe = "/nbhook-probe/connection.json"
+    app = IPKernelApp()
+    app.parse_command_line(["-f", probe])
+    return app.cli_config == Config({"IPKernelApp": {"connection_file": probe}}) and app.extra_args == []
+
+
+class _KnownArgsLoader(object):
+    """Stands for traitlets' command-line loader when the command line is `-f <file>`."""
+
+    def __init__(self, connection_file):
+        from traitlets.config import Config
+
+        self.config = Config({"IPKernelApp": {"connection_file": connection_file}})
+        self.extra_args = []
+
+    def load_config(self, argv=None, aliases=None, flags=None, classes=None):
+        return self.config
+
+
+def _adopt_template_shell():
+    """In a child: lets its IPKernelApp take the shell built before forking, when its config is the
+    template's (else the singleton is cleared, and the kernel builds its own, as a spawned one)."""
+    shell = _Template.shell
+    if shell is None:
+        return
+    from ipykernel.kernelapp import IPKernelApp
+
+    init_kernel = IPKernelApp.init_kernel
+
+    def adopting_init_kernel(app):
+        if _shell_config(app.config) != _Template.config:
+            import atexit
+
+            atexit.unregister(shell.atexit_operations)
+            type(shell).clear_instance()  # this kernel builds its own (from its class up)
+            return init_kernel(app)
+        init_kernel(app)  # IPythonKernel(...) gets the shell from shell_class.instance()
+        kernel = app.kernel
+        if kernel.shell is not shell:
+            return
+        _fit_shell(shell, app, kernel)
+        shell._nbhook_forked_shell = True  # for the tests that compare it with a spawned kernel
+
+    IPKernelApp.init_kernel = adopting_init_kernel
+    if _Template.known_argv:
+        create_loader = IPKernelApp._create_loader
+
+        def known_loader(app, argv, aliases, flags, classes=None):
+            if isinstance(app, IPKernelApp) and len(argv) == 2 and argv[0] == "-f" and not argv[1].startswith("-"):
+                return _KnownArgsLoader(argv[1])
+            return create_loader(app, argv, aliases, flags, classes=classes)
+
+        IPKernelApp._create_loader = known_loader
+
+
+def _fit_shell(shell, app, kernel):
+    """Redoes what InteractiveShell.__init__ did that depends on the process, the kernel, the
+    working folder or the profile (the kernel's own IPYTHONDIR)."""
+    from IPython.utils.path import get_home_dir
+
+    shell.parent = kernel
+    shell.kernel = kernel
+    shell.ipython_dir = app.ipython_dir
+    shell.profile_dir = app.profile_dir
+    shell.init_instance_attrs()  # starting_dir, compiler, temp files
+    shell.home_dir = get_home_dir()
+    shell.save_sys_module_state()  # the kernel's sys.stdout/stderr (init_io came first)
+    shell.init_sys_modules()  # sys.modules["__main__"] is the user module
+    try:
+        from pickleshare import PickleShareDB
+
+        shell.db = PickleShareDB(os.path.join(shell.profile_dir.location, "db"))
+    except ImportError:
+        pass
+    old_history = shell.history_manager
+    if old_history in shell.configurables:
+        shell.configurables.remove(old_history)
+    shell.init_history()  # its folder history (_dh) starts at this kernel's working folder
+    shell.init_encoding()
+    shell.init_user_ns()  # _ih, _oh, _dh, In, Out from the new history
 
 
 def _fork_unsafe_state():
@@ -157,6 +337,7 @@ def _become_child(request, server_pid, fds_to_close, import_env):
         if psutil is not None:
             psutil.cpu_percent(interval=None)  # restart its "since last call" from now
 
+        _forget_shadowed_helpers(os.getcwd())
         # `python -m`: sys.path[0] is the working directory, argv[0] becomes the module's file.
         sys.path.insert(0, os.getcwd())
         sys.argv = ["-m"] + list(request["args"])
@@ -168,6 +349,21 @@ def _become_child(request, server_pid, fds_to_close, import_env):
             sys.stderr.flush()
         finally:
             os._exit(127)
+
+
+def _forget_shadowed_helpers(cwd):
+    """Drops the pre-imported helpers when a module in the kernel's working folder shadows one of
+    them (all of them: naas imports nbhook, so it must find the shadowing one too)."""
+    shadowed = [
+        name
+        for name in HELPER_MODULES
+        if os.path.exists(os.path.join(cwd, name + ".py")) or os.path.isdir(os.path.join(cwd, name))
+    ]
+    if not shadowed:
+        return
+    for name in HELPER_MODULES:
+        for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[loaded]
 
 
 def _exit_report(pid, status):
@@ -277,6 +473,22 @@ def main():
     if version.split(".")[0] not in TESTED_IPYKERNEL_MAJORS:
         _send(out, {"refused": "ipykernel %s is not a version the fork server was checked with" % version})
         return 1
+    kernel_config = sys.argv[3] if len(sys.argv) > 3 else None
+    if os.environ.get("NBHOOK_FORKSERVER_SHELL") == "0":
+        _Template.error = "off"
+    elif kernel_config is not None and module == "ipykernel_launcher":
+        try:
+            _prebuild_shell(kernel_config, sys.argv[2] if len(sys.argv) > 2 else "")
+        except Exception as err:
+            # Kernels then build their own shell, as before.
+            _Template.error = "%s: %s" % (type(err).__name__, err)
+            _Template.shell = None
+            try:
+                from ipykernel.zmqshell import ZMQInteractiveShell
+
+                ZMQInteractiveShell.clear_instance()
+            except Exception:
+                pass
     import_env = {k: v for k, v in os.environ.items() if env_before.get(k) != v}
     import_env.update({k: None for k in env_before if k not in os.environ})
     unsafe = _fork_unsafe_state()
@@ -293,6 +505,7 @@ def main():
             "pid": os.getpid(),
             "python": sys.version.split()[0],
             "ipykernel": version,
+            "shell": "template" if _Template.shell is not None else (_Template.error or "none"),
         },
     )
     try:
@@ -303,21 +516,124 @@ def main():
     except OSError:
         return 1  # Node closed our stdout
     # A forked child: run the kernel outside any exception handler (nothing may chain to _Child).
+    _adopt_template_shell()
     return _run_kernel(module, request)
 
 
 def _run_kernel(module, request):
-    """In a child: run the kernel module as `python -m` runs it, in a fresh __main__."""
+    """In a child: run the kernel module as `python -m` runs it, in a fresh __main__, then end."""
     import runpy
     import types
 
     sys.modules["__main__"] = types.ModuleType("__main__")
     run_as_main = getattr(runpy, "_run_module_as_main", None)
-    if run_as_main is not None:
-        run_as_main(module, alter_argv=True)
-    else:  # pragma: no cover - every CPython 3 has it
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-    return 0
+    try:
+        if run_as_main is not None:
+            run_as_main(module, alter_argv=True)
+        else:  # pragma: no cover - every CPython 3 has it
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as stop:
+        code = _exit_code(stop.code)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    _end(code)
+
+
+def _exit_code(value):
+    """The status `sys.exit(value)` gives a process (None: 0, an int: itself, else printed: 1)."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    try:
+        sys.stderr.write("%s\n" % (value,))
+    except Exception:
+        pass
+    return 1
+
+
+def _let_control_finish():
+    """Waits (bounded) until ipykernel's control thread has finished the message it handles.
+
+    The shutdown_request is handled on that thread, which then flushes the output streams through
+    the iopub thread; the main thread gets here first, and the atexit callbacks stop the iopub
+    thread: that flush would then wait its 10 s timeout. (An interpreter's slower teardown hides it.)
+    """
+    try:
+        import threading
+
+        kernelapp = sys.modules.get("ipykernel.kernelapp")
+        app_class = getattr(kernelapp, "IPKernelApp", None)
+        if app_class is None or not app_class.initialized():
+            return
+        control = getattr(app_class.instance(), "control_thread", None)
+        loop = getattr(control, "io_loop", None)
+        if loop is None or not control.is_alive():
+            return
+        # After a shutdown_request its loop stops (the thread ends) once the flush is done; after
+        # another ending (the notebook called exit()) it runs on, and runs our callback after it.
+        done = threading.Event()
+        loop.add_callback(done.set)
+        import time
+
+        until = time.monotonic() + THREADS_JOIN_S
+        while control.is_alive() and not done.is_set() and time.monotonic() < until:
+            control.join(0.002)
+    except Exception:
+        pass
+
+
+def _end(code):
+    """Ends a child as an interpreter ends, for what a notebook can see, without its teardown.
+
+    Python's finalization waits for non-daemon threads, runs the atexit callbacks (IPython's
+    resets the user namespace: files only the notebook referenced are closed, hence flushed),
+    then tears every module down: that last part touches every object inherited from the server
+    (copying its memory pages) and costs tens of ms for nothing a notebook can observe. This does
+    the first two, collects the garbage left, flushes every file object still open (those
+    reachable from modules, or in reference cycles), then leaves with os._exit.
+    """
+    import threading
+    import time
+
+    _let_control_finish()
+    try:
+        until = time.monotonic() + THREADS_JOIN_S
+        for thread in threading.enumerate():
+            if thread is threading.main_thread() or thread.daemon:
+                continue
+            thread.join(max(0.0, until - time.monotonic()))
+    except BaseException:
+        pass
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    try:
+        import io
+
+        # Flushed before collecting: CPython can lose the buffer of a file in a reference cycle
+        # when the collector breaks it (bpo-17852), which a spawned kernel does too.
+        for obj in gc.get_objects():
+            if isinstance(obj, io.IOBase):
+                try:
+                    if not obj.closed:
+                        obj.flush()
+                except Exception:
+                    pass
+        gc.collect()
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

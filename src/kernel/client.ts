@@ -336,12 +336,18 @@ export class KernelClient {
     return this.channels.ping(timeoutMs);
   }
 
-  /** Asks the kernel to exit; kills it if it has not within `graceMs`. Always resolves. */
+  /**
+   * Asks the kernel to exit as an interpreter does (atexit callbacks, open files flushed); kills it
+   * (SIGKILL) if it has not exited `graceMs` after the request, reply and exit together. Always
+   * resolves.
+   */
   async shutdown(graceMs = 2000): Promise<KernelExit> {
     this.stopping = true;
     if (this.isAlive) {
+      const deadline = Date.now() + graceMs;
       await this.request("control", "shutdown_request", { restart: false }, graceMs).catch(() => {});
-      const exited = await Promise.race([this.exited.then(() => true), delay(graceMs, false)]);
+      const left = Math.max(0, deadline - Date.now());
+      const exited = await Promise.race([this.exited.then(() => true), delay(left, false)]);
       if (!exited) return this.kill();
     }
     return this.exited;

@@ -56,6 +56,24 @@ describe("the fork server protocol", () => {
     expect(warnings).toEqual([]);
   });
 
+  it("forks, with one warning, when the server could not build the template shell", async () => {
+    const ready = READY.replace("}", ', "shell": "AttributeError: no init_profile_dir"}');
+    const forked = await launchWith([
+      ready,
+      '{"id": 1, "pid": 999999997}',
+      '{"exit": 999999997, "code": 0, "signal": null}',
+    ]);
+    expect(forked?.pid).toBe(999999997);
+    expect(warnings).toEqual([
+      {
+        code: "forkserver-no-template",
+        message: expect.stringContaining(
+          "(AttributeError: no init_profile_dir); forked kernels build their own",
+        ),
+      },
+    ]);
+  });
+
   it("notes a signal Node has no name for, rather than failing the server", async () => {
     const forked = await launchWith([
       READY,

@@ -8,7 +8,9 @@
  * the caller's extra env), as imported modules read some variables once (ipykernel's JPY_PARENT_PID
  * default): when that base changes, a new server replaces the old one, which exits after its last
  * kernel. Any failure (cannot start, crash, no or bad reply) makes the launch spawn normally, with
- * one warning; NBHOOK_FORKSERVER=0 disables forking.
+ * one warning; NBHOOK_FORKSERVER=0 disables forking. The server also builds the kernels' IPython
+ * shell before forking, with their config (IPYTHON_KERNEL_CONFIG, on its command line), which each
+ * child adopts (NBHOOK_FORKSERVER_SHELL=0 turns that off; a failure to build it is warned about).
  *
  * Kernels are children of their server, which reaps them and reports each exit (code or signal).
  * They die with it (PR_SET_PDEATHSIG), and it kills those left when its stdin closes (Node exited),
@@ -21,6 +23,7 @@ import os from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { IPYTHON_KERNEL_CONFIG } from "./ipython-config.js";
 import type { KernelSpec } from "./kernelspec.js";
 import type { ProcessExit } from "./types.js";
 import { warnKernel } from "./warnings.js";
@@ -45,7 +48,14 @@ export interface ForkedProcess {
 
 /** The lines the fork server writes (see the protocol in _forkserver.py). */
 const serverLineSchema = z.union([
-  z.object({ ready: z.literal(true), pid: z.number().int(), python: z.string(), ipykernel: z.string() }),
+  z.object({
+    ready: z.literal(true),
+    pid: z.number().int(),
+    python: z.string(),
+    ipykernel: z.string(),
+    // "template" when it built the kernels' IPython shell before forking, else why not.
+    shell: z.string().optional(),
+  }),
   z.object({ refused: z.string() }),
   z.object({ exit: z.number().int(), code: z.number().int().nullable(), signal: z.string().nullable() }),
   z.object({ id: z.number().int(), pid: z.number().int().positive() }),
@@ -91,7 +101,9 @@ class ForkServer {
     tmpRoot: string,
   ) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
-    this.proc = spawn(python, [FORKSERVER_SCRIPT, module, tmpRoot], { cwd: "/", env, stdio: "pipe" });
+    // The kernels' IPython config: the server builds its template shell with it.
+    const args = [FORKSERVER_SCRIPT, module, tmpRoot, IPYTHON_KERNEL_CONFIG];
+    this.proc = spawn(python, args, { cwd: "/", env, stdio: "pipe" });
     this.proc.on("error", (err) => this.die(`could not be started: ${err.message}`));
     this.proc.on("exit", (code, sig) => this.die(sig ? `was killed by ${sig}` : `exited with code ${code}`));
     this.proc.stdin!.on("error", () => {}); // EPIPE once it died; "exit" reports that
@@ -117,6 +129,14 @@ class ForkServer {
     if (!parsed.success) return this.fail(`sent an unexpected line: ${line.slice(0, 200)}`);
     const msg = parsed.data;
     if ("ready" in msg) {
+      if (msg.shell !== undefined && msg.shell !== "template" && msg.shell !== "off") {
+        warnKernel({
+          code: "forkserver-no-template",
+          message:
+            `the kernel fork server could not build the IPython shell before forking (${msg.shell}); ` +
+            `forked kernels build their own (about 20 ms more per start)`,
+        });
+      }
       this.wasReady = true;
       this.markReady(true);
     } else if ("refused" in msg) {

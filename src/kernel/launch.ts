@@ -17,6 +17,7 @@ import { AppError, coerceError } from "../errors.js";
 import { freeTcpPorts, newConnection } from "./connection.js";
 import { forkKernel, type ForkedProcess } from "./forkserver.js";
 import { helperEnv, isDenoKernel } from "./in-kernel-helpers.js";
+import { IPYTHON_KERNEL_CONFIG } from "./ipython-config.js";
 import type { KernelSpec } from "./kernelspec.js";
 import type { KernelExit, LaunchedKernel, LaunchOptions, ProcessExit } from "./types.js";
 import { warnKernel } from "./warnings.js";
@@ -83,12 +84,6 @@ function rootFor(options: LaunchOptions, transport: "ipc" | "tcp"): string {
   });
   return os.tmpdir();
 }
-
-/**
- * IPython's settings for every kernel: no command history. Its history.sqlite would keep every
- * cell a run executed — the injected parameters included, unredacted — on disk.
- */
-const IPYTHON_KERNEL_CONFIG = JSON.stringify({ HistoryManager: { enabled: false } });
 
 export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}): Promise<LaunchedKernel> {
   const transport = options.transport ?? defaultTransport(spec);

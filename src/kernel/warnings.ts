@@ -6,7 +6,7 @@
  */
 
 export interface KernelWarning {
-  code: "kernelspec-invalid" | "forkserver-fallback" | "runtime-dir-too-long";
+  code: "kernelspec-invalid" | "forkserver-fallback" | "forkserver-no-template" | "runtime-dir-too-long";
   /** What happened and what to do, in one sentence or two. */
   message: string;
   /** The file concerned, when there is one (the kernel.json). */
@@ -29,6 +29,7 @@ export function onKernelWarning(listener: KernelWarningListener): () => void {
 const EMIT_CODES: Record<KernelWarning["code"], string> = {
   "kernelspec-invalid": "NBHOOK_KERNELSPEC",
   "forkserver-fallback": "NBHOOK_FORKSERVER",
+  "forkserver-no-template": "NBHOOK_FORKSERVER",
   "runtime-dir-too-long": "NBHOOK_RUNTIME_DIR",
 };
 
