@@ -1,0 +1,184 @@
+/**
+ * Several code cells in one execute_request: nbhook's in-kernel runner (python/nbhook/_runner.py)
+ * runs each through IPython's `run_cell(code, store_history=True)` — what ipykernel does for a
+ * request of its own — and publishes a marker (a display_data of RUNNER_MIME) after each, so that
+ * the outputs before a marker are that cell's. One round trip per run instead of one per cell;
+ * the saved notebook is the same: per-cell outputs, execution counts, timing metadata, the first
+ * error stopping the run, per-cell time limits (the request's timer re-armed at each cell, the
+ * interrupt then lands in the cell that ran over).
+ *
+ * Only for IPython kernels (kernel_info `implementation: "ipython"`); NBHOOK_CELL_RUNNER=0 turns it
+ * off. A kernel where the runner cannot be imported falls back to one request per cell, as does a
+ * cell IPython runs as a coroutine (top-level await: the runner hands it back).
+ */
+import { AppError } from "../errors.js";
+import type { IopubOutput, KernelClient } from "../kernel/index.js";
+import type { CellOutputSink } from "../notebook/outputs.js";
+import { sourceText } from "../notebook/read.js";
+import type { CodeCell } from "../notebook/types.js";
+import type { ExecutionStatus } from "../run-status.js";
+import type { RunError } from "./types.js";
+
+export const RUNNER_MIME = "application/vnd.nbhook.cell+json";
+
+/** One code cell of a run. */
+export interface CellRun {
+  code: CodeCell;
+  index: number;
+  ordinal: number;
+  total: number;
+}
+
+/** A cell whose execution has begun (its progress event sent). */
+export interface BegunCell {
+  started: Date;
+  sink: CellOutputSink;
+  timeoutMs: number | undefined;
+  /** Whether the time limit is what is left of the run's (its timeout is then the run's). */
+  runOver: boolean;
+}
+
+/** What executeNotebook does at each step of a cell, shared by both paths. */
+export interface CellSteps {
+  begin(cell: CellRun): BegunCell;
+  end(cell: CellRun, begun: BegunCell, status: ExecutionStatus): void;
+  failure(cell: CellRun, begun: BegunCell, thrown: unknown): { status: ExecutionStatus; error: RunError };
+  replyError(
+    reply: { ename?: string; evalue?: string; traceback?: string[]; status: string },
+    cell: CodeCell,
+    index: number,
+  ): RunError;
+}
+
+export interface BatchResult {
+  /** Cells that ran to their end (ok). */
+  done: number;
+  /** How the run stops (a cell failed or did not end), if it does. */
+  stop?: { status: ExecutionStatus; error?: RunError };
+  /** The cell after the `done` ones when the runner handed it back: begun, for the one-request path. */
+  begun?: BegunCell;
+}
+
+/** Kernels whose runner could not be imported: they get one request per cell from then on. */
+const unavailable = new WeakSet<KernelClient>();
+
+export function runnerUsable(kernel: KernelClient, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NBHOOK_CELL_RUNNER === "0") return false;
+  return kernel.info.implementation === "ipython" && !unavailable.has(kernel);
+}
+
+interface Marker {
+  cell: number;
+  status: "ok" | "error" | "yield";
+  execution_count?: number | null;
+  /** Of a failed cell: what the execute_reply of its own request would have said. */
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+
+function markerOf(msg: IopubOutput): Marker | undefined {
+  if (msg.msg_type !== "display_data") return undefined;
+  const data = msg.content.data[RUNNER_MIME];
+  return data && typeof data === "object" ? (data as unknown as Marker) : undefined;
+}
+
+/** The code of the request: the cells as JSON text, read back by json.loads (exact for any text). */
+export function runnerCode(codes: string[]): string {
+  const payload = JSON.stringify(JSON.stringify({ cells: codes }));
+  return `__import__("nbhook._runner", fromlist=["run"]).run(${payload})`;
+}
+
+/**
+ * Runs `cells` (in order) in one request. The outputs of the cell running are held until its
+ * marker, so that a runner that fails to start (nothing ran) leaves no trace and the cells run the
+ * one-request way instead.
+ */
+export async function runCellBatch(kernel: KernelClient, cells: CellRun[], steps: CellSteps): Promise<BatchResult> {
+  let current = 0;
+  let begun = steps.begin(cells[0]!);
+  let held: IopubOutput[] = [];
+  let marked = false;
+  let failed: Marker | undefined;
+  let yielded = false;
+  let timedOut = false;
+  let arm: (ms: number | undefined) => void = () => {};
+  const flush = () => {
+    for (const msg of held) begun.sink.handle(msg);
+    held = [];
+  };
+  const onIopub = (msg: IopubOutput) => {
+    const marker = markerOf(msg);
+    if (!marker) {
+      if (!failed && !yielded) held.push(msg);
+      return;
+    }
+    marked = true;
+    if (failed || yielded || marker.cell !== current) return;
+    if (marker.status === "yield") {
+      yielded = true;
+      return;
+    }
+    flush();
+    if (marker.status !== "ok" || timedOut) {
+      // Ended below, once the request is over (its reply, or the timeout that interrupted it).
+      failed = marker;
+      return;
+    }
+    const cell = cells[current]!;
+    cell.code.execution_count = marker.execution_count ?? begun.sink.executionCount ?? null;
+    steps.end(cell, begun, "ok");
+    current++;
+    if (current < cells.length) {
+      begun = steps.begin(cells[current]!);
+      arm(begun.timeoutMs);
+    } else {
+      arm(undefined);
+    }
+  };
+  const codes = cells.map((c) => sourceText(c.code.source));
+  let reply: Awaited<ReturnType<KernelClient["execute"]>>;
+  try {
+    reply = await kernel.execute(runnerCode(codes), {
+      silent: true,
+      storeHistory: false,
+      onIopub,
+      timeoutMs: begun.timeoutMs,
+      bindTimer: (fn) => (arm = fn),
+      onTimeout: () => (timedOut = true),
+    });
+  } catch (thrown) {
+    if (current >= cells.length) return { done: current }; // every cell ended before the failure
+    flush();
+    const cell = cells[current]!;
+    const { status, error } = steps.failure(cell, begun, thrown);
+    steps.end(cell, begun, status);
+    return { done: current, stop: { status, error } };
+  }
+  if (yielded) return { done: current, begun };
+  if (failed) {
+    const cell = cells[current]!;
+    cell.code.execution_count = failed.execution_count ?? begun.sink.executionCount ?? null;
+    const { ename, evalue, traceback } = failed;
+    const error = steps.replyError({ status: "error", ename, evalue, traceback }, cell.code, cell.index);
+    steps.end(cell, begun, "error");
+    return { done: current, stop: { status: "error", error } };
+  }
+  if (reply.status !== "ok" && !marked) {
+    // The runner did not start (not importable here): nothing ran, the cells run one by one.
+    unavailable.add(kernel);
+    return { done: 0, begun };
+  }
+  if (current < cells.length) {
+    // The runner itself failed between cells (an interrupt that came late): the cell it was at fails.
+    flush();
+    const cell = cells[current]!;
+    const error =
+      reply.status !== "ok"
+        ? steps.replyError(reply, cell.code, cell.index)
+        : steps.failure(cell, begun, new AppError("protocol", "the cell runner stopped without a result")).error;
+    steps.end(cell, begun, "error");
+    return { done: current, stop: { status: "error", error } };
+  }
+  return { done: current };
+}
