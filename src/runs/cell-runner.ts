@@ -11,6 +11,11 @@
  * off. A kernel where the runner cannot be imported falls back to one request per cell, as does a
  * cell IPython runs as a coroutine (top-level await: the runner hands it back).
  */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { AppError } from "../errors.js";
 import type { IopubOutput, KernelClient } from "../kernel/index.js";
 import type { CellOutputSink } from "../notebook/outputs.js";
@@ -84,8 +89,9 @@ function markerOf(msg: IopubOutput): Marker | undefined {
 }
 
 /** The code of the request: the cells as JSON text, read back by json.loads (exact for any text). */
-export function runnerCode(codes: string[]): string {
-  const payload = JSON.stringify(JSON.stringify({ cells: codes }));
+export function runnerCode(codes: string[], progress?: { file: string; token: string }): string {
+  const request = { cells: codes, progress: progress?.file, token: progress?.token };
+  const payload = JSON.stringify(JSON.stringify(request));
   return `__import__("nbhook._runner", fromlist=["run"]).run(${payload})`;
 }
 
@@ -137,9 +143,10 @@ export async function runCellBatch(kernel: KernelClient, cells: CellRun[], steps
     }
   };
   const codes = cells.map((c) => sourceText(c.code.source));
+  const progress = { file: progressFile(kernel), token: randomBytes(6).toString("hex") };
   let reply: Awaited<ReturnType<KernelClient["execute"]>>;
   try {
-    reply = await kernel.execute(runnerCode(codes), {
+    reply = await kernel.execute(runnerCode(codes, progress), {
       silent: true,
       storeHistory: false,
       onIopub,
@@ -148,6 +155,18 @@ export async function runCellBatch(kernel: KernelClient, cells: CellRun[], steps
       onTimeout: () => (timedOut = true),
     });
   } catch (thrown) {
+    if (!failed && !yielded && classifyDeath(thrown)) {
+      // The cells the kernel finished before it died, though their markers died with it.
+      for (const ended of endedBefore(progress, cells.length)) {
+        if (ended.cell < current) continue;
+        if (ended.cell !== current || !ended.ok) break;
+        flush();
+        cells[current]!.code.execution_count = ended.executionCount || begun.sink.executionCount;
+        steps.end(cells[current]!, begun, "ok");
+        current++;
+        if (current < cells.length) begun = steps.begin(cells[current]!);
+      }
+    }
     if (current >= cells.length) return { done: current }; // every cell ended before the failure
     flush();
     const cell = cells[current]!;
@@ -181,4 +200,42 @@ export async function runCellBatch(kernel: KernelClient, cells: CellRun[], steps
     return { done: current, stop: { status: "error", error } };
   }
   return { done: current };
+}
+
+/** Where a kernel's runner notes the cells it ended (see _runner.py), removed with the kernel. */
+const progressFiles = new WeakMap<KernelClient, string>();
+
+function progressFile(kernel: KernelClient): string {
+  let file = progressFiles.get(kernel);
+  if (!file) {
+    file = path.join(os.tmpdir(), `nbhook-cells-${process.pid}-${randomBytes(6).toString("hex")}`);
+    progressFiles.set(kernel, file);
+    const remove = file;
+    void kernel.exited.then(() => rm(remove, { force: true })).catch(() => {});
+  }
+  return file;
+}
+
+function classifyDeath(thrown: unknown): boolean {
+  return thrown instanceof AppError && thrown.code === "kernel-died";
+}
+
+/** What the runner wrote of the cells it ended in this request, read at once (the file goes with the kernel). */
+function endedBefore(
+  progress: { file: string; token: string },
+  count: number,
+): { cell: number; executionCount: number | null; ok: boolean }[] {
+  let text: string;
+  try {
+    text = readFileSync(progress.file, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .map((line) => line.split(" "))
+    .filter((parts) => parts.length === 4 && parts[0] === progress.token)
+    .map((parts) => parts.slice(1).map(Number))
+    .filter(([cell]) => Number.isInteger(cell) && cell! >= 0 && cell! < count)
+    .map(([cell, n, ok]) => ({ cell: cell!, executionCount: n || null, ok: ok === 1 }));
 }

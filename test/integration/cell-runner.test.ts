@@ -168,9 +168,14 @@ describe("the cell runner saves the notebook one request per cell saves", () => 
     expect(result.error!.evalue).toContain("the run timed out after 2 s");
   });
 
-  it("a kernel that exits in a cell", async () => {
-    const result = await same(["print('before')", "import os; os._exit(7)", "print('after')"]);
-    expect(result.status).toBe("died");
+  it("a kernel that exits in a cell, also right after the cell before it", async () => {
+    // Right after: the previous cell's end marker may still be in the dying process; the runner's
+    // progress file tells which cells ended.
+    for (const exit of ["import os; os._exit(7)", "import os, time; time.sleep(0.2); os._exit(7)"]) {
+      const result = await same(["print('before')", "x = 1", exit, "print('after')"]);
+      expect(result.status).toBe("died");
+      expect(result.error).toMatchObject({ cellIndex: 2 });
+    }
   });
 
   it("input() fails at once with the same message", async () => {
