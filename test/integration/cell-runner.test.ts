@@ -6,9 +6,15 @@
  * stops the run, the status and the error of the result.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { findKernelSpecs } from "../../src/kernel/index.js";
+import { findKernelSpecs, KernelClient } from "../../src/kernel/index.js";
 import type { CodeCell, Notebook } from "../../src/notebook/types.js";
-import { executeNotebook, type ExecutionOptions, type ExecutionResult, type ProgressEvent } from "../../src/runs/index.js";
+import {
+  executeNotebook,
+  type ExecutionOptions,
+  type ExecutionResult,
+  type LeaseFn,
+  type ProgressEvent,
+} from "../../src/runs/index.js";
 import { guardKernelLeaks } from "../support/kernel-leaks.js";
 import { makeNotebook, type CellSpec } from "../support/notebooks.js";
 
@@ -190,5 +196,23 @@ describe("the cell runner saves the notebook one request per cell saves", () => 
       "print('after the answer')",
     ]);
     expect(result.response).toBeDefined();
+  });
+
+  it("falls back to one request per cell on a kernel where the runner cannot be imported", async () => {
+    const lease: LeaseFn = async ({ spec }) => {
+      const kernel = await KernelClient.start(spec);
+      await kernel.execute("import sys; sys.modules['nbhook._runner'] = None", { silent: true });
+      return { kernel, release: async () => void (await kernel.shutdown()) };
+    };
+    const cells = [
+      "import inspect\nprint(any(f.filename.endswith('_runner.py') for f in inspect.stack()))",
+      "1 + 1",
+      "raise ValueError('stop')",
+      "print('never')",
+    ];
+    const plain = await runWith(false, makeNotebook(cells), {});
+    const fallback = await runWith(true, makeNotebook(cells), { lease });
+    expect(stable(fallback.result, fallback.events)).toEqual(stable(plain.result, plain.events));
+    expect((code(fallback.result, 0).outputs[0] as { text: string }).text).toBe("False\n");
   });
 });
