@@ -100,7 +100,11 @@ export function runnerCode(codes: string[], progress?: { file: string; token: st
  * marker, so that a runner that fails to start (nothing ran) leaves no trace and the cells run the
  * one-request way instead.
  */
-export async function runCellBatch(kernel: KernelClient, cells: CellRun[], steps: CellSteps): Promise<BatchResult> {
+export async function runCellBatch(
+  kernel: KernelClient,
+  cells: CellRun[],
+  steps: CellSteps,
+): Promise<BatchResult> {
   let current = 0;
   let begun = steps.begin(cells[0]!);
   let held: IopubOutput[] = [];
@@ -195,7 +199,8 @@ export async function runCellBatch(kernel: KernelClient, cells: CellRun[], steps
     const error =
       reply.status !== "ok"
         ? steps.replyError(reply, cell.code, cell.index)
-        : steps.failure(cell, begun, new AppError("protocol", "the cell runner stopped without a result")).error;
+        : steps.failure(cell, begun, new AppError("protocol", "the cell runner stopped without a result"))
+            .error;
     steps.end(cell, begun, "error");
     return { done: current, stop: { status: "error", error } };
   }

@@ -155,13 +155,19 @@ describe("the cell runner saves the notebook one request per cell saves", () => 
     const nb = makeNotebook([{ source: "name = 'x'\nn = 1", tags: ["parameters"] }, "print(name, n)", "n"]);
     const result = await same(nb, { parameters: { name: "ab", n: 3 } });
     expect(result.error).toBeUndefined();
-    expect(code(result, 2).outputs[0]).toMatchObject({ output_type: "stream", text: expect.stringContaining("ab 3") });
+    expect(code(result, 2).outputs[0]).toMatchObject({
+      output_type: "stream",
+      text: expect.stringContaining("ab 3"),
+    });
   });
 
   it("a cell that runs over its time limit is interrupted; the cells before it kept", async () => {
-    const result = await same(["import time\nprint('a')", "print('b')\nwhile True: time.sleep(0.01)", "print(1)"], {
-      cellTimeoutMs: 800,
-    });
+    const result = await same(
+      ["import time\nprint('a')", "print('b')\nwhile True: time.sleep(0.01)", "print(1)"],
+      {
+        cellTimeoutMs: 800,
+      },
+    );
     expect(result.status).toBe("timeout");
     expect(result.error).toMatchObject({ ename: "TimeoutError", cellIndex: 1 });
   });
