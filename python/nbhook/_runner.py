@@ -23,7 +23,8 @@ MARKER_MIME = "application/vnd.nbhook.cell+json"
 
 
 def run(payload):
-    """``payload``: the JSON text of ``{"cells": [code, ...], "progress": path}``. Publishes one
+    """``payload``: the JSON text of ``{"cells": [code, ...], "progress": path, "token": str,
+    "prelude": code}`` (the prelude, if any, runs first, silently). Publishes one
     marker per cell run, and writes ``token index execution_count success`` lines to the file at
     ``progress`` (when given) as each cell ends."""
     from IPython import get_ipython
@@ -34,14 +35,25 @@ def run(payload):
     progress = request.get("progress")
     fd = os.open(progress, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if progress else None
     try:
-        _run(shell, request["cells"], fd, request.get("token", "").encode(), publish_display_data)
+        _run(shell, request, fd, publish_display_data)
     finally:
         if fd is not None:
             os.close(fd)
 
 
-def _run(shell, cells, fd, token, publish_display_data):
+def _run(shell, request, fd, publish_display_data):
     mark = _fast_marker(shell) or _marker(publish_display_data)
+    cells = request["cells"]
+    token = (request.get("token") or "").encode()
+    prelude = request.get("prelude")
+    if prelude:
+        # What the server would otherwise execute silently first (the call's folder and
+        # environment): in the user's namespace, no history, no output.
+        try:
+            exec(compile(prelude, "<nbhook prelude>", "exec"), shell.user_ns)
+        except Exception as err:
+            mark({"cell": -1, "status": "prelude-error", "ename": type(err).__name__, "evalue": str(err)})
+            return
 
     for index, code in enumerate(cells):
         try:

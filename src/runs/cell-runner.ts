@@ -62,6 +62,10 @@ export interface BatchResult {
   stop?: { status: ExecutionStatus; error?: RunError };
   /** The cell after the `done` ones when the runner handed it back: begun, for the one-request path. */
   begun?: BegunCell;
+  /** The prelude raised (no cell ran). */
+  preludeFailed?: { ename?: string; evalue?: string };
+  /** The prelude did not run (the runner did not start): the caller runs it. */
+  preludePending?: boolean;
 }
 
 /** Kernels whose runner could not be imported: they get one request per cell from then on. */
@@ -74,7 +78,7 @@ export function runnerUsable(kernel: KernelClient, env: NodeJS.ProcessEnv = proc
 
 interface Marker {
   cell: number;
-  status: "ok" | "error" | "yield";
+  status: "ok" | "error" | "yield" | "prelude-error";
   execution_count?: number | null;
   /** Of a failed cell: what the execute_reply of its own request would have said. */
   ename?: string;
@@ -89,8 +93,12 @@ function markerOf(msg: IopubOutput): Marker | undefined {
 }
 
 /** The code of the request: the cells as JSON text, read back by json.loads (exact for any text). */
-export function runnerCode(codes: string[], progress?: { file: string; token: string }): string {
-  const request = { cells: codes, progress: progress?.file, token: progress?.token };
+export function runnerCode(
+  codes: string[],
+  progress?: { file: string; token: string },
+  prelude?: string,
+): string {
+  const request = { cells: codes, progress: progress?.file, token: progress?.token, prelude };
   const payload = JSON.stringify(JSON.stringify(request));
   return `__import__("nbhook._runner", fromlist=["run"]).run(${payload})`;
 }
@@ -104,12 +112,14 @@ export async function runCellBatch(
   kernel: KernelClient,
   cells: CellRun[],
   steps: CellSteps,
+  prelude?: string,
 ): Promise<BatchResult> {
   let current = 0;
   let begun = steps.begin(cells[0]!);
   let held: IopubOutput[] = [];
   let marked = false;
   let failed: Marker | undefined;
+  let preludeFailed: Marker | undefined;
   let yielded = false;
   let timedOut = false;
   let arm: (ms: number | undefined) => void = () => {};
@@ -124,7 +134,12 @@ export async function runCellBatch(
       return;
     }
     marked = true;
-    if (failed || yielded || marker.cell !== current) return;
+    if (marker.status === "prelude-error") {
+      preludeFailed = marker;
+      held = [];
+      return;
+    }
+    if (failed || yielded || preludeFailed || marker.cell !== current) return;
     if (marker.status === "yield") {
       yielded = true;
       return;
@@ -150,7 +165,7 @@ export async function runCellBatch(
   const progress = { file: progressFile(kernel), token: randomBytes(6).toString("hex") };
   let reply: Awaited<ReturnType<KernelClient["execute"]>>;
   try {
-    reply = await kernel.execute(runnerCode(codes, progress), {
+    reply = await kernel.execute(runnerCode(codes, progress, prelude), {
       silent: true,
       storeHistory: false,
       onIopub,
@@ -178,6 +193,7 @@ export async function runCellBatch(
     steps.end(cell, begun, status);
     return { done: current, stop: { status, error } };
   }
+  if (preludeFailed) return { done: 0, preludeFailed };
   if (yielded) return { done: current, begun };
   if (failed) {
     const cell = cells[current]!;
@@ -190,7 +206,7 @@ export async function runCellBatch(
   if (reply.status !== "ok" && !marked) {
     // The runner did not start (not importable here): nothing ran, the cells run one by one.
     unavailable.add(kernel);
-    return { done: 0, begun };
+    return { done: 0, begun, preludePending: prelude !== undefined };
   }
   if (current < cells.length) {
     // The runner itself failed between cells (an interrupt that came late): the cell it was at fails.

@@ -29,7 +29,7 @@ import type {
 } from "../notebook/types.js";
 import type { ExecutionStatus } from "../run-status.js";
 import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
-import { freshKernelLease } from "./kernel-lease.js";
+import { freshKernelLease, preludeError, runPrelude } from "./kernel-lease.js";
 import { runCellBatch, runnerUsable, type BegunCell, type CellRun, type CellSteps } from "./cell-runner.js";
 import { scrubSecrets, secretTexts } from "./scrub-secrets.js";
 import type { KernelLease, LeaseFn, RunError, RunTimings } from "./types.js";
@@ -120,6 +120,7 @@ export async function executeNotebook(
       deadline,
       started,
       skipTag: lease.skipTag,
+      prelude: lease.prelude,
     });
     const cellsMs = performance.now() - t1;
     notebook.metadata.language_info ??= kernel.info.language_info;
@@ -217,6 +218,8 @@ interface CellLoopOptions extends ExecutionOptions {
   started: number;
   /** Cells with this tag already ran when the kernel was prepared. */
   skipTag?: string;
+  /** The lease's silent code before the cells (KernelLease.prelude). */
+  prelude?: string;
 }
 
 async function executeCells(
@@ -242,21 +245,41 @@ async function executeCells(
     replyError: errorFromReply,
   };
   let next = 0;
+  let prelude = options.prelude;
   while (next < cells.length) {
     let begun: BegunCell | undefined;
     if (runnerUsable(kernel)) {
-      const batch = await runCellBatch(kernel, cells.slice(next), steps);
+      const batch = await runCellBatch(kernel, cells.slice(next), steps, prelude);
+      if (batch.preludeFailed) {
+        const { ename, evalue } = batch.preludeFailed;
+        throw await killedFor(kernel, preludeError(kernel.spec.name, ename, evalue));
+      }
+      if (!batch.preludePending) prelude = undefined;
       if (batch.stop) return batch.stop;
       next += batch.done;
       if (next >= cells.length) break;
       // The runner handed this cell back (it needs the kernel's event loop), or is unavailable.
       begun = batch.begun;
     }
+    if (prelude !== undefined) await runPrelude(kernel, prelude).catch((err) => throwKilled(kernel, err));
+    prelude = undefined;
     const ended = await runOneCell(kernel, cells[next]!, begun ?? steps.begin(cells[next]!), steps);
     if (ended) return ended;
     next++;
   }
+  // A notebook without code cells.
+  if (prelude !== undefined) await runPrelude(kernel, prelude).catch((err) => throwKilled(kernel, err));
   return { status: "ok" };
+}
+
+/** A kernel that could not be prepared is killed, as the lease does when it prepares one itself. */
+async function killedFor(kernel: KernelClient, err: unknown): Promise<unknown> {
+  await kernel.kill();
+  return err;
+}
+
+async function throwKilled(kernel: KernelClient, err: unknown): Promise<never> {
+  throw await killedFor(kernel, err);
 }
 
 /** Starts a cell: its progress event, its output sink and its time limit. */

@@ -5,8 +5,11 @@
  * volatile fields (timestamps, durations) are removed: outputs, execution counts, errors, what
  * stops the run, the status and the error of the result.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { findKernelSpecs, KernelClient } from "../../src/kernel/index.js";
+import { mkdtempSync, realpathSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { findKernelSpecs, KernelClient, KernelPool } from "../../src/kernel/index.js";
 import type { CodeCell, Notebook } from "../../src/notebook/types.js";
 import {
   executeNotebook,
@@ -220,5 +223,40 @@ describe("the cell runner saves the notebook one request per cell saves", () => 
     const fallback = await runWith(true, makeNotebook(cells), { lease });
     expect(stable(fallback.result, fallback.events)).toEqual(stable(plain.result, plain.events));
     expect((code(fallback.result, 0).outputs[0] as { text: string }).text).toBe("False\n");
+  });
+
+  it("a pooled kernel's folder and environment go with the cells, as on their own request", async () => {
+    const pool = new KernelPool({ size: 1 });
+    try {
+      const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "nbhook-cwd-")));
+      const cells = [
+        "import os\nprint(os.getcwd(), os.environ['NBHOOK_TEST_VALUE'])",
+        "print(sorted(k for k in globals() if 'nbhook' in k))",
+        "1 + 1",
+      ];
+      const options = { pool, cwd: dir, env: { NBHOOK_TEST_VALUE: "from the run" } };
+      const result = await same(cells, options);
+      expect(code(result, 0).outputs[0]).toMatchObject({ text: `${dir} from the run\n` });
+      expect(code(result, 0).execution_count).toBe(1);
+      // A prelude that fails (a folder that is gone) fails the run the same way both ways.
+      // (A pooled kernel must be ready: one started for the call would be started in that folder.)
+      const gone = path.join(dir, "gone");
+      const ready = async () => {
+        while ((pool.stats()[0]?.ready ?? 0) < 1) await new Promise((r) => setTimeout(r, 20));
+      };
+      await ready();
+      const plain = await runWith(false, makeNotebook(cells), { ...options, cwd: gone }).catch(
+        (e: Error) => e,
+      );
+      await ready();
+      const batched = await runWith(true, makeNotebook(cells), { ...options, cwd: gone }).catch(
+        (e: Error) => e,
+      );
+      expect(batched).toBeInstanceOf(Error);
+      expect(String(batched)).toBe(String(plain));
+      expect(String(batched)).toContain("FileNotFoundError");
+    } finally {
+      await pool.close();
+    }
   });
 });
