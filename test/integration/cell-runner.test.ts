@@ -8,7 +8,7 @@
 import { mkdtempSync, realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { findKernelSpecs, KernelClient, KernelPool } from "../../src/kernel/index.js";
 import type { CodeCell, Notebook } from "../../src/notebook/types.js";
 import {
