@@ -88,8 +88,10 @@ interface Marker {
 
 function markerOf(msg: IopubOutput): Marker | undefined {
   if (msg.msg_type !== "display_data") return undefined;
-  const data = msg.content.data[RUNNER_MIME];
-  return data && typeof data === "object" ? (data as unknown as Marker) : undefined;
+  const data = msg.content.data[RUNNER_MIME] as Partial<Marker> | undefined;
+  // Only the runner's own shape: a notebook displaying this MIME type itself keeps its output.
+  if (!data || typeof data !== "object" || typeof data.cell !== "number") return undefined;
+  return typeof data.status === "string" ? (data as Marker) : undefined;
 }
 
 /** The code of the request: the cells as JSON text, read back by json.loads (exact for any text). */
