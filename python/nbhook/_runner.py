@@ -42,9 +42,13 @@ def run(payload):
 
 
 def _run(shell, request, fd, publish_display_data):
-    mark = _fast_marker(shell) or _marker(publish_display_data)
+    send = _fast_marker(shell) or _marker(publish_display_data)
     cells = request["cells"]
     token = (request.get("token") or "").encode()
+
+    def mark(content):
+        send({**content, "token": request.get("token")})
+
     prelude = request.get("prelude")
     if prelude:
         # What the server would otherwise execute silently first (the call's folder and

@@ -84,6 +84,8 @@ interface Marker {
   ename?: string;
   evalue?: string;
   traceback?: string[];
+  /** This request's token: a notebook's own display of the MIME type is an output. */
+  token?: string;
 }
 
 function markerOf(msg: IopubOutput): Marker | undefined {
@@ -116,6 +118,7 @@ export async function runCellBatch(
   steps: CellSteps,
   prelude?: string,
 ): Promise<BatchResult> {
+  const progress = { file: progressFile(kernel), token: randomBytes(6).toString("hex") };
   let current = 0;
   let begun = steps.begin(cells[0]!);
   let held: IopubOutput[] = [];
@@ -130,7 +133,8 @@ export async function runCellBatch(
     held = [];
   };
   const onIopub = (msg: IopubOutput) => {
-    const marker = markerOf(msg);
+    const found = markerOf(msg);
+    const marker = found?.token === progress.token ? found : undefined;
     if (!marker) {
       if (!failed && !yielded) held.push(msg);
       return;
@@ -164,7 +168,6 @@ export async function runCellBatch(
     }
   };
   const codes = cells.map((c) => sourceText(c.code.source));
-  const progress = { file: progressFile(kernel), token: randomBytes(6).toString("hex") };
   let reply: Awaited<ReturnType<KernelClient["execute"]>>;
   try {
     reply = await kernel.execute(runnerCode(codes, progress, prelude), {

@@ -134,6 +134,9 @@ describe("the cell runner saves the notebook one request per cell saves", () => 
       "!echo from a shell",
       "%env NBHOOK_TEST_VAR=on\nimport os; os.environ['NBHOOK_TEST_VAR']",
       "a = %pwd\ntype(a).__name__",
+      // The runner's MIME type displayed by the notebook itself is an output like any other.
+      "display({'application/vnd.nbhook.cell+json': {'cell': 8, 'status': 'ok'}}, raw=True)",
+      "print('after')",
     ]);
   });
 
