@@ -40,6 +40,13 @@ export interface ExecuteOptions {
   graceMs?: number;
   silent?: boolean;
   storeHistory?: boolean;
+  /**
+   * Receives a function that re-arms the timeout (ms from now; 0 or undefined: none) while the
+   * request runs: one request that runs several cells gives each cell its own time limit.
+   */
+  bindTimer?: (arm: (timeoutMs: number | undefined) => void) => void;
+  /** Called when the timeout fires, before the interrupt is sent. */
+  onTimeout?: () => void;
 }
 
 /** Protocol errors kept for diagnostics; a kernel that sends garbage forever must not grow memory. */
@@ -258,6 +265,25 @@ export class KernelClient {
     const header = this.channels.newHeader("execute_request");
     const onIopub = options.onIopub ?? (() => {});
     const { done, state } = this.requests.register(header, onIopub);
+    let timeoutMs = 0;
+    let timedOut = false;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (ms: number | undefined) => {
+      if (timedOut || settled) return;
+      clearTimeout(timer);
+      timer = undefined;
+      timeoutMs = ms ?? 0;
+      if (timeoutMs <= 0) return;
+      timer = setTimeout(() => {
+        timedOut = true;
+        options.onTimeout?.();
+        void this.stopRunaway(done, options.graceMs ?? 5000);
+      }, timeoutMs);
+      timer.unref();
+    };
+    arm(options.timeoutMs);
+    options.bindTimer?.(arm);
     await this.send("shell", header, {
       code,
       silent: options.silent ?? false,
@@ -266,16 +292,6 @@ export class KernelClient {
       allow_stdin: false,
       stop_on_error: true,
     });
-    const timeoutMs = options.timeoutMs ?? 0;
-    let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs > 0) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        void this.stopRunaway(done, options.graceMs ?? 5000);
-      }, timeoutMs);
-      timer.unref();
-    }
     try {
       const reply = (await done).content;
       if (this.lateIopub) await this.iopubBarrier(header.msg_id, onIopub);
@@ -288,6 +304,7 @@ export class KernelClient {
       if (timedOut) throw timeoutError(timeoutMs, err);
       throw err;
     } finally {
+      settled = true;
       clearTimeout(timer);
     }
   }

@@ -51,7 +51,8 @@ export function helperEnv(
  * ahead of the call instead of during it.
  */
 export function warmupCode(spec: KernelSpec): string | undefined {
-  if (spec.language.toLowerCase() === "python") return "import nbhook, naas";
+  // nbhook._runner: the cell runner's module (src/runs/cell-runner.ts), compiled ahead too.
+  if (spec.language.toLowerCase() === "python") return "import nbhook, naas, nbhook._runner";
   return helperPreamble(spec);
 }
 

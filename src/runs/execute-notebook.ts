@@ -29,7 +29,8 @@ import type {
 } from "../notebook/types.js";
 import type { ExecutionStatus } from "../run-status.js";
 import { kernelChoiceOf, paramLanguageOf } from "./kernel-choice.js";
-import { freshKernelLease } from "./kernel-lease.js";
+import { freshKernelLease, preludeError, runPrelude } from "./kernel-lease.js";
+import { runCellBatch, runnerUsable, type BegunCell, type CellRun, type CellSteps } from "./cell-runner.js";
 import { scrubSecrets, secretTexts } from "./scrub-secrets.js";
 import type { KernelLease, LeaseFn, RunError, RunTimings } from "./types.js";
 
@@ -119,6 +120,7 @@ export async function executeNotebook(
       deadline,
       started,
       skipTag: lease.skipTag,
+      prelude: lease.prelude,
     });
     const cellsMs = performance.now() - t1;
     notebook.metadata.language_info ??= kernel.info.language_info;
@@ -216,6 +218,8 @@ interface CellLoopOptions extends ExecutionOptions {
   started: number;
   /** Cells with this tag already ran when the kernel was prepared. */
   skipTag?: string;
+  /** The lease's silent code before the cells (KernelLease.prelude). */
+  prelude?: string;
 }
 
 async function executeCells(
@@ -224,68 +228,152 @@ async function executeCells(
   options: CellLoopOptions,
 ): Promise<{ status: ExecutionStatus; error?: RunError }> {
   const collector = new OutputCollector({ maxOutputBytes: options.limits?.maxOutputBytes });
-  const codeCells = notebook.cells
+  const entries = notebook.cells
     .map((cell, index) => ({ cell, index }))
     .filter(({ cell }) => cell.cell_type === "code" && sourceText(cell.source).trim() !== "")
     .filter(({ cell }) => !options.skipTag || !hasTag(cell, options.skipTag));
-  for (const [i, { cell, index }] of codeCells.entries()) {
-    const code = cell as CodeCell;
-    const ordinal = i + 1;
-    const total = codeCells.length;
-    const cellStart = new Date();
-    options.onProgress?.({
-      type: "cell-start",
-      cellIndex: index,
-      ordinal,
-      total,
-      elapsedMs: Date.now() - options.started,
-    });
-    const sink = collector.forCell(code.outputs);
-    const remaining = options.deadline - Date.now();
-    const timeoutMs = Math.min(options.cellTimeoutMs || Infinity, remaining);
-    let status: ExecutionStatus = "ok";
-    let error: RunError | undefined;
-    try {
-      const reply = await kernel.execute(sourceText(code.source), {
-        onIopub: (msg) => sink.handle(msg),
-        timeoutMs: Number.isFinite(timeoutMs) ? Math.max(1, timeoutMs) : undefined,
-      });
-      code.execution_count = reply.execution_count ?? sink.executionCount ?? code.execution_count;
-      if (reply.status !== "ok") {
-        status = "error";
-        error = errorFromReply(reply, code, index);
+  const cells: CellRun[] = entries.map(({ cell, index }, i) => ({
+    code: cell as CodeCell,
+    index,
+    ordinal: i + 1,
+    total: entries.length,
+  }));
+  const steps: CellSteps = {
+    begin: (cell) => beginCell(cell, collector, options),
+    end: (cell, begun, status) => endCell(cell, begun, status, options),
+    failure: (cell, begun, thrown) => failedCell(cell, begun, thrown, options),
+    replyError: errorFromReply,
+  };
+  let next = 0;
+  let prelude = options.prelude;
+  while (next < cells.length) {
+    let begun: BegunCell | undefined;
+    if (runnerUsable(kernel)) {
+      const batch = await runCellBatch(kernel, cells.slice(next), steps, prelude);
+      if (batch.preludeFailed) {
+        const { ename, evalue } = batch.preludeFailed;
+        throw await killedFor(kernel, preludeError(kernel.spec.name, ename, evalue));
       }
-    } catch (thrown) {
-      code.execution_count = sink.executionCount ?? code.execution_count;
-      const err = coerceError(thrown);
-      const failure = classifyFailure(err);
-      status = failure.status;
-      const runOver = status === "timeout" && timeoutMs === remaining;
-      error = {
-        ename: failure.ename,
-        evalue: runOver ? `the run timed out after ${formatMs(options.runTimeoutMs ?? 0)}` : err.message,
-        traceback: [],
-        cellIndex: index,
-      };
-      code.outputs.push({ output_type: "error", ename: error.ename, evalue: error.evalue, traceback: [] });
+      if (!batch.preludePending) prelude = undefined;
+      if (batch.stop) return batch.stop;
+      next += batch.done;
+      if (next >= cells.length) break;
+      // The runner handed this cell back (it needs the kernel's event loop), or is unavailable.
+      begun = batch.begun;
     }
-    const cellEnd = new Date();
-    const ms = cellEnd.getTime() - cellStart.getTime();
-    code.metadata.execution = {
-      "iopub.status.busy": cellStart.toISOString(),
-      "iopub.status.idle": cellEnd.toISOString(),
-    };
-    code.metadata.papermill = {
-      start_time: cellStart.toISOString(),
-      end_time: cellEnd.toISOString(),
-      duration: ms / 1000,
-      status: status === "ok" ? "completed" : "failed",
-      exception: status !== "ok",
-    };
-    options.onProgress?.({ type: "cell-done", cellIndex: index, ordinal, total, ms, status });
-    if (status !== "ok") return { status, error };
+    if (prelude !== undefined) await runPrelude(kernel, prelude).catch((err) => throwKilled(kernel, err));
+    prelude = undefined;
+    const ended = await runOneCell(kernel, cells[next]!, begun ?? steps.begin(cells[next]!), steps);
+    if (ended) return ended;
+    next++;
   }
+  // A notebook without code cells.
+  if (prelude !== undefined) await runPrelude(kernel, prelude).catch((err) => throwKilled(kernel, err));
   return { status: "ok" };
+}
+
+/** A kernel that could not be prepared is killed, as the lease does when it prepares one itself. */
+async function killedFor(kernel: KernelClient, err: unknown): Promise<unknown> {
+  await kernel.kill();
+  return err;
+}
+
+async function throwKilled(kernel: KernelClient, err: unknown): Promise<never> {
+  throw await killedFor(kernel, err);
+}
+
+/** Starts a cell: its progress event, its output sink and its time limit. */
+function beginCell(cell: CellRun, collector: OutputCollector, options: CellLoopOptions): BegunCell {
+  const started = new Date();
+  options.onProgress?.({
+    type: "cell-start",
+    cellIndex: cell.index,
+    ordinal: cell.ordinal,
+    total: cell.total,
+    elapsedMs: Date.now() - options.started,
+  });
+  const remaining = options.deadline - Date.now();
+  const timeoutMs = Math.min(options.cellTimeoutMs || Infinity, remaining);
+  return {
+    started,
+    sink: collector.forCell(cell.code.outputs),
+    timeoutMs: Number.isFinite(timeoutMs) ? Math.max(1, timeoutMs) : undefined,
+    runOver: timeoutMs === remaining,
+  };
+}
+
+/** Ends a cell: its timing metadata and progress event. */
+function endCell(cell: CellRun, begun: BegunCell, status: ExecutionStatus, options: CellLoopOptions): void {
+  const cellEnd = new Date();
+  const ms = cellEnd.getTime() - begun.started.getTime();
+  cell.code.metadata.execution = {
+    "iopub.status.busy": begun.started.toISOString(),
+    "iopub.status.idle": cellEnd.toISOString(),
+  };
+  cell.code.metadata.papermill = {
+    start_time: begun.started.toISOString(),
+    end_time: cellEnd.toISOString(),
+    duration: ms / 1000,
+    status: status === "ok" ? "completed" : "failed",
+    exception: status !== "ok",
+  };
+  options.onProgress?.({
+    type: "cell-done",
+    cellIndex: cell.index,
+    ordinal: cell.ordinal,
+    total: cell.total,
+    ms,
+    status,
+  });
+}
+
+/** A cell that did not end by itself (timeout, dead kernel, broken reply): its status and error output. */
+function failedCell(
+  cell: CellRun,
+  begun: BegunCell,
+  thrown: unknown,
+  options: CellLoopOptions,
+): { status: ExecutionStatus; error: RunError } {
+  const code = cell.code;
+  code.execution_count = begun.sink.executionCount ?? code.execution_count;
+  const err = coerceError(thrown);
+  const failure = classifyFailure(err);
+  const runOver = failure.status === "timeout" && begun.runOver;
+  const error: RunError = {
+    ename: failure.ename,
+    evalue: runOver ? `the run timed out after ${formatMs(options.runTimeoutMs ?? 0)}` : err.message,
+    traceback: [],
+    cellIndex: cell.index,
+  };
+  code.outputs.push({ output_type: "error", ename: error.ename, evalue: error.evalue, traceback: [] });
+  return { status: failure.status, error };
+}
+
+/** One cell, one execute_request (every kernel; the runner's fallback). Returns how the run stops, if it does. */
+async function runOneCell(
+  kernel: KernelClient,
+  cell: CellRun,
+  begun: BegunCell,
+  steps: CellSteps,
+): Promise<{ status: ExecutionStatus; error?: RunError } | undefined> {
+  const code = cell.code;
+  let status: ExecutionStatus = "ok";
+  let error: RunError | undefined;
+  try {
+    const reply = await kernel.execute(sourceText(code.source), {
+      onIopub: (msg) => begun.sink.handle(msg),
+      timeoutMs: begun.timeoutMs,
+    });
+    code.execution_count = reply.execution_count ?? begun.sink.executionCount ?? code.execution_count;
+    if (reply.status !== "ok") {
+      status = "error";
+      error = errorFromReply(reply, code, cell.index);
+    }
+  } catch (thrown) {
+    ({ status, error } = steps.failure(cell, begun, thrown));
+  }
+  steps.end(cell, begun, status);
+  return status === "ok" ? undefined : { status, error };
 }
 
 /**

@@ -25,14 +25,21 @@ export async function prepareKernel(
     .filter(Boolean)
     .join("\n");
   if (!preamble) return;
-  const reply = await kernel.execute(preamble, { silent: true, timeoutMs: 30_000 });
-  if (reply.status !== "ok") {
-    throw new AppError(
-      "kernel-launch",
-      `kernel "${spec.name}" could not be prepared for the run (working folder, environment, nbhook helper): ` +
-        `${reply.ename}: ${reply.evalue}`,
-    );
-  }
+  await runPrelude(kernel, preamble);
+}
+
+/** Executes a lease's prelude on its own request (kernels without the cell runner). */
+export async function runPrelude(kernel: KernelClient, code: string): Promise<void> {
+  const reply = await kernel.execute(code, { silent: true, timeoutMs: 30_000 });
+  if (reply.status !== "ok") throw preludeError(kernel.spec.name, reply.ename, reply.evalue);
+}
+
+export function preludeError(kernel: string, ename?: string, evalue?: string): AppError {
+  return new AppError(
+    "kernel-launch",
+    `kernel "${kernel}" could not be prepared for the run (working folder, environment, nbhook helper): ` +
+      `${ename}: ${evalue}`,
+  );
 }
 
 /** A fresh kernel, from `pool` when given, prepared for the run and shut down after it. */
@@ -41,14 +48,20 @@ export function freshKernelLease(pool?: KernelPool): LeaseFn {
     const kernel = await (pool
       ? pool.take(request.spec, request.start)
       : KernelClient.start(request.spec, request.start));
+    // A pooled Python kernel's move into the run's folder and environment goes with the cells.
+    const prelude =
+      pool && helperPreamble(request.spec) === undefined && request.spec.language.toLowerCase() === "python"
+        ? contextPreamble(request.spec, request.start.cwd, request.start.env)
+        : undefined;
     try {
-      await prepareKernel(kernel, request, pool !== undefined);
+      if (prelude === undefined) await prepareKernel(kernel, request, pool !== undefined);
     } catch (err) {
       await kernel.kill();
       throw err;
     }
     return {
       kernel,
+      prelude,
       release: async () => {
         // With a pool the shutdown happens after the answer; without one (the CLI) we wait for it.
         if (pool) pool.retire(kernel);

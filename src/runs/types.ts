@@ -218,6 +218,12 @@ export interface KernelLease {
    */
   skipTag?: string;
   skippedOutputs?: { outputs: Output[]; executionCount: number | null }[];
+  /**
+   * Silent code the run executes before its cells (a pooled kernel's move into the run's folder
+   * and environment), left to the run so that it can go with the cells in one request. Its
+   * failure throws the AppError of preludeError().
+   */
+  prelude?: string;
   /** Called once when the run is over. */
   release(status: ExecutionStatus): Promise<void>;
 }
