@@ -3,5 +3,13 @@
  * ipython_kernel_config.json): no command history. Its history.sqlite would keep every cell a run
  * executed — the injected parameters included, unredacted — on disk. The fork server builds its
  * template shell with the same settings (python/nbhook/_forkserver.py).
+ *
+ * And no `_execute_sleep`: ipykernel sleeps 0.5 ms before each execute_reply so that a client
+ * reading the reply first has seen the outputs; nbhook ends a cell only when both the reply and
+ * the iopub `idle` have come (kernel/client.ts), and iopub keeps its order, so the sleep buys
+ * nothing and costs 0.5 ms per request (npm run bench:kernel, docs/performance.md).
  */
-export const IPYTHON_KERNEL_CONFIG = JSON.stringify({ HistoryManager: { enabled: false } });
+export const IPYTHON_KERNEL_CONFIG = JSON.stringify({
+  HistoryManager: { enabled: false },
+  IPythonKernel: { _execute_sleep: 0 },
+});
