@@ -1,7 +1,8 @@
 /** The runs table of the Runs page and of a webhook's page. */
 import type { RunJson } from "../../api/schemas.js";
 import { baseName, duration } from "../format.js";
-import { StatusBadge, Table, When } from "./common.js";
+import { StatusBadge, When } from "./indicators.js";
+import { Table } from "./layout.js";
 
 export function RunsTable({
   runs,

@@ -2,7 +2,7 @@
 import { RUN_STATUSES, type RunStatus } from "../../run-status.js";
 import { api } from "../api.js";
 import { webhookTitle } from "../../api/webhook-names.js";
-import { ErrorNote, LiveMarker } from "../components/common.js";
+import { ErrorNote, LiveMarker } from "../components/indicators.js";
 import { mergeRun, RunsTable } from "../components/runs-table.js";
 import { useLoad, useRunEvents, useTick, useTitle } from "../hooks.js";
 import { navigate } from "../router.js";

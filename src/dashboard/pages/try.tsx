@@ -8,7 +8,8 @@ import type { WebhookJson } from "../../api/schemas.js";
 import { webhookTitle } from "../../api/webhook-names.js";
 import { api, describeError, pathOf } from "../api.js";
 import { AnswerView, readAnswer, type Answer } from "../components/answer.js";
-import { ErrorNote, Section } from "../components/common.js";
+import { ErrorNote } from "../components/indicators.js";
+import { Section } from "../components/layout.js";
 import { useLoad, useTitle } from "../hooks.js";
 import { fieldText, initialText, jsonBody, readForm, type FieldSpec } from "../param-form.js";
 

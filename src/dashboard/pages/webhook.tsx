@@ -2,7 +2,9 @@
 import type { VersionJson, WebhookJson } from "../../api/schemas.js";
 import { webhookTitle } from "../../api/webhook-names.js";
 import { api, canDeploy, describeError, noticeSignOut } from "../api.js";
-import { CopyButton, ErrorNote, LiveMarker, Section, Table, When } from "../components/common.js";
+import { ErrorNote, LiveMarker, When } from "../components/indicators.js";
+import { Section, Table } from "../components/layout.js";
+import { CopyButton } from "../components/copy-button.js";
 import { mergeRun, RunsTable } from "../components/runs-table.js";
 import { dateTime, duration, histoTime, size } from "../format.js";
 import { useLoad, useRunEvents, useTitle } from "../hooks.js";

@@ -4,7 +4,9 @@ import type { RunJson, WebhookJson } from "../../api/schemas.js";
 import { webhookTitle } from "../../api/webhook-names.js";
 import { api } from "../api.js";
 import { mergeRun } from "../components/runs-table.js";
-import { CopyButton, ErrorNote, LiveMarker, StatusBadge, Table, When } from "../components/common.js";
+import { ErrorNote, LiveMarker, StatusBadge, When } from "../components/indicators.js";
+import { Table } from "../components/layout.js";
+import { CopyButton } from "../components/copy-button.js";
 import { duration, histoTime } from "../format.js";
 import { useLoad, useRunEvents, useTick, useTitle } from "../hooks.js";
 
