@@ -55,7 +55,16 @@ export class SqliteRuns {
     const id = randomUUID();
     const stamp = now();
     const parameters = toJsonText(runParametersSchema, input.parameters, "the run's parameters");
-    return inTransaction(this.db, () => {
+    const row = {
+      id,
+      webhook_id: input.webhookId,
+      version_histo: input.versionHisto,
+      output_histo: newHisto(),
+      status: input.queued ? ("queued" as const) : ("running" as const),
+      queued_at: input.queued ? stamp : null,
+      started_at: stamp,
+    };
+    inTransaction(this.db, () => {
       if (this.sql("SELECT 1 FROM webhooks WHERE id = ?").get(input.webhookId) === undefined) {
         throw new AppError("not-found", `no webhook with id ${input.webhookId}`);
       }
@@ -63,16 +72,25 @@ export class SqliteRuns {
         `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, queued_at, started_at, parameters)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
-        id,
-        input.webhookId,
-        input.versionHisto,
-        newHisto(),
-        input.queued ? "queued" : "running",
-        input.queued ? stamp : null,
-        stamp,
+        row.id,
+        row.webhook_id,
+        row.version_histo,
+        row.output_histo,
+        row.status,
+        row.queued_at,
+        row.started_at,
         parameters,
       );
-      return this.mustGet(id);
+    });
+    // The record as just written, not read back (every call creates one): the parameters as a read
+    // gives them (their JSON text parsed).
+    return toRun({
+      ...row,
+      duration_ms: null,
+      error: null,
+      parameters: runParametersSchema.parse(JSON.parse(parameters)),
+      http_status: null,
+      response_headers: null,
     });
   }
 
