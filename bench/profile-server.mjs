@@ -4,7 +4,8 @@
 // (as bench/server.mjs does) with `nbhook add --mode reuse` (or --mode), makes --calls sequential
 // keep-alive calls, stops the server (SIGTERM: the profile is written on exit) and prints the
 // self time by function and by file, in ms per call, from the .cpuprofile.
-// Usage: node bench/profile-server.mjs [--calls 400] [--mode reuse] [--root DIR] [--top 40]
+// Usage: node bench/profile-server.mjs [--calls 400] [--mode reuse] [--root DIR] [--top 40] [--no-prof]
+//   --no-prof: no profiler, only the latencies and the server's CPU time per call (/proc/PID/stat).
 //   --root: the checkout whose dist/ is run (default: this one). Bounded: calls ≤ 2000, 60 s a call.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     root: { type: "string" },
     top: { type: "string", default: "40" },
     keep: { type: "string" },
+    "no-prof": { type: "boolean", default: false },
   },
 });
 const CALLS = Math.max(1, Math.min(Number(values.calls), 2000));
@@ -55,7 +57,20 @@ writeFileSync(
 
 const child = spawn(
   "node",
-  ["--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", profDir, cli, "serve", "--host", "127.0.0.1", "--port", "0", "--home", home, "--pool", "2", "-q"],
+  [
+    ...(values["no-prof"] ? [] : ["--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", profDir]),
+    cli,
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--home",
+    home,
+    "--pool",
+    "2",
+    "-q",
+  ],
   { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NBHOOK_HOME: home } },
 );
 process.on("exit", () => child.kill("SIGKILL"));
@@ -80,13 +95,21 @@ const add = spawnSync("node", [cli, "add", nbFile, "--inline", "--mode", values.
 if (add.status !== 0) throw new Error(`add failed: ${add.stderr}`);
 const hook = add.stdout.trim();
 
+/** The server process's CPU time (user + system) so far, in ms, from /proc/PID/stat. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks of 1/100 s
+}
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const get = (u) =>
   new Promise((resolve, reject) => {
     const req = http.get(u, { agent, timeout: 60_000 }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
     });
     req.on("timeout", () => req.destroy(new Error("timed out")));
     req.on("error", reject);
@@ -99,6 +122,7 @@ const overheads = [];
 const t0 = performance.now();
 // The calls' window on the profile's clock (CLOCK_MONOTONIC, µs): start-up is left out.
 const from = Number(process.hrtime.bigint() / 1000n);
+const cpu0 = cpuMs(child.pid);
 for (let i = 0; i < CALLS; i++) {
   const s = performance.now();
   const res = await get(`${hook}?name=caller${i}`);
@@ -114,6 +138,7 @@ for (let i = 0; i < CALLS; i++) {
 }
 const wall = performance.now() - t0;
 const to = Number(process.hrtime.bigint() / 1000n);
+const cpuPerCall = (cpuMs(child.pid) - cpu0) / CALLS;
 agent.destroy();
 const exited = new Promise((r) => child.once("exit", r));
 child.kill("SIGTERM");
@@ -124,9 +149,16 @@ clearTimeout(killer);
 const p50 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
   `${CALLS} calls (${values.mode}): p50 ${p50(totals).toFixed(2)} ms, overhead p50 ${p50(overheads).toFixed(2)} ms, ` +
-    `wall ${(wall / CALLS).toFixed(2)} ms/call; load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    `wall ${(wall / CALLS).toFixed(2)} ms/call, server CPU ${cpuPerCall.toFixed(2)} ms/call; load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
 );
 
+if (values["no-prof"]) {
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
 const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
 if (!file) throw new Error("no profile written");
 const prof = JSON.parse(readFileSync(path.join(profDir, file), "utf8"));
@@ -157,14 +189,21 @@ for (const node of prof.nodes) {
   const f = short(cf.url || "(native)");
   const key = `${cf.functionName || "(anon)"} ${f}:${cf.lineNumber + 1}`;
   byFn.set(key, (byFn.get(key) ?? 0) + n);
-  const pkg = f.startsWith("nm:") ? f.split("/").slice(0, f.startsWith("nm:@") ? 2 : 1).join("/") : f;
+  const pkg = f.startsWith("nm:")
+    ? f
+        .split("/")
+        .slice(0, f.startsWith("nm:@") ? 2 : 1)
+        .join("/")
+    : f;
   byFile.set(pkg, (byFile.get(pkg) ?? 0) + n);
 }
 const per = (n) => (n / 1000 / CALLS).toFixed(3);
 console.log(`busy (not idle): ${per(busy)} ms/call`);
 const TOP = Number(values.top);
 console.log("\nself time by function (ms/call):");
-for (const [k, n] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${per(n).padStart(7)}  ${k}`);
+for (const [k, n] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+  console.log(`${per(n).padStart(7)}  ${k}`);
 console.log("\nself time by file or package (ms/call):");
-for (const [k, n] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${per(n).padStart(7)}  ${k}`);
+for (const [k, n] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+  console.log(`${per(n).padStart(7)}  ${k}`);
 rmSync(work, { recursive: true, force: true });

@@ -4,7 +4,6 @@
  * Writes go to a temporary name and are renamed, so a crash never leaves half a notebook.
  */
 import { randomBytes } from "node:crypto";
-import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { readFile, rename, writeFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
@@ -171,26 +170,9 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-/**
- * Below this size a file is written with synchronous calls: a few syscalls on the page cache cost
- * less than the thread-pool round trips of open, write, close and rename (each call of a webhook
- * writes its executed notebook, a few KiB).
- */
-const SYNC_WRITE_BYTES = 64 * 1024; // in string characters or bytes: roughly
-
 /** Writes a file via a temporary sibling and a rename. */
 export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString("hex")}.tmp`);
-  if (data.length <= SYNC_WRITE_BYTES) {
-    try {
-      writeFileSync(tmp, data);
-      renameSync(tmp, file);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
-    return;
-  }
   try {
     await writeFile(tmp, data);
     await rename(tmp, file);

@@ -210,7 +210,9 @@ function prepareNotebook(
     );
   }
   // One copy: injectParameters makes its own (its cell has no outputs to clear).
-  const copy = inject ? injectParameters(source, parameters, { language: language! }) : structuredClone(source);
+  const copy = inject
+    ? injectParameters(source, parameters, { language: language! })
+    : structuredClone(source);
   for (const cell of copy.cells) {
     if (cell.cell_type === "code") {
       cell.outputs = [];

@@ -79,7 +79,9 @@ function parsedVersion(webhook: Webhook, histo: string, bytes: Buffer): Notebook
     parsed.set(key, kept);
     return kept.notebook;
   }
-  const notebook = deepFreeze(parseNotebook(bytes.toString("utf8"), `${webhook.fileName} (version ${histo})`));
+  const notebook = deepFreeze(
+    parseNotebook(bytes.toString("utf8"), `${webhook.fileName} (version ${histo})`),
+  );
   parsed.set(key, { size: bytes.length, notebook });
   if (parsed.size > PARSED_VERSIONS) parsed.delete(parsed.keys().next().value!);
   return notebook;
