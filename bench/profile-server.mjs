@@ -96,9 +96,26 @@ if (add.status !== 0) throw new Error(`add failed: ${add.stderr}`);
 const hook = add.stdout.trim();
 
 /** The server process's CPU time (user + system) so far, in ms, from /proc/PID/stat. */
-function cpuMs(pid) {
+function cpuMs(pid, which = "both") {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks of 1/100 s
+  const [user, system] = [Number(fields[11]), Number(fields[12])]; // utime, stime: ticks of 1/100 s
+  return ((which === "user" ? user : which === "system" ? system : user + system) * 1000) / 100;
+}
+
+/** CPU ms by thread id: [name, ms] from /proc/PID/task/TID/stat. */
+function threadCpu(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      const fields = text.slice(text.lastIndexOf(") ") + 2).split(" ");
+      out.set(tid, [name, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -123,6 +140,8 @@ const t0 = performance.now();
 // The calls' window on the profile's clock (CLOCK_MONOTONIC, µs): start-up is left out.
 const from = Number(process.hrtime.bigint() / 1000n);
 const cpu0 = cpuMs(child.pid);
+const sys0 = cpuMs(child.pid, "system");
+const threads0 = threadCpu(child.pid);
 for (let i = 0; i < CALLS; i++) {
   const s = performance.now();
   const res = await get(`${hook}?name=caller${i}`);
@@ -139,6 +158,8 @@ for (let i = 0; i < CALLS; i++) {
 const wall = performance.now() - t0;
 const to = Number(process.hrtime.bigint() / 1000n);
 const cpuPerCall = (cpuMs(child.pid) - cpu0) / CALLS;
+const sysPerCall = (cpuMs(child.pid, "system") - sys0) / CALLS;
+const threads1 = threadCpu(child.pid);
 agent.destroy();
 const exited = new Promise((r) => child.once("exit", r));
 child.kill("SIGTERM");
@@ -149,12 +170,26 @@ clearTimeout(killer);
 const p50 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
   `${CALLS} calls (${values.mode}): p50 ${p50(totals).toFixed(2)} ms, overhead p50 ${p50(overheads).toFixed(2)} ms, ` +
-    `wall ${(wall / CALLS).toFixed(2)} ms/call, server CPU ${cpuPerCall.toFixed(2)} ms/call; load ${os
+    `wall ${(wall / CALLS).toFixed(2)} ms/call, server CPU ${cpuPerCall.toFixed(2)} ms/call (system ${sysPerCall.toFixed(2)}); load ${os
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(" ")}`,
 );
 
+// By thread name (the main thread is "node"; libuv's pool "libuv-worker", zeromq's I/O "ZMQbg/…").
+const byThread = new Map();
+for (const [tid, [name, ms]] of threads1) {
+  const key = name.replace(/\d+$/, "#");
+  byThread.set(key, (byThread.get(key) ?? 0) + ms - (threads0.get(tid)?.[1] ?? 0));
+}
+console.log(
+  "server CPU by thread (ms/call): " +
+    [...byThread]
+      .filter(([, ms]) => ms > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `${name} ${(ms / CALLS).toFixed(2)}`)
+      .join(", "),
+);
 if (values["no-prof"]) {
   rmSync(work, { recursive: true, force: true });
   process.exit(0);
