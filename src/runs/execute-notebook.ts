@@ -15,7 +15,13 @@ import {
   type KernelSpec,
 } from "../kernel/index.js";
 import { OutputCollector } from "../notebook/outputs.js";
-import { findInjectedCellIndex, hasTag, injectParameters } from "../notebook/parameters/index.js";
+import {
+  findInjectedCellIndex,
+  hasTag,
+  injectedSource,
+  injectParameters,
+  recordParameters,
+} from "../notebook/parameters/index.js";
 import { sourceText } from "../notebook/read.js";
 import { renderNotebookHtml } from "../notebook/render-html.js";
 import { findResponse } from "../notebook/response.js";
@@ -171,9 +177,9 @@ function answerOf(result: ExecutionResult, cwd: string | undefined, limits: Answ
 function showParameters(notebook: Notebook, shown: Parameters, language: ParamLanguage): void {
   const index = findInjectedCellIndex(notebook);
   if (index < 0) return;
-  const rewritten = injectParameters(notebook, shown, { language });
-  notebook.cells[index]!.source = rewritten.cells[index]!.source;
-  notebook.metadata = rewritten.metadata;
+  // What injectParameters would write, without copying the executed notebook and its outputs.
+  notebook.cells[index]!.source = injectedSource(notebook, shown, { language });
+  recordParameters(notebook, shown);
 }
 
 /** Cells that ran when the kernel was prepared (setup mode) show the outputs they had then. */
@@ -195,22 +201,25 @@ function prepareNotebook(
   language: ParamLanguage | undefined,
   parameters: Parameters | undefined,
 ): Notebook {
-  const copy = structuredClone(source);
-  for (const cell of copy.cells) {
-    if (cell.cell_type === "code") {
-      cell.outputs = [];
-      cell.execution_count = null;
-    }
-  }
-  if (!parameters || Object.keys(parameters).length === 0) return copy;
-  if (!language) {
+  const inject = parameters !== undefined && Object.keys(parameters).length > 0;
+  if (inject && !language) {
     throw new AppError(
       "parameter-invalid",
       `cannot inject parameters into a ${spec.language || "unknown-language"} notebook (kernel "${spec.name}"): ` +
         `nbhook writes parameters for Python, R, Julia, JavaScript and TypeScript`,
     );
   }
-  return injectParameters(copy, parameters, { language });
+  // One copy: injectParameters makes its own (its cell has no outputs to clear).
+  const copy = inject
+    ? injectParameters(source, parameters, { language: language! })
+    : structuredClone(source);
+  for (const cell of copy.cells) {
+    if (cell.cell_type === "code") {
+      cell.outputs = [];
+      cell.execution_count = null;
+    }
+  }
+  return copy;
 }
 
 interface CellLoopOptions extends ExecutionOptions {

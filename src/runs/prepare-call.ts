@@ -38,7 +38,7 @@ export async function prepareCall(
       `the webhook for ${webhook.name} has no deployed version: deploy one with \`nbhook add\``,
     );
   }
-  const notebook = parseNotebook(bytes.toString("utf8"), `${webhook.fileName} (version ${versionHisto})`);
+  const notebook = parsedVersion(webhook, versionHisto, bytes);
   const specs = await deps.findSpecs();
   const spec = deps.kernelsElsewhere
     ? kernelNamedBy(specs, notebook)
@@ -59,6 +59,40 @@ export async function prepareCall(
     request: input,
   });
   return { ...base, language, parameters, redacted: redactParameters(parameters) };
+}
+
+/**
+ * Deployed versions, parsed: a version's file never changes (a new deployment is a new histo), so
+ * its parse is kept, by webhook and histo, for the last {@link PARSED_VERSIONS} versions called.
+ * Frozen: every reader of a prepared call's notebook copies it before changing it
+ * (executeNotebook, SetupCellError.annotate), and a slip would throw instead of leaking into the
+ * next call.
+ */
+const parsed = new Map<string, { size: number; notebook: Notebook }>();
+const PARSED_VERSIONS = 64;
+
+function parsedVersion(webhook: Webhook, histo: string, bytes: Buffer): Notebook {
+  const key = `${webhook.id}/${histo}`;
+  const kept = parsed.get(key);
+  if (kept && kept.size === bytes.length) {
+    parsed.delete(key); // most recently used last
+    parsed.set(key, kept);
+    return kept.notebook;
+  }
+  const notebook = deepFreeze(
+    parseNotebook(bytes.toString("utf8"), `${webhook.fileName} (version ${histo})`),
+  );
+  parsed.set(key, { size: bytes.length, notebook });
+  if (parsed.size > PARSED_VERSIONS) parsed.delete(parsed.keys().next().value!);
+  return notebook;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
 }
 
 /** The installed kernel the notebook asks for, else one described by its metadata (see kernelsElsewhere). */

@@ -8,6 +8,7 @@
  * Every write goes to a temporary name and is renamed.
  */
 import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { copyFile, link, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { AppError } from "../errors.js";
@@ -16,6 +17,9 @@ import type { AnswerFile } from "../notebook/types.js";
 
 /** A kept answer up to this size is read into memory to be sent; a larger one is streamed. */
 export const KEPT_ANSWER_READ_BYTES = 1024 * 1024;
+
+/** Files up to this size are read with synchronous calls (see FileLayout.read). */
+const SYNC_READ_BYTES = 256 * 1024;
 
 export class FileLayout {
   constructor(readonly home: string) {}
@@ -58,7 +62,8 @@ export class FileLayout {
   }
 
   async write(file: string, data: Buffer | string): Promise<void> {
-    await mkdir(path.dirname(file), { recursive: true });
+    // Synchronous: a folder that exists (nearly always) costs one syscall, not a thread-pool trip.
+    mkdirSync(path.dirname(file), { recursive: true });
     await writeFileAtomic(file, data);
   }
 
@@ -101,6 +106,9 @@ export class FileLayout {
 
   async read(file: string): Promise<Buffer | undefined> {
     try {
+      // A small file (a deployed notebook, read by every call) in two syscalls, not four
+      // thread-pool trips; a large one without blocking the event loop.
+      if (statSync(file).size <= SYNC_READ_BYTES) return readFileSync(file);
       return await readFile(file);
     } catch (err) {
       if (err instanceof Error && "code" in err && err.code === "ENOENT") return undefined;
@@ -113,7 +121,7 @@ export class FileLayout {
   }
 
   async ensureDir(dir: string): Promise<string> {
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true }); // as in write(): every call ensures its files folder
     return dir;
   }
 }

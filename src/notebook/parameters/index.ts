@@ -7,7 +7,14 @@
 export type { ParamType, ParameterDefault } from "./types.js";
 export { translateParameters, translateValue, type TranslateOptions } from "./translators.js";
 export { validateName, isValidName, nameProblem, variableName } from "./names.js";
-export { injectParameters, findInjectedCellIndex, newCellId, type InjectOptions } from "./inject.js";
+export {
+  injectParameters,
+  injectedSource,
+  recordParameters,
+  findInjectedCellIndex,
+  newCellId,
+  type InjectOptions,
+} from "./inject.js";
 export { INJECTED_TAG, PARAMETERS_TAG, findFirstTaggedCellIndex, hasTag } from "./cells.js";
 export { readParameterDefaults, readSourceDefaults } from "./read-defaults.js";
 export { coerceParameter } from "./coerce.js";

@@ -28,10 +28,7 @@ export interface InjectOptions {
  * Throws AppError("parameter-invalid") for a name the language cannot use (see names.ts).
  */
 export function injectParameters(nb: Notebook, params: Parameters, options: InjectOptions): Notebook {
-  const { language, comment = "Parameters" } = options;
-  const source = translateParameters(language, params, comment, {
-    keywords: declarationKeywords(nb, language),
-  });
+  const source = injectedSource(nb, params, options);
   const out = structuredClone(nb);
   const cell: CodeCell = {
     cell_type: "code",
@@ -50,11 +47,25 @@ export function injectParameters(nb: Notebook, params: Parameters, options: Inje
   else if (defaults >= 0) out.cells.splice(defaults + 1, 0, cell);
   else out.cells.unshift(cell);
 
-  const previous: unknown = out.metadata.papermill;
+  recordParameters(out, params);
+  return out;
+}
+
+/**
+ * The source of the `injected-parameters` cell injectParameters gives `nb` for `params` (the
+ * same checks and errors), without copying the notebook.
+ */
+export function injectedSource(nb: Notebook, params: Parameters, options: InjectOptions): string {
+  const { language, comment = "Parameters" } = options;
+  return translateParameters(language, params, comment, { keywords: declarationKeywords(nb, language) });
+}
+
+/** Records `params` in `nb.metadata.papermill.parameters`, as injectParameters does (in place). */
+export function recordParameters(nb: Notebook, params: Parameters): void {
+  const previous: unknown = nb.metadata.papermill;
   const papermill =
     typeof previous === "object" && previous !== null && !Array.isArray(previous) ? previous : {};
-  out.metadata.papermill = { ...papermill, parameters: toJsonValue(params) } as typeof out.metadata.papermill;
-  return out;
+  nb.metadata.papermill = { ...papermill, parameters: toJsonValue(params) } as typeof nb.metadata.papermill;
 }
 
 /** Index of the cell tagged `injected-parameters` (the first one), or -1. */

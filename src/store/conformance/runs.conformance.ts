@@ -70,6 +70,19 @@ export function runCases(test: DeclareCase): void {
     expect(await store.startRun(running.id)).toEqual(finished);
   });
 
+  test("answers not-found for a run or an output of an unknown webhook, and records neither", async (store) => {
+    const { webhook, version } = await deployed(store);
+    const unknown = "0123456789abcdef";
+    await expectAppError(
+      store.createRun({ webhookId: unknown, versionHisto: version.histo, parameters: {} }),
+      "not-found",
+    );
+    await expectAppError(store.writeOutput(unknown, version.histo, "{}"), "not-found");
+    expect(await store.listRuns({})).toEqual([]);
+    expect(await store.listOutputs(unknown)).toEqual([]);
+    expect(await store.listRuns({ webhookId: webhook.id })).toEqual([]);
+  });
+
   test("answers not-found when starting or finishing an unknown run", async (store) => {
     await expectAppError(store.startRun("no-such-run"), "not-found");
     await expectAppError(finishOk(store, "no-such-run"), "not-found");

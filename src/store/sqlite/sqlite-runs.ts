@@ -55,24 +55,40 @@ export class SqliteRuns {
     const id = randomUUID();
     const stamp = now();
     const parameters = toJsonText(runParametersSchema, input.parameters, "the run's parameters");
-    return inTransaction(this.db, () => {
-      if (this.sql("SELECT 1 FROM webhooks WHERE id = ?").get(input.webhookId) === undefined) {
-        throw new AppError("not-found", `no webhook with id ${input.webhookId}`);
-      }
-      this.sql(
-        `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, queued_at, started_at, parameters)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        id,
-        input.webhookId,
-        input.versionHisto,
-        newHisto(),
-        input.queued ? "queued" : "running",
-        input.queued ? stamp : null,
-        stamp,
-        parameters,
-      );
-      return this.mustGet(id);
+    const row = {
+      id,
+      webhook_id: input.webhookId,
+      version_histo: input.versionHisto,
+      output_histo: newHisto(),
+      status: input.queued ? ("queued" as const) : ("running" as const),
+      queued_at: input.queued ? stamp : null,
+      started_at: stamp,
+    };
+    // One statement, atomic by itself: inserted only when the webhook exists (every call makes one).
+    const info = this.sql(
+      `INSERT INTO runs (id, webhook_id, version_histo, output_histo, status, queued_at, started_at, parameters)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?)`,
+    ).run(
+      row.id,
+      row.webhook_id,
+      row.version_histo,
+      row.output_histo,
+      row.status,
+      row.queued_at,
+      row.started_at,
+      parameters,
+      row.webhook_id,
+    );
+    if (info.changes === 0) throw new AppError("not-found", `no webhook with id ${input.webhookId}`);
+    // The record as just written, not read back (every call creates one): the parameters as a read
+    // gives them (their JSON text parsed).
+    return toRun({
+      ...row,
+      duration_ms: null,
+      error: null,
+      parameters: runParametersSchema.parse(JSON.parse(parameters)),
+      http_status: null,
+      response_headers: null,
     });
   }
 
@@ -107,13 +123,17 @@ export class SqliteRuns {
       const target = this.files.responseFile(owner.webhook_id, id);
       await (file ? this.files.keep(target, file.path) : this.files.write(target, body));
     }
+    // The record back from the UPDATE itself (every call finishes one), but in a transaction:
+    // `.get()` of an UPDATE … RETURNING resets the statement after its first row, and a failed
+    // autocommit there (a full disk) would not be reported, the record silently left `running`.
     return inTransaction(this.db, () => {
-      this.sql(
+      const raw = this.sql(
         `UPDATE runs SET status = ?, duration_ms = ?, error = ?, http_status = ?,
              response_headers = coalesce(?, response_headers)
-           WHERE id = ?`,
-      ).run(result.status, Math.round(result.durationMs), error, result.httpStatus, head, id);
-      return this.mustGet(id);
+           WHERE id = ? RETURNING *`,
+      ).get(result.status, Math.round(result.durationMs), error, result.httpStatus, head, id);
+      if (raw === undefined) throw noRun(id);
+      return toRun(parseRow(runRowSchema, "runs", raw));
     });
   }
 

@@ -263,7 +263,9 @@ export class SqliteStore implements Store {
   }
 
   async writeOutput(webhookId: string, histo: string, notebook: string, runId?: string): Promise<void> {
-    this.mustGet(webhookId);
+    // Only whether it exists (every call writes one): not the whole webhook read and validated.
+    if (this.sql("SELECT 1 FROM webhooks WHERE id = ?").get(webhookId) === undefined)
+      throw noWebhook(webhookId);
     await this.files.write(this.files.outputFile(webhookId, histo), notebook);
     this.sql(
       "INSERT OR REPLACE INTO outputs (webhook_id, histo, created_at, size, run_id) VALUES (?, ?, ?, ?, ?)",
