@@ -112,15 +112,24 @@ describe("the kernel tweaks", () => {
     const byMessage: KernelSpec = { ...spec, interruptMode: "message" };
     for (const how of ["spawn", "fork"] as const) {
       const kernel = await start(how, {}, byMessage);
-      const running = run(
-        kernel,
+      let out = "";
+      let onStarted = () => {};
+      const started = new Promise<void>((resolve) => (onStarted = resolve));
+      const running = kernel.execute(
         "import time\nprint('started', flush=True)\nfor _ in range(100): time.sleep(0.05)\n'finished'",
+        {
+          onIopub: (m) => {
+            if (m.msg_type === "stream") out += m.content.text;
+            if (out.includes("started")) onStarted();
+          },
+        },
       );
-      await new Promise((r) => setTimeout(r, 400));
+      await started; // the cell runs: the interrupt comes while the kernel is busy
       await kernel.interrupt();
       const reply = await running;
       expect(reply.status).toBe("error");
-      expect(reply.out).toBe("started\n");
+      expect(reply.ename).toBe("KeyboardInterrupt");
+      expect(out).toBe("started\n");
       expect((await run(kernel, "'still alive'")).result).toBe("'still alive'");
     }
   });
@@ -128,10 +137,16 @@ describe("the kernel tweaks", () => {
   it("let a shutdown_request over the control channel end a kernel busy with a cell", async () => {
     for (const how of ["spawn", "fork"] as const) {
       const kernel = await start(how);
-      const running = run(kernel, "import time\nfor _ in range(20): time.sleep(0.05)").catch(
-        (err: unknown) => err,
-      );
-      await new Promise((r) => setTimeout(r, 300));
+      let onStarted = () => {};
+      const started = new Promise<void>((resolve) => (onStarted = resolve));
+      const running = kernel
+        .execute("import time\nprint('started', flush=True)\nfor _ in range(20): time.sleep(0.05)", {
+          onIopub: (m) => {
+            if (m.msg_type === "stream") onStarted();
+          },
+        })
+        .catch((err: unknown) => err);
+      await started;
       expect(await kernel.shutdown()).toEqual({ code: 0, signal: null });
       await running;
     }
