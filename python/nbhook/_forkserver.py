@@ -49,6 +49,9 @@ TESTED_IPYKERNEL_MAJORS = ("6",)
 # Imported before forking; a child whose working directory has a module of the same name (which
 # comes first on its sys.path) forgets them, so it imports that one as a spawned kernel would.
 HELPER_MODULES = ("nbhook", "naas")
+# Their modules a kernel of nbhook's imports too: the cell runner (the pool's warm-up imports it)
+# and the kernel tweaks (an extension of nbhook's kernel config); forgotten with nbhook when shadowed.
+HELPER_SUBMODULES = ("nbhook._runner", "nbhook._kernel_tweaks")
 # How long a child's ending waits for the threads the notebook started (a spawned interpreter
 # waits for non-daemon threads without limit; nbhook kills a kernel that takes longer than its
 # grace period anyway).
@@ -79,7 +82,7 @@ def _preimport(module):
             pass  # another ipykernel version; the child imports what it needs
     # nbhook's in-kernel helpers (on PYTHONPATH in every kernel nbhook starts): every pooled kernel
     # imports them at once (warm-up), so they are shared with the children instead of per kernel.
-    for name in HELPER_MODULES:
+    for name in HELPER_MODULES + HELPER_SUBMODULES:
         try:
             importlib.import_module(name)
         except Exception:
@@ -100,6 +103,8 @@ class _Template(object):
     error = None
     # Whether `-f <file>` parses to just IPKernelApp.connection_file (checked before forking).
     known_argv = False
+    # (IPKernelApp.classes, what _classes_with_config_traits gave for them), when known_argv.
+    classes = None
 
 
 def _shell_config(config):
@@ -173,7 +178,12 @@ def _check_known_argv():
     probe = "/nbhook-probe/connection.json"
     app = IPKernelApp()
     app.parse_command_line(["-f", probe])
-    return app.cli_config == Config({"IPKernelApp": {"connection_file": probe}}) and app.extra_args == []
+    known = app.cli_config == Config({"IPKernelApp": {"connection_file": probe}}) and app.extra_args == []
+    if known:
+        # parse_command_line lists the configurable classes for the loader (~3 ms of a child's
+        # start), which _KnownArgsLoader ignores: a child with the same classes reuses this list.
+        _Template.classes = (list(app.classes), tuple(app._classes_with_config_traits()))
+    return known
 
 
 class _KnownArgsLoader(object):
@@ -223,6 +233,16 @@ def _adopt_template_shell():
             return create_loader(app, argv, aliases, flags, classes=classes)
 
         IPKernelApp._create_loader = known_loader
+        if _Template.classes is not None:
+            classes_with_config_traits = IPKernelApp._classes_with_config_traits
+            known_classes, with_config_traits = _Template.classes
+
+            def listed_classes(app):
+                if isinstance(app, IPKernelApp) and list(app.classes) == known_classes:
+                    return iter(with_config_traits)
+                return classes_with_config_traits(app)
+
+            IPKernelApp._classes_with_config_traits = listed_classes
 
 
 def _fit_shell(shell, app, kernel):
@@ -614,12 +634,15 @@ def _end(code):
     except BaseException:
         pass
     try:
-        import io
+        import _io
 
         # Flushed before collecting: CPython can lose the buffer of a file in a reference cycle
         # when the collector breaks it (bpo-17852), which a spawned kernel does too.
+        # _io._IOBase, the C base every file object derives from (io.IOBase's Python subclasses
+        # too), rather than the io.IOBase ABC: what a teardown flushes is what that base's finalizer
+        # closes, and an ABC check of each new type costs ~2.5 ms over a used kernel's objects.
         for obj in gc.get_objects():
-            if isinstance(obj, io.IOBase):
+            if isinstance(obj, _io._IOBase):
                 try:
                     if not obj.closed:
                         obj.flush()

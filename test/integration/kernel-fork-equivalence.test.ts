@@ -106,6 +106,13 @@ const CELLS = [
     " ip._orig_sys_module_state['stdout'] is sys.stdout, len(ip.configurables), ip.extension_manager.ipython_extension_dir.startswith(os.environ['IPYTHONDIR']))",
   "%cd ..\n%cd -\nlen(_dh)",
   "%load_ext autoreload\n%autoreload 2\n'ext loaded'",
+  // what the kernel's config gave it: nbhook's kernel tweaks (an extension), the configurable
+  // classes (a forked child reuses the fork server's list), the IOPub flush and control queue
+  "sorted(get_ipython().extension_manager.loaded), get_ipython().kernel._execute_sleep",
+  "from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\n" +
+    "[c.__name__ for c in app._classes_with_config_traits()], app.extra_args, {k: list(v) for k, v in app.cli_config.items()}",
+  "import ipykernel.iostream, ipykernel.kernelbase\n" +
+    "ipykernel.iostream.OutStream.flush.__name__, ipykernel.kernelbase.Kernel._flush_control_queue.__qualname__",
 ];
 
 /**

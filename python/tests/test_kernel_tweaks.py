@@ -1,0 +1,137 @@
+"""Tests of nbhook._kernel_tweaks on ipykernel's real OutStream and IOPub thread (a real zmq PUB
+socket, read back). Run: /usr/bin/python3 -m unittest discover -s python/tests
+
+Each test runs in a fresh interpreter (the tweaks patch ipykernel's classes for the process).
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import unittest
+
+PYTHON_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+SETUP = """
+import os, sys, threading, time
+sys.path.insert(0, %r)
+import zmq
+from jupyter_client.session import Session
+from ipykernel.iostream import IOPubThread, OutStream
+from nbhook import _kernel_tweaks as tweaks
+
+print("applied", tweaks.apply())
+ctx = zmq.Context()
+pub = ctx.socket(zmq.PUB)
+port = pub.bind_to_random_port("tcp://127.0.0.1")
+sub = ctx.socket(zmq.SUB)
+sub.setsockopt(zmq.SUBSCRIBE, b"")
+sub.connect("tcp://127.0.0.1:%%d" %% port)
+thread = IOPubThread(pub)
+thread.start()
+session = Session(key=b"")
+stream = OutStream(session, thread, "stdout", watchfd=False)
+# the subscriber is connected once a message gets through
+while True:
+    thread.send_multipart([b"hello"])
+    if sub.poll(50):
+        sub.recv_multipart()
+        break
+while sub.poll(100):
+    sub.recv_multipart()
+scheduled = []
+schedule = thread.schedule
+def counting(f):
+    scheduled.append(f)
+    return schedule(f)
+thread.schedule = counting
+
+
+def received():
+    msgs = []
+    while sub.poll(200):
+        frames = sub.recv_multipart()
+        msgs.append(frames[0] if len(frames) == 1 else frames[0].decode())
+    return msgs
+""" % (PYTHON_DIR,)
+
+
+def run(body, env=None):
+    code = SETUP + textwrap.dedent(body)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, **(env or {})),
+    )
+    if out.returncode != 0:
+        raise AssertionError("exit %s\n%s\n%s" % (out.returncode, out.stdout, out.stderr))
+    return out.stdout
+
+
+class KernelTweaksTest(unittest.TestCase):
+    def test_applied_on_ipykernel_6_and_off_with_the_switch(self):
+        self.assertIn("applied ['lazy-flush', 'no-control-flush']", run("pass"))
+        out = run("print('flush', OutStream.flush.__name__)", env={"NBHOOK_KERNEL_TWEAKS": "0"})
+        self.assertIn("applied []", out)
+        self.assertIn("flush flush", out)
+
+    def test_an_empty_flush_does_not_wait_for_the_iopub_thread(self):
+        out = run(
+            """
+            stream.flush()
+            print("scheduled", len(scheduled))
+            """
+        )
+        self.assertIn("scheduled 0", out)
+
+    def test_written_text_leaves_before_what_is_sent_after_the_flush(self):
+        out = run(
+            """
+            stream.write("text")
+            stream.flush()
+            thread.send_multipart([b"marker"])
+            print("order", received())
+            """
+        )
+        self.assertIn("order ['stream.stdout', b'marker']", out)
+
+    def test_a_flush_running_on_the_iopub_thread_is_waited_for(self):
+        # While the IOPub thread's own timed flush has taken the buffer and not yet queued the
+        # stream message, a flush must not count as empty, else `idle` could overtake the text.
+        out = run(
+            """
+            seen = []
+            send = session.send
+            def slow_send(*args, **kwargs):
+                seen.append(tweaks._nothing_to_flush(stream))
+                time.sleep(0.05)
+                return send(*args, **kwargs)
+            session.send = slow_send
+            stream.write("late")
+            thread.schedule(stream._flush)  # as the timed flush does, on the IOPub thread
+            while not seen:
+                time.sleep(0.001)
+            stream.flush()  # the main thread's flush at the end of a cell
+            thread.send_multipart([b"idle"])
+            print("seen", seen)
+            print("order", received())
+            """
+        )
+        self.assertIn("seen [False]", out)
+        self.assertIn("order ['stream.stdout', b'idle']", out)
+
+    def test_the_control_queue_flush_is_gone(self):
+        out = run(
+            """
+            import asyncio
+            from ipykernel.kernelbase import Kernel
+            print("result", asyncio.run(Kernel._flush_control_queue(None)))
+            """
+        )
+        self.assertIn("result None", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

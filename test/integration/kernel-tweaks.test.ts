@@ -1,0 +1,154 @@
+/**
+ * The kernel tweaks (python/nbhook/_kernel_tweaks.py, loaded by nbhook's ipython_kernel_config.json):
+ * every ipykernel kernel nbhook starts, spawned or forked, gets them unless NBHOOK_KERNEL_TWEAKS=0,
+ * and nothing a client sees changes: a cell's stream outputs all arrive before its `idle` (the
+ * client drops what comes after), whatever the IOPub thread is doing when the cell ends, and
+ * control-channel requests (interrupt, shutdown) still reach a kernel busy with a cell.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { chooseKernelSpec, findKernelSpecs, KernelClient, type KernelSpec } from "../../src/kernel/index.js";
+import { guardKernelLeaks } from "../support/kernel-leaks.js";
+
+guardKernelLeaks();
+const spec: KernelSpec = chooseKernelSpec(await findKernelSpecs(), { name: "python3" });
+
+const started: KernelClient[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((k) => k.kill()));
+  delete process.env.NBHOOK_FORKSERVER;
+});
+
+type How = "spawn" | "fork";
+async function start(
+  how: How,
+  options: Parameters<typeof KernelClient.start>[1] = {},
+  kernelSpec: KernelSpec = spec,
+): Promise<KernelClient> {
+  if (how === "spawn") process.env.NBHOOK_FORKSERVER = "0";
+  try {
+    const kernel = await KernelClient.start(kernelSpec, options);
+    started.push(kernel);
+    expect(kernel.startedBy).toBe(how);
+    return kernel;
+  } finally {
+    delete process.env.NBHOOK_FORKSERVER;
+  }
+}
+
+/** What a cell printed (streams, per name, joined) and its result, as the client got them by `idle`. */
+async function run(
+  kernel: KernelClient,
+  code: string,
+): Promise<{ status: string; out: string; err: string; result?: string }> {
+  let out = "";
+  let err = "";
+  let result: string | undefined;
+  const reply = await kernel.execute(code, {
+    onIopub: (m) => {
+      if (m.msg_type === "stream") {
+        if (m.content.name === "stdout") out += m.content.text;
+        else err += m.content.text;
+      } else if (m.msg_type === "execute_result") {
+        result = String((m.content.data as Record<string, unknown>)["text/plain"]);
+      }
+    },
+  });
+  return { status: reply.status, out, err, ...(result !== undefined ? { result } : {}) };
+}
+
+const APPLIED =
+  "import nbhook._kernel_tweaks as t, ipykernel.iostream as s\n(t.applied, t.skipped, s.OutStream.flush.__name__)";
+
+describe("the kernel tweaks", () => {
+  for (const how of ["spawn", "fork"] as const) {
+    it(`are applied in a ${how}ed kernel, and not with NBHOOK_KERNEL_TWEAKS=0`, async () => {
+      const on = await start(how);
+      expect((await run(on, APPLIED)).result).toBe(
+        "(['lazy-flush', 'no-control-flush'], None, 'lazy_flush')",
+      );
+      const off = await start(how, { env: { NBHOOK_KERNEL_TWEAKS: "0" } });
+      expect((await run(off, APPLIED)).result).toBe("([], 'off (NBHOOK_KERNEL_TWEAKS=0)', 'flush')");
+    });
+  }
+
+  it("keep every stream output of a cell before its idle, whatever the IOPub thread is doing", async () => {
+    // Cells whose end meets the IOPub thread in each state: nothing written, written and not yet
+    // flushed, its timed flush (0.2 s after a write) due just then or running, written by another
+    // thread, big enough to take a while to send. Without the flush at the cell's end, the text
+    // would leave after `idle` and the client would not see it.
+    const cells: [string, string, string][] = [];
+    for (let i = 0; i < 12; i++) {
+      const pause = (0.19 + i * 0.002).toFixed(3);
+      cells.push([`print('a${i}')`, `a${i}\n`, ""]);
+      cells.push([
+        `import sys, time\nprint('b${i}'); time.sleep(${pause}); print('c${i}', file=sys.stderr)`,
+        `b${i}\n`,
+        `c${i}\n`,
+      ]);
+      cells.push([`print('d${i}'); time.sleep(${pause})`, `d${i}\n`, ""]);
+      cells.push([
+        `import threading\nt = threading.Thread(target=print, args=('e${i}',)); t.start(); t.join()`,
+        `e${i}\n`,
+        "",
+      ]);
+      cells.push([`x = ${i}`, "", ""]);
+    }
+    cells.push(["print('z' * 300000)", `${"z".repeat(300000)}\n`, ""]);
+    for (const how of ["spawn", "fork"] as const) {
+      const kernel = await start(how);
+      for (const [code, out, err] of cells) {
+        const got = await run(kernel, code);
+        expect({ code, status: got.status, out: got.out, err: got.err }).toEqual({
+          code,
+          status: "ok",
+          out,
+          err,
+        });
+      }
+    }
+  });
+
+  it("let an interrupt_request over the control channel stop a running cell", async () => {
+    const byMessage: KernelSpec = { ...spec, interruptMode: "message" };
+    for (const how of ["spawn", "fork"] as const) {
+      const kernel = await start(how, {}, byMessage);
+      let out = "";
+      let onStarted = () => {};
+      const started = new Promise<void>((resolve) => (onStarted = resolve));
+      const running = kernel.execute(
+        "import time\nprint('started', flush=True)\nfor _ in range(100): time.sleep(0.05)\n'finished'",
+        {
+          onIopub: (m) => {
+            if (m.msg_type === "stream") out += m.content.text;
+            if (out.includes("started")) onStarted();
+          },
+        },
+      );
+      await started; // the cell runs: the interrupt comes while the kernel is busy
+      await kernel.interrupt();
+      const reply = await running;
+      expect(reply.status).toBe("error");
+      expect(reply.ename).toBe("KeyboardInterrupt");
+      expect(out).toBe("started\n");
+      expect((await run(kernel, "'still alive'")).result).toBe("'still alive'");
+    }
+  });
+
+  it("let a shutdown_request over the control channel end a kernel busy with a cell", async () => {
+    for (const how of ["spawn", "fork"] as const) {
+      const kernel = await start(how);
+      let onStarted = () => {};
+      const started = new Promise<void>((resolve) => (onStarted = resolve));
+      const running = kernel
+        .execute("import time\nprint('started', flush=True)\nfor _ in range(20): time.sleep(0.05)", {
+          onIopub: (m) => {
+            if (m.msg_type === "stream") onStarted();
+          },
+        })
+        .catch((err: unknown) => err);
+      await started;
+      expect(await kernel.shutdown()).toEqual({ code: 0, signal: null });
+      await running;
+    }
+  });
+});
