@@ -8,7 +8,7 @@
  * retries run in the background, later ones on the next call.
  */
 import { AppError, coerceError } from "../errors.js";
-import type { KernelPool } from "../kernel/index.js";
+import { contextPreamble, helperPreamble, type KernelPool, type KernelSpec } from "../kernel/index.js";
 import { secretValuesIn } from "./run-secrets.js";
 import { scrubSecretText, secretValueTexts } from "./scrub-secrets.js";
 import type { ExecutionStatus, KernelLease, LeaseRequest } from "./types.js";
@@ -86,11 +86,17 @@ export class WarmVersion {
     const deadline = request.start.startTimeoutMs ? Date.now() + request.start.startTimeoutMs : Infinity;
     if (this.mode === "reuse") await this.takeTurn(deadline);
     let warm: WarmKernel | undefined;
+    // setup: a Python kernel's move into the call's folder and environment goes with the cells
+    // (one request less); reuse gives it once per context, on its own request.
+    const prelude =
+      this.mode === "setup" && preludeCapable(request.spec)
+        ? contextPreamble(request.spec, request.start.cwd, request.start.env ?? {})
+        : undefined;
     try {
       warm = await this.take(deadline);
       const left = Math.min(30_000, deadline - Date.now());
       const context = JSON.stringify([request.start.cwd, request.start.env ?? {}]);
-      if (warm.context !== context) {
+      if (prelude === undefined && warm.context !== context) {
         await applyCallContext(warm.kernel, request.spec, request.start.cwd, request.start.env ?? {}, left);
         warm.context = context;
       }
@@ -103,6 +109,7 @@ export class WarmVersion {
     let released = false;
     return {
       kernel: lent.kernel,
+      prelude,
       skipTag: SETUP_TAG,
       skippedOutputs: lent.setupOutputs,
       release: async (status) => {
@@ -282,6 +289,11 @@ export class WarmVersion {
   private stop(warm: WarmKernel): void {
     this.host.track(warm.kernel.shutdown());
   }
+}
+
+/** Kernels whose call context can ride with the cells as the lease's prelude (as freshKernelLease's). */
+function preludeCapable(spec: KernelSpec): boolean {
+  return helperPreamble(spec) === undefined && spec.language.toLowerCase() === "python";
 }
 
 function shuttingDown(): AppError {

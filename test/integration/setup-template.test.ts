@@ -1,0 +1,97 @@
+/**
+ * `setup` mode over real HTTP with a real ipykernel: the call's folder and environment reach a
+ * prepared kernel with the cells (the lease's prelude), on top of what the setup cells left
+ * (their os.environ changes stay, their chdir is undone by the call's folder), and the call's
+ * cells continue the setup cells' execution counts as they did with a request of its own.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseNotebook } from "../../src/notebook/read.js";
+import type { CodeCell } from "../../src/notebook/types.js";
+import { startServer, type RunningServer } from "../../src/server/app.js";
+import { resolveServerConfig } from "../../src/server/config.js";
+import type { WebhookSettings } from "../../src/store/index.js";
+import { guardKernelLeaks } from "../support/kernel-leaks.js";
+import { makeNotebook, type CellSpec } from "../support/notebooks.js";
+
+guardKernelLeaks();
+
+let server: RunningServer;
+let home: string;
+beforeAll(async () => {
+  home = mkdtempSync(path.join(os.tmpdir(), "setup-template-home-"));
+  server = await startServer(resolveServerConfig({ host: "127.0.0.1", port: 0, home, poolSize: 1 }, {}));
+});
+afterAll(async () => {
+  await server?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+let deployed = 0;
+async function deploy(cells: CellSpec[], settings: Partial<WebhookSettings>) {
+  const store = server.deps.store;
+  const webhook = await store.upsertWebhook({
+    path: `/work/template${++deployed}/nb.ipynb`,
+    params: {},
+    debug: false,
+    timeoutMs: 60_000,
+    settings,
+  });
+  await store.addVersion(webhook.id, Buffer.from(JSON.stringify(makeNotebook(cells))));
+  return {
+    ...webhook,
+    url: `${server.url}/notebook/${webhook.token}`,
+    files: await store.filesDir(webhook.id),
+  };
+}
+
+async function call(url: string) {
+  const res = await fetch(url);
+  const json = JSON.parse(await res.text()) as Record<string, unknown>;
+  return { status: res.status, json, runId: res.headers.get("x-nbhook-run-id")! };
+}
+
+async function savedOutput(webhookId: string, runId: string) {
+  const run = (await server.deps.store.getRun(runId))!;
+  const bytes = await server.deps.store.readOutput(webhookId, run.outputHisto);
+  return parseNotebook(bytes!.toString("utf8"));
+}
+
+const SETUP = {
+  source:
+    "import json, os, sys\n" +
+    "os.environ['FROM_SETUP'] = 'yes'\n" +
+    "os.chdir('/')\n" +
+    "sys.path.append('/nbhook-setup-path')\n" +
+    "print('setup', end='')",
+  tags: ["setup"],
+};
+const ANSWER =
+  "from nbhook import webhook\n" +
+  "webhook.respond_json({'cwd': os.getcwd(), 'from_setup': os.environ.get('FROM_SETUP'),\n" +
+  "  'run': json.loads(os.environ['NBHOOK_RUN']), 'path': '/nbhook-setup-path' in sys.path})";
+
+describe("setup mode: the call's context with the cells", () => {
+  it("gives each call its folder and environment on top of the setup state, counts continuing", async () => {
+    const hook = await deploy([SETUP, ANSWER, "x = 1\nx"], { mode: "setup" });
+    for (let i = 0; i < 2; i++) {
+      const { status, json, runId } = await call(hook.url);
+      expect(status).toBe(200);
+      expect(json.cwd).toBe(hook.files); // the call's folder, not the setup cell's chdir
+      expect(json.from_setup).toBe("yes");
+      expect(json.path).toBe(true);
+      expect(json.run).toMatchObject({ webhook_id: hook.id });
+      expect(json.run).not.toHaveProperty("setup");
+      const nb = await savedOutput(hook.id, runId);
+      const code = nb.cells.filter((c) => c.cell_type === "code") as CodeCell[];
+      // The injected parameters cell runs after the setup cell, then the call's cells.
+      expect(code.map((c) => c.execution_count)).toEqual([2, 1, 3, 4]);
+      expect(code[1]!.outputs).toMatchObject([{ output_type: "stream", name: "stdout", text: ["setup"] }]);
+      expect(code[3]!.outputs).toMatchObject([
+        { output_type: "execute_result", execution_count: 4, data: { "text/plain": ["1"] } },
+      ]);
+    }
+  });
+});
