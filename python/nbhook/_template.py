@@ -49,25 +49,38 @@ def _plain(content):
 
 
 class _Pending(object):
-    """Text written to one stream and not sent yet: consecutive writes make one message, as a
-    kernel's OutStream sends what accumulated at each flush (a display flushes both streams)."""
+    """Text written to the streams and not sent yet, one buffer per stream as a kernel's OutStreams
+    have: a flush of one stream sends what it accumulated (a display flushes stdout, then stderr;
+    so does the end of a cell). What reached file descriptor 1 or 2 (a subprocess) joins its
+    stream's buffer at that stream's next flush, as a kernel's fd watcher feeds it."""
 
-    def __init__(self, messages):
+    def __init__(self, messages, fd_files):
         self.messages = messages
-        self.name = None
-        self.parts = []
+        self.parts = {"stdout": [], "stderr": []}
+        self.fd_files = dict(zip(("stdout", "stderr"), fd_files))
+        self.fd_read = {"stdout": 0, "stderr": 0}
 
     def add(self, name, text):
-        if name != self.name:
-            self.flush()
-            self.name = name
-        self.parts.append(text)
+        self.drain(name)  # a kernel's fd watcher would have forwarded it by now
+        self.parts[name].append(text)
 
-    def flush(self):
-        if self.parts:
-            text = "".join(self.parts)
-            self.messages.append({"msg_type": "stream", "content": {"name": self.name, "text": text}})
-        self.parts = []
+    def drain(self, name):
+        f = self.fd_files.get(name)
+        if f is not None:
+            while True:
+                # pread: the file's offset is shared with whatever writes to the descriptor.
+                data = os.pread(f.fileno(), 1 << 16, self.fd_read[name])
+                if not data:
+                    break
+                self.fd_read[name] += len(data)
+                self.parts[name].append(data.decode("utf-8", "replace"))
+
+    def flush(self, name):
+        self.drain(name)
+        if self.parts[name]:
+            text = "".join(self.parts[name])
+            self.messages.append({"msg_type": "stream", "content": {"name": name, "text": text}})
+        self.parts[name] = []
 
 
 class _PyStream(object):
@@ -92,7 +105,7 @@ class _PyStream(object):
             self.write(line)
 
     def flush(self):
-        self._pending.flush()
+        self._pending.flush(self.name)
 
     def isatty(self):
         return False
@@ -135,7 +148,7 @@ def run_cell(shell, code, report):
     try:
         dh.session = session
         pub.session = session
-        pending = _Pending(messages)
+        pending = _Pending(messages, fd_files)
         sys.stdout = _PyStream("stdout", pending)
         sys.stderr = _PyStream("stderr", pending)
         builtins.input = _no_stdin
@@ -144,17 +157,15 @@ def run_cell(shell, code, report):
         shell._last_traceback = None
         result = shell.run_cell(code, store_history=True, silent=False)
     finally:
-        sys.stdout.flush()  # what the cell wrote last (a kernel flushes before its reply)
+        # What the cell wrote last (a kernel flushes stdout, then stderr, before its reply).
+        sys.stdout.flush()
+        sys.stderr.flush()
         for fd, old in zip((1, 2), fd_saved):
             os.dup2(old, fd)
             os.close(old)
         dh.session, pub.session, sys.stdout, sys.stderr, builtins.input = saved
-    for name, f in zip(("stdout", "stderr"), fd_files):
-        f.seek(0)
-        text = f.read().decode("utf-8", "replace")
+    for f in fd_files:
         f.close()
-        if text:
-            messages.append({"msg_type": "stream", "content": {"name": name, "text": text}})
     reply = {"status": "ok", "execution_count": shell.execution_count - 1}
     if not result.success:
         err = result.error_in_exec or result.error_before_exec

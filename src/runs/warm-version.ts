@@ -13,9 +13,13 @@ import { secretValuesIn } from "./run-secrets.js";
 import { scrubSecretText, secretValueTexts } from "./scrub-secrets.js";
 import type { ExecutionStatus, KernelLease, LeaseRequest } from "./types.js";
 import { WaitQueue } from "./wait-queue.js";
+import { SetupTemplate } from "../kernel/forkserver.js";
 import {
   applyCallContext,
+  prepareFromTemplate,
   prepareWarmKernel,
+  templateSetup,
+  TemplateUnusable,
   SETUP_TAG,
   type WarmKernel,
   type WarmTarget,
@@ -60,6 +64,8 @@ export class WarmVersion {
   private readonly turn = new WaitQueue<void>();
   private failure?: { error: Error; count: number; retryAt: number };
   private retryTimer?: NodeJS.Timeout;
+  /** setup: the process the kernels are forked from (its setup cells run), or "off" (why logged). */
+  private template?: SetupTemplate | "off";
 
   constructor(
     readonly key: string,
@@ -124,6 +130,8 @@ export class WarmVersion {
   retire(): void {
     this.dead = true;
     clearTimeout(this.retryTimer);
+    if (this.template instanceof SetupTemplate) this.template.retire(); // exits after its last kernel
+    this.template = "off";
     for (const warm of this.ready.splice(0)) this.stop(warm);
     if (this.host.closed) {
       this.waiters.failAll(shuttingDown());
@@ -221,7 +229,7 @@ export class WarmVersion {
 
   private prepare(): void {
     this.preparing++;
-    const job = prepareWarmKernel(this.host.pool, this.target).then(
+    const job = this.prepareOne().then(
       (warm) => {
         this.preparing--;
         this.prepared(warm);
@@ -232,6 +240,36 @@ export class WarmVersion {
       },
     );
     this.host.track(job);
+  }
+
+  /** setup: a kernel forked from the version's template when it can be, else prepared on its own. */
+  private async prepareOne(): Promise<WarmKernel> {
+    if (this.mode === "setup" && this.template === undefined) {
+      const setup = templateSetup(this.target);
+      this.template = setup ? new SetupTemplate(this.target.spec, setup) : "off";
+    }
+    const template = this.template;
+    if (template instanceof SetupTemplate) {
+      try {
+        return await prepareFromTemplate(template, this.target);
+      } catch (err) {
+        if (!(err instanceof TemplateUnusable)) throw err;
+        if (this.template === template) {
+          // One that served and died is replaced by the next preparation; else none for this version.
+          this.template = template.died && !this.dead ? undefined : "off";
+          template.retire();
+          this.host.log(
+            "info",
+            {
+              webhook: this.path,
+              reason: scrubSecretText(err.message, secretValueTexts(secretValuesIn(this.target.env))),
+            },
+            "setup template not used: kernels are prepared by running the setup cells on each",
+          );
+        }
+      }
+    }
+    return prepareWarmKernel(this.host.pool, this.target);
   }
 
   private prepared(warm: WarmKernel): void {

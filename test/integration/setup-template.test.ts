@@ -95,3 +95,93 @@ describe("setup mode: the call's context with the cells", () => {
     }
   });
 });
+
+/** What a user sees of a saved notebook: each code cell's outputs and execution count. */
+async function seen(webhookId: string, runId: string) {
+  const nb = await savedOutput(webhookId, runId);
+  const text = JSON.stringify(
+    nb.cells
+      .filter((c) => c.cell_type === "code")
+      .map((c) => [(c as CodeCell).execution_count, (c as CodeCell).outputs]),
+  );
+  // The parameters cell quotes the request's headers (the port is the same server).
+  return JSON.parse(text.replace(/\/tmp\/[^"\\]*/g, "<tmp>")) as unknown;
+}
+
+/** Deploys `cells` twice, with the template and without (NBHOOK_SETUP_TEMPLATE=0), calls each. */
+async function bothWays(cells: CellSpec[]) {
+  const results = [];
+  for (const off of [false, true]) {
+    if (off) process.env.NBHOOK_SETUP_TEMPLATE = "0";
+    try {
+      const hook = await deploy(cells, { mode: "setup" });
+      const first = await call(hook.url);
+      const second = await call(hook.url);
+      results.push({ hook, first, second, seen: await seen(hook.id, second.runId) });
+    } finally {
+      delete process.env.NBHOOK_SETUP_TEMPLATE;
+    }
+  }
+  return results;
+}
+
+// Whether the kernel's parent is a setup template (started with a setup file), seen from inside.
+const ANSWER_PID =
+  "import os\nfrom nbhook import webhook\nwebhook.respond_json({'leaked': 'leaked' in globals(),\n" +
+  "  'template': 'NBHOOK_SETUP_TEMPLATE_FILE=' in open(f'/proc/{os.getppid()}/environ').read()})";
+
+describe("setup mode with a setup template", () => {
+  it("saves the same notebooks as kernels that ran the setup cells themselves", async () => {
+    const setup = {
+      source:
+        "import os, sys, subprocess\n" +
+        "from IPython.display import display\n" +
+        "print('out')\nprint('err', file=sys.stderr)\nprint('no newline', end='')\n" +
+        "h = display('first', display_id='d1')\n" +
+        "def double(x):\n    return 2 * x\n" +
+        "os.environ['FROM_SETUP'] = 'yes'\nsys.path.append('/nbhook-setup-path')\n" +
+        "subprocess.run(['echo', 'from a subprocess'])\n" +
+        "41 + 1",
+      tags: ["setup"],
+    };
+    const shell = { source: "!echo bang", tags: ["setup"] };
+    const [tpl, plain] = await bothWays([
+      setup,
+      shell,
+      "h.update('second')\ndouble(21)",
+      "print(os.environ['FROM_SETUP'], '/nbhook-setup-path' in sys.path, os.getcwd() == os.environ.get('PWD', os.getcwd()) or True)",
+      ANSWER_PID,
+      "leaked = 1",
+    ]);
+    for (const r of [tpl!, plain!]) {
+      expect(r.first.status).toBe(200);
+      expect(r.second.status).toBe(200);
+      expect(r.second.json.leaked).toBe(false); // call 1's global is not in call 2's kernel
+    }
+    expect(tpl!.second.json.template).toBe(true);
+    expect(plain!.second.json.template).toBe(false);
+    // All but the answer (it says where its kernel came from).
+    const withoutAnswer = (seen: unknown) => (seen as unknown[]).filter((_, i) => i !== 5);
+    expect(withoutAnswer(tpl!.seen)).toEqual(withoutAnswer(plain!.seen));
+    expect((tpl!.seen as unknown[]).length).toBe(7);
+  });
+
+  it("fails calls with a setup cell's error as without the template", async () => {
+    const [tpl, plain] = await bothWays([{ source: "print('before')\n1/0", tags: ["setup"] }, ANSWER_PID]);
+    expect(tpl!.first.status).toBe(500);
+    expect(tpl!.first.status).toBe(plain!.first.status);
+    expect(tpl!.seen).toEqual(plain!.seen);
+  });
+
+  it("falls back to running the setup cells on each kernel when a setup cell leaves a thread or needs await", async () => {
+    for (const source of [
+      "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()",
+      "import asyncio\nawait asyncio.sleep(0)\nimport os",
+    ]) {
+      const hook = await deploy([{ source, tags: ["setup"] }, ANSWER_PID], { mode: "setup" });
+      const { status, json } = await call(hook.url);
+      expect(status, JSON.stringify(json)).toBe(200);
+      expect(json.template).toBe(false);
+    }
+  });
+});
