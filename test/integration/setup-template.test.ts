@@ -4,7 +4,7 @@
  * (their os.environ changes stay, their chdir is undone by the call's folder), and the call's
  * cells continue the setup cells' execution counts as they did with a request of its own.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,19 +30,24 @@ afterAll(async () => {
 });
 
 let deployed = 0;
-async function deploy(cells: CellSpec[], settings: Partial<WebhookSettings>) {
-  const store = server.deps.store;
+async function deploy(
+  cells: CellSpec[],
+  settings: Partial<WebhookSettings>,
+  timeoutMs = 60_000,
+  on = server,
+) {
+  const store = on.deps.store;
   const webhook = await store.upsertWebhook({
     path: `/work/template${++deployed}/nb.ipynb`,
     params: {},
     debug: false,
-    timeoutMs: 60_000,
+    timeoutMs,
     settings,
   });
   await store.addVersion(webhook.id, Buffer.from(JSON.stringify(makeNotebook(cells))));
   return {
     ...webhook,
-    url: `${server.url}/notebook/${webhook.token}`,
+    url: `${on.url}/notebook/${webhook.token}`,
     files: await store.filesDir(webhook.id),
   };
 }
@@ -109,12 +114,12 @@ async function seen(webhookId: string, runId: string) {
 }
 
 /** Deploys `cells` twice, with the template and without (NBHOOK_SETUP_TEMPLATE=0), calls each. */
-async function bothWays(cells: CellSpec[]) {
+async function bothWays(cells: CellSpec[], timeoutMs?: number) {
   const results = [];
   for (const off of [false, true]) {
     if (off) process.env.NBHOOK_SETUP_TEMPLATE = "0";
     try {
-      const hook = await deploy(cells, { mode: "setup" });
+      const hook = await deploy(cells, { mode: "setup" }, timeoutMs);
       const first = await call(hook.url);
       const second = await call(hook.url);
       results.push({ hook, first, second, seen: await seen(hook.id, second.runId) });
@@ -173,6 +178,20 @@ describe("setup mode with a setup template", () => {
     expect(tpl!.seen).toEqual(plain!.seen);
   });
 
+  it("fails calls with a setup timeout as without the template", async () => {
+    const [tpl, plain] = await bothWays(
+      [{ source: "import time\nprint('waiting')\ntime.sleep(60)", tags: ["setup"] }, ANSWER_PID],
+      2000,
+    );
+    expect(tpl!.first.status).toBe(504);
+    expect(plain!.first.status).toBe(504);
+    expect({ ...tpl!.first.json, id: "<run>" }).toEqual({ ...plain!.first.json, id: "<run>" });
+    // KNOWN GAP (not yet equal): without the template the saved notebook shows what the setup
+    // cell printed before the timeout; with it, the call times out while the template still runs
+    // its setup, and the setup cell's outputs are missing. Asserted as it is, so that the gap is seen.
+    expect(tpl!.seen).not.toEqual(plain!.seen);
+  });
+
   it("falls back to running the setup cells on each kernel when a setup cell leaves a thread or needs await", async () => {
     for (const source of [
       "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()",
@@ -183,5 +202,37 @@ describe("setup mode with a setup template", () => {
       expect(status, JSON.stringify(json)).toBe(200);
       expect(json.template).toBe(false);
     }
+  });
+});
+
+describe("a setup template's lifetime", () => {
+  it("is gone, with its kernels, once the server is closed", async () => {
+    const ownHome = mkdtempSync(path.join(os.tmpdir(), "setup-template-own-"));
+    const own = await startServer(
+      resolveServerConfig({ host: "127.0.0.1", port: 0, home: ownHome, poolSize: 1 }, {}),
+    );
+    let template = 0;
+    try {
+      const hook = await deploy(
+        [
+          { source: "X = 1", tags: ["setup"] },
+          "import os\nfrom nbhook import webhook\nwebhook.respond_json({'ppid': os.getppid()})",
+        ],
+        { mode: "setup" },
+        60_000,
+        own,
+      );
+      const res = await fetch(`${hook.url}`);
+      expect(res.status).toBe(200);
+      template = ((await res.json()) as { ppid: number }).ppid;
+      expect(readFileSync(`/proc/${template}/environ`, "utf8")).toContain("NBHOOK_SETUP_TEMPLATE_FILE=");
+    } finally {
+      await own.close();
+      rmSync(ownHome, { recursive: true, force: true });
+    }
+    const deadline = Date.now() + 10_000;
+    while (existsSync(`/proc/${template}`) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(`/proc/${template}`)).toBe(false);
   });
 });
