@@ -15,11 +15,12 @@
 // `name = 'world'`, `naas.webhook.respond_json({'greeting': 'hello ' + name})`, called as
 // `GET ?name=…` (a different name per call); realistic: `import json; from nbhook import webhook`
 // (setup), `n = 0` (parameters), respond_json, called with `?n=…`; trivial: the helper's import
-// (setup) and respond_json, no parameters.
+// (setup) and respond_json, no parameters; pandas: greet with a heavy setup cell (`import pandas as pd`
+// tagged `setup`), what preparing a setup-mode kernel costs when the setup is not trivial.
 // Configurations (--only, comma-separated; default pool2,setup,reuse,floor): pool0 (a spawned
 // kernel per call, NBHOOK_FORKSERVER=0: the Naas way; adds the `jupyter nbconvert --execute`
 // comparison), pool0f (a forked kernel per call), pool2 (isolated, --pool 2), setup, reuse, floor.
-// Usage: npm run bench [-- --job greet|realistic|trivial --calls 40 --soak 15 --only pool2,reuse]
+// Usage: npm run bench [-- --job greet|realistic|trivial|pandas --calls 40 --soak 15 --only pool2,reuse]
 //   --soak N: seconds of the eight-client phase per configuration (default 15; the issue's memory
 //   check is --soak 60). --seconds is the old name of --soak. Every loop is bounded (calls ≤ 500,
 //   soak ≤ 300 s, 60 s per call); servers and kernels are stopped before the script exits.
@@ -43,8 +44,8 @@ const { values } = parseArgs({
   },
 });
 const JOB = values.job ?? values.notebook ?? "greet";
-if (!["greet", "realistic", "trivial"].includes(JOB)) {
-  console.error(`bench: unknown --job ${JOB}; use greet, realistic or trivial`);
+if (!["greet", "realistic", "trivial", "pandas"].includes(JOB)) {
+  console.error(`bench: unknown --job ${JOB}; use greet, realistic, trivial or pandas`);
   process.exit(2);
 }
 const ONLY = values.only.split(",").map((k) => k.trim());
@@ -86,6 +87,17 @@ const JOBS = {
       cell("import naas", ["setup"]),
       cell("name = 'world'", ["parameters"]),
       cell("naas.webhook.respond_json({'greeting': 'hello ' + name})"),
+    ],
+    query: (n) => `?name=caller${n}`,
+    expect: (n) => `"greeting": "hello caller${n}"`,
+  },
+  pandas: {
+    cells: [
+      cell("import naas\nimport pandas as pd", ["setup"]),
+      cell("name = 'world'", ["parameters"]),
+      cell(
+        "naas.webhook.respond_json({'greeting': 'hello ' + name, 'rows': len(pd.DataFrame({'a': [1, 2]}))})",
+      ),
     ],
     query: (n) => `?name=caller${n}`,
     expect: (n) => `"greeting": "hello caller${n}"`,
@@ -393,12 +405,12 @@ function floorCells() {
     if (c.metadata.tags?.includes("parameters")) {
       // The injected cell as nbhook writes it for this job (see a saved notebook).
       const [key] = /\?(\w+)=/.exec(query(0))?.slice(1) ?? [];
-      const value = JOB === "greet" ? '"caller{N}"' : "{N}";
+      const value = JOB === "greet" || JOB === "pandas" ? '"caller{N}"' : "{N}";
       callCells.push(
         [
           "# Parameters",
           "inline = True",
-          `params = {"${key}": "${JOB === "greet" ? "caller{N}" : "{N}"}"}`,
+          `params = {"${key}": "${JOB === "greet" || JOB === "pandas" ? "caller{N}" : "{N}"}"}`,
           "body = {}",
           'headers = {"host": "127.0.0.1:8080", "user-agent": "bench", "accept": "*/*"}',
           `${key} = ${value}`,

@@ -440,7 +440,10 @@ def _serve(out, import_env):
                         _send(out, {"id": (request or {}).get("id"), "error": "%s: %s" % (type(err).__name__, err)})
                         continue
                     if pid == 0:
-                        _become_child(request, server_pid, (out, wake_r, wake_w), import_env)
+                        if _TemplateState.active:
+                            _become_template_child(request, server_pid, (out, wake_r, wake_w), import_env)
+                        else:
+                            _become_child(request, server_pid, (out, wake_r, wake_w), import_env)
                         raise _Child(request)
                     children.add(pid)
                     _send(out, {"id": request.get("id"), "pid": pid})
@@ -515,6 +518,12 @@ def main():
     if unsafe:
         _send(out, {"refused": unsafe})
         return 1
+    setup_file = os.environ.pop("NBHOOK_SETUP_TEMPLATE_FILE", None)
+    if setup_file is not None:
+        refused = _run_template_setup(out, setup_file)
+        if refused is not None:
+            _send(out, {"refused": refused})
+            return 1
     # What is imported now stays shared with the children: keep the collector off those pages.
     gc.collect()
     gc.freeze()
@@ -537,7 +546,114 @@ def main():
         return 1  # Node closed our stdout
     # A forked child: run the kernel outside any exception handler (nothing may chain to _Child).
     _adopt_template_shell()
+    if _TemplateState.active:
+        _keep_setup_history()
     return _run_kernel(module, request)
+
+
+class _TemplateState(object):
+    """A setup template (a fork server that ran a webhook version's setup cells): what its
+    children keep instead of starting from the launch's folder and environment."""
+
+    active = False
+    environ = None
+    cwd = None
+    path = None
+
+
+def _run_template_setup(out, setup_file):
+    """Runs the version's setup cells in the prebuilt shell (nbhook._template), reporting each
+    cell's messages and reply; returns why this process must not serve forks, or None.
+
+    ``setup_file`` is JSON: {"cells": [code, ...], "cwd": folder, "env": {...}} (the setup
+    environment: the kernels' base one plus the version's). A failing cell ends the setup (the
+    server then refuses, with the outputs reported: nbhook fails the calls with them)."""
+    with open(setup_file) as f:
+        setup = json.load(f)
+    shell = _Template.shell
+    if shell is None:
+        return "no prebuilt shell (%s)" % (_Template.error or "none")
+    import importlib.util
+
+    # Beside this file, which is run by path (its folder is not on sys.path).
+    spec = importlib.util.spec_from_file_location(
+        "_nbhook_template", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_template.py")
+    )
+    _template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(_template)
+
+    for index, code in enumerate(setup["cells"]):
+        if _template.needs_async(shell, code):
+            return "setup cell %d needs top-level await (a kernel's event loop)" % (index + 1)
+    os.chdir(setup["cwd"] or "/")
+    os.environ.update(setup["env"])
+    # As in a kernel started in that folder (`python -m`: sys.path[0] is the working directory).
+    sys.path.insert(0, os.getcwd())
+    # The shell was built in another folder: its folder history and starting dir are the kernel's.
+    shell.init_instance_attrs()
+    for index, code in enumerate(setup["cells"]):
+        reply = _template.run_cell(shell, code, lambda msg, i=index: _send(out, {"cell": i, "msg": msg}))
+        _send(out, {"cell": index, "reply": reply})
+        if reply["status"] != "ok":
+            return "setup cell %d failed" % (index + 1)
+    unsafe = _template.unsafe_after_setup()
+    if unsafe:
+        return unsafe
+    _TemplateState.active = True
+    _TemplateState.environ = dict(os.environ)
+    _TemplateState.cwd = os.getcwd()
+    _TemplateState.path = list(sys.path)
+    return None
+
+
+def _become_template_child(request, server_pid, fds_to_close, import_env):
+    """_become_child, then the setup state back: the environment, folder and sys.path the setup
+    cells left, with the launch's own variables (IPYTHONDIR, …: request["launch_env"]) on top."""
+    _become_child(request, server_pid, fds_to_close, import_env)
+    try:
+        os.environ.clear()
+        os.environ.update(_TemplateState.environ)
+        os.environ.update(request.get("launch_env") or {})
+        os.chdir(_TemplateState.cwd)
+        sys.path[:] = _TemplateState.path
+    except BaseException:
+        try:
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(127)
+
+
+def _keep_setup_history():
+    """In a template's child: the adopted shell keeps the setup cells' In/Out history (a new
+    history manager is made per kernel by _fit_shell), as a kernel that ran them would."""
+    global _fit_shell
+    fit = _fit_shell
+
+    def fit_keeping_history(shell, app, kernel):
+        old = shell.history_manager
+        kept = (list(old.input_hist_parsed), list(old.input_hist_raw), dict(old.output_hist))
+        fit(shell, app, kernel)
+        new = shell.history_manager
+        new.input_hist_parsed[:] = kept[0]
+        new.input_hist_raw[:] = kept[1]
+        new.output_hist.update(kept[2])
+
+    _fit_shell = fit_keeping_history
+    # A kernel that would build its own shell (its config differs) would lack the setup state:
+    # it must not start (nbhook sees the launch fail and prepares kernels the usual way).
+    from ipykernel.kernelapp import IPKernelApp
+
+    init_kernel = IPKernelApp.init_kernel
+
+    def init_kernel_with_setup_shell(app):
+        init_kernel(app)
+        if app.kernel.shell is not _Template.shell:
+            sys.stderr.write("nbhook: this kernel's IPython config differs from the setup template's\n")
+            sys.stderr.flush()
+            os._exit(3)
+
+    IPKernelApp.init_kernel = init_kernel_with_setup_shell
 
 
 def _run_kernel(module, request):

@@ -61,7 +61,35 @@ const serverLineSchema = z.union([
   z.object({ id: z.number().int(), pid: z.number().int().positive() }),
   // `id` is null when the request line itself was not JSON.
   z.object({ id: z.number().int().nullable(), error: z.string() }),
+  // A setup template's setup cells (SetupTemplate): an iopub-like message, then the reply.
+  z.object({
+    cell: z.number().int(),
+    msg: z.object({ msg_type: z.string(), content: z.record(z.string(), z.unknown()) }),
+  }),
+  z.object({
+    cell: z.number().int(),
+    reply: z.object({
+      status: z.string(),
+      execution_count: z.number().int().nullable(),
+      ename: z.string().optional(),
+      evalue: z.string().optional(),
+      traceback: z.array(z.string()).optional(),
+    }),
+  }),
 ]);
+
+export type SetupLine =
+  | { cell: number; msg: { msg_type: string; content: Record<string, unknown> } }
+  | {
+      cell: number;
+      reply: {
+        status: string;
+        execution_count: number | null;
+        ename?: string;
+        evalue?: string;
+        traceback?: string[];
+      };
+    };
 
 /** Variables a Python process reads while starting: a launch that changes them is spawned instead. */
 const STARTUP_ENV = /^(PYTHON\w*|LC_\w+|LANG|LANGUAGE|HOME|USER|JPY_\w+|PYDEVD_\w+)$/;
@@ -92,6 +120,8 @@ class ForkServer {
   private readonly kernels = new Map<number, (exit: ProcessExit) => void>();
   private stderrTail = "";
   private retiring = false;
+  /** A setup template's: why it stopped serving (refused, died), for SetupTemplate. */
+  setupFailure?: string;
 
   constructor(
     readonly key: string,
@@ -99,6 +129,8 @@ class ForkServer {
     module: string,
     env: Record<string, string>,
     tmpRoot: string,
+    /** A setup template's: its setup cells' lines, and how long they may take (else 30 s). */
+    private readonly setup?: { onLine: (line: SetupLine) => void; readyTimeoutMs: number },
   ) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     // The kernels' IPython config: the server builds its template shell with it.
@@ -128,6 +160,10 @@ class ForkServer {
     const parsed = serverLineSchema.safeParse(json);
     if (!parsed.success) return this.fail(`sent an unexpected line: ${line.slice(0, 200)}`);
     const msg = parsed.data;
+    if ("cell" in msg) {
+      if (!this.setup) return this.fail(`sent an unexpected line: ${line.slice(0, 200)}`);
+      return this.setup.onLine(msg);
+    }
     if ("ready" in msg) {
       if (msg.shell !== undefined && msg.shell !== "template" && msg.shell !== "off") {
         warnKernel({
@@ -167,17 +203,21 @@ class ForkServer {
     if (!this.wasReady) {
       this.waiting++;
       this.updateRef();
-      const ready = await Promise.race([this.ready, delay(READY_TIMEOUT_MS, "timeout" as const)]);
+      const limit = this.setup?.readyTimeoutMs ?? READY_TIMEOUT_MS;
+      const ready = await Promise.race([this.ready, delay(limit, "timeout" as const)]);
       this.waiting--;
-      if (ready === "timeout") this.fail(`was not ready after ${READY_TIMEOUT_MS / 1000} s`);
+      if (ready === "timeout") this.fail(`was not ready after ${limit / 1000} s`);
     }
     if (this.dead) return this.closeIfRetiredAndIdle();
     const id = this.nextId++;
     const forked = await new Promise<ForkedProcess | undefined>((resolve) => {
       this.replies.set(id, resolve);
       const { argv, cwd, env, log } = request;
+      // What is per launch (IPYTHONDIR, …): a setup template's child puts it on top of the
+      // environment its setup cells left.
+      const launch_env = Object.fromEntries(Object.entries(env).filter(([k, v]) => request.baseEnv[k] !== v));
       this.proc.stdin!.write(
-        `${JSON.stringify({ id, args: argv.slice(3), orig_argv: argv, cwd, env, log })}\n`,
+        `${JSON.stringify({ id, args: argv.slice(3), orig_argv: argv, cwd, env, log, launch_env })}\n`,
       );
       this.updateRef();
       void delay(REPLY_TIMEOUT_MS).then(() => {
@@ -198,6 +238,7 @@ class ForkServer {
   }
 
   private warnOnce(reason: string): void {
+    if (this.setup) return void (this.setupFailure ??= reason); // its owner logs why (SetupTemplate)
     if (warned.has(this.key)) return;
     warned.add(this.key);
     const tail = this.stderrTail.trim().split("\n").slice(-10).join("\n");
@@ -260,6 +301,7 @@ class ForkServer {
 }
 
 const servers = new Map<string, ForkServer>();
+const templates = new Set<ForkServer>();
 const retired = new Set<ForkServer>();
 const warned = new Set<string>();
 const recentStarts: number[] = [];
@@ -301,15 +343,113 @@ export async function forkKernel(spec: KernelSpec, request: ForkRequest): Promis
 
 /** Pids of the fork servers this process runs (for leak checks). */
 export function forkServerPids(): number[] {
-  return [...servers.values(), ...retired].flatMap((s) => (s.pid === undefined ? [] : [s.pid]));
+  return [...servers.values(), ...retired, ...templates].flatMap((s) => (s.pid === undefined ? [] : [s.pid]));
 }
 
 /** Stops every fork server (their kernels are killed) and waits until they have exited. */
 export async function stopForkServers(): Promise<void> {
-  const all = [...servers.values(), ...retired];
+  const all = [...servers.values(), ...retired, ...templates];
   servers.clear();
   retired.clear();
+  templates.clear();
   await Promise.all(all.map((s) => s.close()));
+}
+
+/** The setup cells a template runs: their code (non-empty cells), folder and environment. */
+export interface TemplateSetup {
+  cells: string[];
+  cwd: string | undefined;
+  env: Record<string, string>;
+  /** Limit for all setup cells (0: none). */
+  timeoutMs: number;
+}
+
+export interface TemplateCell {
+  messages: { msg_type: string; content: Record<string, unknown> }[];
+  reply?: Extract<SetupLine, { reply: unknown }>["reply"];
+}
+
+/**
+ * A fork server that ran one webhook version's setup cells before forking (`setup` mode): its
+ * kernels start with the setup state. Started by the first fork (which gives the kernels' base
+ * environment), it reports each setup cell's messages; it refuses to serve after a failing cell
+ * or when forking would be unsafe (a thread, a zmq Context, an event loop, top-level await), and
+ * fork() then throws with the reason, as it does once the process died: the caller prepares its
+ * kernels the usual way. retire() lets it exit after its last kernel; stopForkServers() kills it.
+ */
+export class SetupTemplate {
+  private server?: ForkServer;
+  private setupFile?: string;
+  readonly cells: TemplateCell[] = [];
+
+  constructor(
+    private readonly spec: KernelSpec,
+    private readonly setup: TemplateSetup,
+  ) {}
+
+  /** Whether kernels of `spec` can come from a setup template (NBHOOK_SETUP_TEMPLATE=0: never). */
+  static usable(spec: KernelSpec): boolean {
+    return (
+      forkableModule(spec) !== undefined &&
+      process.env.NBHOOK_FORKSERVER !== "0" &&
+      process.env.NBHOOK_SETUP_TEMPLATE !== "0"
+    );
+  }
+
+  /** Served (ready) and then died: a new template may replace it. */
+  get died(): boolean {
+    return this.server !== undefined && this.server.dead && this.server.wasReady;
+  }
+
+  /** LaunchOptions.fork: a kernel forked from the template, or throws why it cannot give one. */
+  readonly fork = async (spec: KernelSpec, request: ForkRequest): Promise<ForkedProcess> => {
+    if (!this.server) {
+      const { mkdtemp, writeFile } = await import("node:fs/promises");
+      const path = await import("node:path");
+      const dir = await mkdtemp(path.join(request.tmpRoot, "nbhook-setup-"));
+      this.setupFile = path.join(dir, "setup.json");
+      const { cells, cwd, env } = this.setup;
+      await writeFile(this.setupFile, JSON.stringify({ cells, cwd: cwd ?? null, env }), { mode: 0o600 });
+      const module = forkableModule(spec)!;
+      const timeout = this.setup.timeoutMs > 0 ? this.setup.timeoutMs : 24 * 3600_000;
+      this.server = new ForkServer(
+        `template:${spec.name}`,
+        request.argv[0]!,
+        module,
+        { ...request.baseEnv, NBHOOK_SETUP_TEMPLATE_FILE: this.setupFile },
+        request.tmpRoot,
+        { onLine: (line) => this.onLine(line), readyTimeoutMs: timeout },
+      );
+      templates.add(this.server);
+      void this.server.ready.then(() => this.removeSetupFile());
+    }
+    const forked = await this.server.fork(request);
+    if (!forked) throw new Error(this.server.setupFailure ?? "the setup template gave no kernel");
+    return forked;
+  };
+
+  private onLine(line: SetupLine): void {
+    const cell = (this.cells[line.cell] ??= { messages: [] });
+    if ("msg" in line) cell.messages.push(line.msg);
+    else cell.reply = line.reply;
+  }
+
+  private removeSetupFile(): void {
+    if (!this.setupFile) return;
+    const dir = this.setupFile.slice(0, this.setupFile.lastIndexOf("/"));
+    void import("node:fs/promises").then((fs) => fs.rm(dir, { recursive: true, force: true }));
+  }
+
+  /** The version is gone: the process exits once its last kernel has (at once without one). */
+  retire(): void {
+    if (!this.server) return;
+    const server = this.server;
+    server.retire();
+    void server.ready.then(() => undefined);
+    void new Promise<void>((resolve) => server.proc.once("exit", () => resolve())).then(() =>
+      templates.delete(server),
+    );
+  }
 }
 
 /** Whether `pid` is still one of our forked kernels (they keep the server's command line). */

@@ -109,16 +109,18 @@ export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}
     const cwd = path.resolve(options.cwd ?? process.cwd());
     const log = path.join(dir, "kernel.log");
     // A missing cwd is left to spawn, whose error names it.
-    const forked = existsSync(cwd)
-      ? await forkKernel(spec, { argv, cwd, env, baseEnv: base, log, tmpRoot }).catch((err: unknown) => {
-          const reason = coerceError(err).message;
-          warnKernel({
-            code: "forkserver-fallback",
-            message: `the kernel fork server failed (${reason}); spawning the kernel`,
-          });
-          return undefined;
-        })
-      : undefined;
+    const forked = options.fork
+      ? await options.fork(spec, { argv, cwd, env, baseEnv: base, log, tmpRoot })
+      : existsSync(cwd)
+        ? await forkKernel(spec, { argv, cwd, env, baseEnv: base, log, tmpRoot }).catch((err: unknown) => {
+            const reason = coerceError(err).message;
+            warnKernel({
+              code: "forkserver-fallback",
+              message: `the kernel fork server failed (${reason}); spawning the kernel`,
+            });
+            return undefined;
+          })
+        : undefined;
     const proc = forked ? forkedProcess(forked, log) : await spawnedProcess(spec, argv, cwd, env);
     const connected = () => rm(connectionFile, { force: true });
     return { ...proc, connection, dir, connected, cleanup: proc.cleanup(cleanup) };

@@ -35,6 +35,21 @@ export interface LaunchOptions {
    * swept at start: see runtime-dir.ts). @default os.tmpdir()
    */
   runtimeDir?: string;
+  /**
+   * Where the kernel comes from instead of the fork server or a spawn (a setup template:
+   * forkserver.ts SetupTemplate); it throws when it cannot give one, and the launch fails.
+   */
+  fork?(
+    spec: { name: string; argv: string[] },
+    request: {
+      argv: string[];
+      cwd: string;
+      env: Record<string, string>;
+      baseEnv: Record<string, string>;
+      log: string;
+      tmpRoot: string;
+    },
+  ): Promise<{ pid: number; exited: Promise<ProcessExit> }>;
 }
 
 export interface KernelExit {

@@ -5,7 +5,14 @@
  * And the step every call takes on a prepared kernel: its own environment (NBHOOK_RUN, …).
  */
 import { AppError, coerceError } from "../errors.js";
-import { contextPreamble, type KernelClient, type KernelPool, type KernelSpec } from "../kernel/index.js";
+import { SetupTemplate, type TemplateSetup } from "../kernel/forkserver.js";
+import {
+  contextPreamble,
+  KernelClient,
+  type IopubOutput,
+  type KernelPool,
+  type KernelSpec,
+} from "../kernel/index.js";
 import { OutputCollector } from "../notebook/outputs.js";
 import { hasTag } from "../notebook/parameters/index.js";
 import { sourceText } from "../notebook/read.js";
@@ -113,6 +120,52 @@ export async function prepareWarmKernel(pool: KernelPool, target: WarmTarget): P
     await kernel.kill();
     throw err;
   }
+}
+
+/** A template cannot serve this version (why); the caller prepares kernels the usual way. */
+export class TemplateUnusable extends Error {}
+
+/** The setup cells a template of `target` runs, or undefined when its kernels cannot come from one. */
+export function templateSetup(target: WarmTarget): TemplateSetup | undefined {
+  if (!SetupTemplate.usable(target.spec) || target.spec.language.toLowerCase() !== "python") return undefined;
+  const cells = setupCodes(target.notebook).filter((code) => code.trim());
+  return { cells, cwd: target.cwd, env: target.env, timeoutMs: target.timeoutMs };
+}
+
+function setupCodes(notebook: Notebook): string[] {
+  return notebook.cells
+    .filter((c) => c.cell_type === "code" && hasTag(c, SETUP_TAG))
+    .map((c) => sourceText((c as CodeCell).source));
+}
+
+/**
+ * A kernel forked from the version's setup template: the setup cells ran once in the template,
+ * their outputs built from its messages as from a kernel's. Throws TemplateUnusable when the
+ * template refused or died (a failing setup cell included: the usual preparation then fails
+ * with the kernel's own error, timing and backoff).
+ */
+export async function prepareFromTemplate(template: SetupTemplate, target: WarmTarget): Promise<WarmKernel> {
+  let kernel: KernelClient;
+  try {
+    kernel = await KernelClient.start(target.spec, { cwd: target.cwd, fork: template.fork });
+  } catch (err) {
+    throw new TemplateUnusable(coerceError(err).message);
+  }
+  return { kernel, setupOutputs: templateOutputs(template, target.notebook), calls: 0 };
+}
+
+function templateOutputs(template: SetupTemplate, notebook: Notebook): SetupOutputs {
+  const collector = new OutputCollector(); // display ids are shared across the setup cells
+  let ran = 0;
+  return setupCodes(notebook).map((code) => {
+    const record: SetupOutputs[number] = { outputs: [], executionCount: null };
+    if (!code.trim()) return record;
+    const cell = template.cells[ran++];
+    const sink = collector.forCell(record.outputs);
+    for (const msg of cell?.messages ?? []) sink.handle(msg as unknown as IopubOutput);
+    record.executionCount = cell?.reply?.execution_count ?? null;
+    return structuredClone(record);
+  });
 }
 
 async function runSetupCells(

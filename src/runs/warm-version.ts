@@ -8,14 +8,18 @@
  * retries run in the background, later ones on the next call.
  */
 import { AppError, coerceError } from "../errors.js";
-import type { KernelPool } from "../kernel/index.js";
+import { contextPreamble, helperPreamble, type KernelPool, type KernelSpec } from "../kernel/index.js";
 import { secretValuesIn } from "./run-secrets.js";
 import { scrubSecretText, secretValueTexts } from "./scrub-secrets.js";
 import type { ExecutionStatus, KernelLease, LeaseRequest } from "./types.js";
 import { WaitQueue } from "./wait-queue.js";
+import { SetupTemplate } from "../kernel/forkserver.js";
 import {
   applyCallContext,
+  prepareFromTemplate,
   prepareWarmKernel,
+  templateSetup,
+  TemplateUnusable,
   SETUP_TAG,
   type WarmKernel,
   type WarmTarget,
@@ -60,6 +64,8 @@ export class WarmVersion {
   private readonly turn = new WaitQueue<void>();
   private failure?: { error: Error; count: number; retryAt: number };
   private retryTimer?: NodeJS.Timeout;
+  /** setup: the process the kernels are forked from (its setup cells run), or "off" (why logged). */
+  private template?: SetupTemplate | "off";
 
   constructor(
     readonly key: string,
@@ -86,11 +92,17 @@ export class WarmVersion {
     const deadline = request.start.startTimeoutMs ? Date.now() + request.start.startTimeoutMs : Infinity;
     if (this.mode === "reuse") await this.takeTurn(deadline);
     let warm: WarmKernel | undefined;
+    // setup: a Python kernel's move into the call's folder and environment goes with the cells
+    // (one request less); reuse gives it once per context, on its own request.
+    const prelude =
+      this.mode === "setup" && preludeCapable(request.spec)
+        ? contextPreamble(request.spec, request.start.cwd, request.start.env ?? {})
+        : undefined;
     try {
       warm = await this.take(deadline);
       const left = Math.min(30_000, deadline - Date.now());
       const context = JSON.stringify([request.start.cwd, request.start.env ?? {}]);
-      if (warm.context !== context) {
+      if (prelude === undefined && warm.context !== context) {
         await applyCallContext(warm.kernel, request.spec, request.start.cwd, request.start.env ?? {}, left);
         warm.context = context;
       }
@@ -103,6 +115,7 @@ export class WarmVersion {
     let released = false;
     return {
       kernel: lent.kernel,
+      prelude,
       skipTag: SETUP_TAG,
       skippedOutputs: lent.setupOutputs,
       release: async (status) => {
@@ -117,6 +130,8 @@ export class WarmVersion {
   retire(): void {
     this.dead = true;
     clearTimeout(this.retryTimer);
+    if (this.template instanceof SetupTemplate) this.template.retire(); // exits after its last kernel
+    this.template = "off";
     for (const warm of this.ready.splice(0)) this.stop(warm);
     if (this.host.closed) {
       this.waiters.failAll(shuttingDown());
@@ -214,7 +229,7 @@ export class WarmVersion {
 
   private prepare(): void {
     this.preparing++;
-    const job = prepareWarmKernel(this.host.pool, this.target).then(
+    const job = this.prepareOne().then(
       (warm) => {
         this.preparing--;
         this.prepared(warm);
@@ -225,6 +240,36 @@ export class WarmVersion {
       },
     );
     this.host.track(job);
+  }
+
+  /** setup: a kernel forked from the version's template when it can be, else prepared on its own. */
+  private async prepareOne(): Promise<WarmKernel> {
+    if (this.mode === "setup" && this.template === undefined) {
+      const setup = templateSetup(this.target);
+      this.template = setup ? new SetupTemplate(this.target.spec, setup) : "off";
+    }
+    const template = this.template;
+    if (template instanceof SetupTemplate) {
+      try {
+        return await prepareFromTemplate(template, this.target);
+      } catch (err) {
+        if (!(err instanceof TemplateUnusable)) throw err;
+        if (this.template === template) {
+          // One that served and died is replaced by the next preparation; else none for this version.
+          this.template = template.died && !this.dead ? undefined : "off";
+          template.retire();
+          this.host.log(
+            "info",
+            {
+              webhook: this.path,
+              reason: scrubSecretText(err.message, secretValueTexts(secretValuesIn(this.target.env))),
+            },
+            "setup template not used: kernels are prepared by running the setup cells on each",
+          );
+        }
+      }
+    }
+    return prepareWarmKernel(this.host.pool, this.target);
   }
 
   private prepared(warm: WarmKernel): void {
@@ -282,6 +327,11 @@ export class WarmVersion {
   private stop(warm: WarmKernel): void {
     this.host.track(warm.kernel.shutdown());
   }
+}
+
+/** Kernels whose call context can ride with the cells as the lease's prelude (as freshKernelLease's). */
+function preludeCapable(spec: KernelSpec): boolean {
+  return helperPreamble(spec) === undefined && spec.language.toLowerCase() === "python";
 }
 
 function shuttingDown(): AppError {

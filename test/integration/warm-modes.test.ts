@@ -105,6 +105,9 @@ const ANSWER_CELL =
 
 describe("setup mode", () => {
   it("runs setup cells once per prepared kernel, not per call, and never lets one call's state reach the next", async () => {
+    // Kernels that run the setup cells themselves (with a setup template they run once per
+    // version: test/integration/setup-template.test.ts).
+    process.env.NBHOOK_SETUP_TEMPLATE = "0";
     const hook = await deploy([SETUP_CELL, ANSWER_CELL, "leaked = 'secret'"], { mode: "setup" });
     const answers: Record<string, unknown>[] = [];
     for (let i = 0; i < 3; i++) {
@@ -131,6 +134,7 @@ describe("setup mode", () => {
     expect(log.slice(0, 3).sort()).toEqual([...pids].sort());
     // Served kernels are shut down after their call.
     await until(() => pids.every((pid) => !alive(pid)));
+    delete process.env.NBHOOK_SETUP_TEMPLATE;
   });
 
   it("shows the setup cells' outputs in the saved output notebook", async () => {
