@@ -130,7 +130,11 @@ describe("the kernel tweaks", () => {
       expect(reply.status).toBe("error");
       expect(reply.ename).toBe("KeyboardInterrupt");
       expect(out).toBe("started\n");
-      expect((await run(kernel, "'still alive'")).result).toBe("'still alive'");
+      // ipykernel aborts requests that arrive while it still aborts after the error (its
+      // stop_on_error window, an event-loop turn): a loaded machine can put the next one in it.
+      let after = await run(kernel, "'still alive'");
+      for (let i = 0; i < 3 && after.status === "aborted"; i++) after = await run(kernel, "'still alive'");
+      expect(after).toMatchObject({ status: "ok", result: "'still alive'" });
     }
   });
 
