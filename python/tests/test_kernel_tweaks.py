@@ -72,7 +72,7 @@ def run(body, env=None):
 
 class KernelTweaksTest(unittest.TestCase):
     def test_applied_on_ipykernel_6_and_off_with_the_switch(self):
-        self.assertIn("applied ['lazy-flush', 'no-control-flush']", run("pass"))
+        self.assertIn("applied ['lazy-flush', 'fd-in-order', 'no-control-flush']", run("pass"))
         out = run("print('flush', OutStream.flush.__name__)", env={"NBHOOK_KERNEL_TWEAKS": "0"})
         self.assertIn("applied []", out)
         self.assertIn("flush flush", out)

@@ -3,7 +3,8 @@
  * every ipykernel kernel nbhook starts, spawned or forked, gets them unless NBHOOK_KERNEL_TWEAKS=0,
  * and nothing a client sees changes: a cell's stream outputs all arrive before its `idle` (the
  * client drops what comes after), whatever the IOPub thread is doing when the cell ends, and
- * control-channel requests (interrupt, shutdown) still reach a kernel busy with a cell.
+ * control-channel requests (interrupt, shutdown) still reach a kernel busy with a cell; what a
+ * subprocess writes to fd 1 or 2 is in its cell, in order with the cell's prints.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { chooseKernelSpec, findKernelSpecs, KernelClient, type KernelSpec } from "../../src/kernel/index.js";
@@ -64,7 +65,7 @@ describe("the kernel tweaks", () => {
     it(`are applied in a ${how}ed kernel, and not with NBHOOK_KERNEL_TWEAKS=0`, async () => {
       const on = await start(how);
       expect((await run(on, APPLIED)).result).toBe(
-        "(['lazy-flush', 'no-control-flush'], None, 'lazy_flush')",
+        "(['lazy-flush', 'fd-in-order', 'no-control-flush'], None, 'draining_flush')",
       );
       const off = await start(how, { env: { NBHOOK_KERNEL_TWEAKS: "0" } });
       expect((await run(off, APPLIED)).result).toBe("([], 'off (NBHOOK_KERNEL_TWEAKS=0)', 'flush')");
@@ -105,6 +106,37 @@ describe("the kernel tweaks", () => {
           err,
         });
       }
+    }
+  });
+
+  it("put what a subprocess wrote to fd 1 and 2 in its cell, before what the cell prints after it", async () => {
+    // ipykernel's own fd watcher thread copies it whenever it runs: on a loaded machine the cell
+    // has ended by then (the text lands in the next cell) or printed past it. The competing
+    // threads here (a busy one holding the GIL) make that likely without the tweak.
+    const busy =
+      "import threading, time\nstop = False\ndef spin():\n    while not stop: pass\nthreading.Thread(target=spin, daemon=True).start()";
+    const cell = (i: number) =>
+      `import subprocess, sys\nsubprocess.run(['sh', '-c', 'echo o${i}; echo e${i} >&2'])\nprint('p${i}')\n` +
+      `print('q${i}', file=sys.stderr)\nsubprocess.run(['echo', 'r${i}'])\n${i}`;
+    for (const how of ["spawn", "fork"] as const) {
+      const kernel = await start(how);
+      expect((await run(kernel, busy)).status).toBe("ok");
+      for (let i = 0; i < 15; i++) {
+        expect(await run(kernel, cell(i))).toEqual({
+          status: "ok",
+          out: `o${i}\np${i}\nr${i}\n`,
+          err: `e${i}\nq${i}\n`,
+          result: String(i),
+        });
+      }
+      // Forwarded while nothing else is written, a UTF-8 character split between two reads
+      // included (ipykernel 6's watcher dies on one, and every later fd write is lost).
+      const long =
+        "import os, time\nos.write(1, b'x' + 'é'.encode() * 3000 + b'\\n')\ntime.sleep(0.5)\n" +
+        "os.write(1, b'later\\n')\ntime.sleep(0.5)";
+      const got = await run(kernel, long);
+      expect(got.out).toBe(`x${"é".repeat(3000)}\nlater\n`);
+      expect((await run(kernel, "subprocess.run(['echo', 'still'])\nstop = True")).out).toBe("still\n");
     }
   });
 
