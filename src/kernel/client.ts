@@ -51,6 +51,9 @@ export interface ExecuteOptions {
 
 /** Protocol errors kept for diagnostics; a kernel that sends garbage forever must not grow memory. */
 const MAX_PROTOCOL_ERRORS = 100;
+/** A request's kernel died: iopub is read until quiet this long (at most the max) before it fails. */
+const DEATH_QUIET_MS = 15;
+const DEATH_DRAIN_MAX_MS = 250;
 
 export class KernelClient {
   private readonly requests = new InFlightRequests({
@@ -58,6 +61,7 @@ export class KernelClient {
     onProtocolError: (channel, err) => this.recordProtocolError(channel, err),
   });
   private iopubSeen = false;
+  private lastIopubAt = 0;
   /** Set while the handshake waits for the first iopub message. */
   private iopubWaiter: (() => void) | undefined;
   private exitInfo: KernelExit | undefined;
@@ -85,6 +89,11 @@ export class KernelClient {
     );
     this.exited = launched.exited.then(async (exit) => {
       this.exitInfo = exit;
+      // What the kernel published before it died may still be unread (in the socket, in this
+      // process's libzmq queue) when its exit is seen: a run must keep the last outputs of the cell before the one that killed
+      // it, as it would with a request per cell. Read iopub until it is quiet, boundedly (not when
+      // nbhook ended the kernel itself: what the request waited for is then not coming).
+      if (!this.stopping && this.requests.size > 0) await this.iopubQuiet(DEATH_QUIET_MS, DEATH_DRAIN_MAX_MS);
       this.requests.failAll(this.deathError());
       this.channels.close();
       this.iopubWaiter?.();
@@ -192,7 +201,19 @@ export class KernelClient {
     if (this.protocolErrors.length > MAX_PROTOCOL_ERRORS) this.protocolErrors.shift();
   }
 
+  /** Resolves once no iopub message came for `quietMs`, or after `maxMs`. */
+  private async iopubQuiet(quietMs: number, maxMs: number): Promise<void> {
+    const start = performance.now();
+    for (;;) {
+      const now = performance.now();
+      const quietFor = now - Math.max(this.lastIopubAt, start);
+      if (quietFor >= quietMs || now - start >= maxMs) return;
+      await delay(Math.min(quietMs - quietFor, maxMs - (now - start)), undefined);
+    }
+  }
+
   private receive(channel: Channel, decoded: Decoded): void {
+    if (channel === "iopub") this.lastIopubAt = performance.now();
     // Any signed iopub message proves the subscription is live, whatever its type or content.
     if (channel === "iopub" && decoded.kind !== "invalid-frames") {
       this.iopubSeen = true;

@@ -80,6 +80,11 @@ export class InFlightRequests {
   }
 
   /** Fails one request (its timeout, a failed send); false when it was over already. */
+  /** Requests waiting for their reply or idle. */
+  get size(): number {
+    return this.pending.size;
+  }
+
   fail(msgId: string, err: Error): boolean {
     const req = this.pending.get(msgId);
     if (!req) return false;
