@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nbhook needs, only those missing: Debian's Jupyter Python kernel
-# (ipykernel, found through /usr/share/jupyter/kernels/python3) and pandas (respond_csv with a
-# DataFrame); for the tests, Chromium (the dashboard's browser tests drive /usr/bin/chromium with
+# (ipykernel, found through /usr/share/jupyter/kernels/python3), pandas (respond_csv with a
+# DataFrame) and a threaded BLAS for its numpy; for the tests, Chromium (the dashboard's browser tests drive /usr/bin/chromium with
 # playwright-core: never a browser download). With --bench, also nbconvert, the baseline the
 # benchmark compares against. With --no-browser, no Chromium.
 set -euo pipefail
@@ -12,6 +12,11 @@ if [ ! -x /usr/bin/python3 ] || ! have ipykernel || [ ! -f /usr/share/jupyter/ke
 fi
 have pandas || need+=(python3-pandas)
 have jupyter_client || need+=(python3-jupyter-client)
+# A threaded BLAS under numpy, as pip's numpy wheels bundle: its pool of native threads, started at
+# import, is what a setup template must stop before forking (test/integration/setup-template.test.ts).
+if command -v dpkg >/dev/null && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+  need+=(libopenblas0-pthread)
+fi
 if [ "${1:-}" != "--no-browser" ] && [ ! -x /usr/bin/chromium ]; then
   need+=(chromium)
 fi

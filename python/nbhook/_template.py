@@ -155,8 +155,10 @@ def run_cell(shell, code, report):
         for fd, f in zip((1, 2), fd_files):
             os.dup2(f.fileno(), fd)
         shell._last_traceback = None
+        shell.enable_gui = _inline_gui_only(shell)
         result = shell.run_cell(code, store_history=True, silent=False)
     finally:
+        shell.__dict__.pop("enable_gui", None)
         # What the cell wrote last (a kernel flushes stdout, then stderr, before its reply).
         sys.stdout.flush()
         sys.stderr.flush()
@@ -179,6 +181,21 @@ def run_cell(shell, code, report):
     return reply
 
 
+def _inline_gui_only(shell):
+    """The shell's enable_gui while a setup cell runs: ``%matplotlib inline`` (and IPython's
+    matplotlib setup) asks ipykernel for the kernel's event loop, and a template has no kernel. A
+    kernel's answer for "inline" (and None) is no event loop at all, which is what the kernels
+    forked from the template get; a GUI loop (qt, tk, ...) needs the kernel: the cell fails here,
+    and the version's kernels run their setup cells themselves."""
+
+    def enable_gui(gui=None):
+        if gui not in (None, "inline"):
+            raise RuntimeError("a setup template cannot start the %r event loop (it has no kernel yet)" % gui)
+        shell.active_eventloop = gui
+
+    return enable_gui
+
+
 class _Forwarding(list):
     """A message list that hands each message on as it comes."""
 
@@ -190,10 +207,50 @@ class _Forwarding(list):
         self._report(message)
 
 
+def _stop_openblas_pools():
+    """Stops the thread pools of the OpenBLAS libraries loaded (numpy's BLAS, pthreads builds),
+    which start at import: what OpenBLAS's own fork handler does before every fork, and the pool
+    starts again at the next BLAS call, in the template and in each kernel forked from it.
+    Returns how many libraries were asked. (An OpenMP build's threads are libgomp's: not these.)"""
+    import ctypes
+
+    paths = set()
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.rsplit(None, 1)[-1]
+                if path.startswith("/") and "openblas" in path.lower():
+                    paths.add(path)
+    except OSError:
+        return 0
+    asked = 0
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_LOCAL)
+        except OSError:
+            continue
+        for name in ("blas_thread_shutdown_", "blas_thread_shutdown64_", "scipy_blas_thread_shutdown_"):
+            shutdown = getattr(lib, name, None)
+            if shutdown is not None:
+                shutdown.restype = ctypes.c_int
+                shutdown()
+                asked += 1
+                break
+    return asked
+
+
 def unsafe_after_setup():
     """Why the process must not fork kernels after the setup cells, or None."""
     import threading
 
+    if "numpy" in sys.modules and _stop_openblas_pools():
+        # The pool's threads are told to end and joined; the kernel drops them from the task
+        # list a moment later.
+        import time
+
+        deadline = time.monotonic() + 0.5
+        while len(os.listdir("/proc/self/task")) > 1 and time.monotonic() < deadline:
+            time.sleep(0.002)
     if threading.active_count() != 1:
         return "a setup cell left threads running: %s" % [t.name for t in threading.enumerate()]
     try:

@@ -102,6 +102,18 @@ class RunCellTest(unittest.TestCase):
         out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][0][6:])
         self.assertTrue(out[0]["async"])
 
+    def test_stops_openblas_pool_and_refuses_gui_event_loops(self):
+        res = run_cells(
+            "import os, numpy\nbefore = len(os.listdir('/proc/self/task'))\nbefore",
+            "%gui qt",
+        )
+        if int(res[0]["messages"][-1]["content"]["data"]["text/plain"]) == 1:
+            self.skipTest("numpy's BLAS starts no threads here (scripts/install-system-deps.sh installs one that does)")
+        self.assertIsNone(res[-1]["unsafe"])  # OpenBLAS's pool stopped: nothing else ran
+        # A GUI event loop needs a kernel: refused, with the reason (%gui prints it; the
+        # %matplotlib magic with a GUI backend fails the cell and the kernels run it themselves).
+        self.assertIn("cannot start the 'qt' event loop", json.dumps(res[1]["messages"]))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -4,6 +4,7 @@
  * (their os.environ changes stay, their chdir is undone by the call's folder), and the call's
  * cells continue the setup cells' execution counts as they did with a request of its own.
  */
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -169,6 +170,65 @@ describe("setup mode with a setup template", () => {
     const withoutAnswer = (seen: unknown) => (seen as unknown[]).filter((_, i) => i !== 5);
     expect(withoutAnswer(tpl!.seen)).toEqual(withoutAnswer(plain!.seen));
     expect((tpl!.seen as unknown[]).length).toBe(7);
+  });
+
+  // Debian's python3-matplotlib brings scipy and ~45 packages: not installed for CI; run where it is.
+  const matplotlib =
+    spawnSync("/usr/bin/python3", ["-c", "import matplotlib_inline, matplotlib"]).status === 0;
+  it.skipIf(!matplotlib)(
+    "saves the same notebooks for inline matplotlib figures made in setup cells and after them",
+    async () => {
+      const [tpl, plain] = await bothWays([
+        {
+          source: "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nprint('drawn')",
+          tags: ["setup"],
+        },
+        "plt.figure(figsize=(2, 2))\nplt.bar([1, 2], [3, 4])\nplt.title('after')",
+        ANSWER_PID,
+      ]);
+      for (const r of [tpl!, plain!]) expect(r.second.status, JSON.stringify(r.second.json)).toBe(200);
+      expect(tpl!.second.json.template).toBe(true);
+      // The figures' PNG bytes may differ (a renderer's timestamp-free but font-cache-dependent
+      // output); their kinds, places and sizes must not.
+      const shape = (seen: unknown) =>
+        JSON.parse(
+          JSON.stringify(seen, (key, value: unknown) =>
+            key === "image/png" ? `png ${String(value).length > 100}` : value,
+          ),
+        ) as unknown[];
+      expect(shape(tpl!.seen).slice(0, 3)).toEqual(shape(plain!.seen).slice(0, 3));
+      const setupOutputs = (shape(tpl!.seen)[1] as [number, { output_type: string }[]])[1];
+      expect(setupOutputs.map((o) => o.output_type)).toEqual(["stream", "display_data"]);
+    },
+  );
+
+  it("forks kernels after a setup cell imported numpy, whose OpenBLAS started a pool of native threads", async () => {
+    // What makes this test mean something: numpy's BLAS here starts threads at import, as pip's
+    // numpy wheels do (scripts/install-system-deps.sh installs Debian's libopenblas0-pthread).
+    const tasks = execFileSync("/usr/bin/python3", [
+      "-c",
+      "import numpy, os; print(len(os.listdir('/proc/self/task')))",
+    ]);
+    expect(Number(tasks), "numpy's BLAS is not threaded: run scripts/install-system-deps.sh").toBeGreaterThan(
+      1,
+    );
+    const hook = await deploy(
+      [
+        {
+          source: "import numpy as np\nA = np.ones((300, 300))\nfirst = float((A @ A).sum())",
+          tags: ["setup"],
+        },
+        "import os\nfrom nbhook import webhook\nwebhook.respond_json({'template': " +
+          "'NBHOOK_SETUP_TEMPLATE_FILE=' in open(f'/proc/{os.getppid()}/environ').read(),\n" +
+          "  'again': float((A @ A).sum()), 'first': first, 'tasks': len(os.listdir('/proc/self/task'))})",
+      ],
+      { mode: "setup" },
+    );
+    for (let i = 0; i < 2; i++) {
+      const { status, json } = await call(hook.url);
+      expect(status, JSON.stringify(json)).toBe(200);
+      expect(json).toMatchObject({ template: true, first: 300 ** 3, again: 300 ** 3 });
+    }
   });
 
   it("fails calls with a setup cell's error as without the template", async () => {
