@@ -80,6 +80,8 @@ def _run(shell, request, fd, publish_display_data):
             os.write(fd, line)
         if result.success:
             mark({"cell": index, "status": "ok", "execution_count": result.execution_count})
+            if index + 1 < len(cells):
+                _wait_zmq_sent()
             continue
         # What ipykernel's execute_reply would have said of the cell.
         err = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec
@@ -94,6 +96,64 @@ def _run(shell, request, fd, publish_display_data):
             }
         )
         return
+
+
+_zmq_io_tids = None
+
+
+def _zmq_io_threads():
+    """The task ids of libzmq's I/O threads in this process (named "ZMQbg/IO/<n>")."""
+    tids = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open("/proc/self/task/%s/comm" % tid, "rb") as f:
+                    if f.read().startswith(b"ZMQbg/IO"):
+                        tids.append(tid)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return tids
+
+
+def _wait_zmq_sent(timeout=0.05):
+    """Waits (at most ``timeout``) until libzmq's I/O threads have nothing to do: the marker and
+    the outputs before it, handed to libzmq, are then in the socket, where they survive this
+    process. Before the next cell of the request, which may end the process (``os._exit``, a
+    crash): with a request per cell the server had the outputs before it sent the next cell; here
+    a loaded machine could leave them in libzmq's queue when the process died.
+
+    A woken I/O thread is runnable ("R") until it has written what it was woken for and sleeps
+    again; the send happened before this check (the marker's wait), so "not R" means written, or
+    waiting for room in the socket (the reader will take it)."""
+    global _zmq_io_tids
+    import time
+
+    if _zmq_io_tids is None:
+        _zmq_io_tids = _zmq_io_threads()
+    if not _zmq_io_tids:
+        return
+    deadline = None
+    while True:
+        busy = False
+        for tid in _zmq_io_tids:
+            try:
+                with open("/proc/self/task/%s/stat" % tid, "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split(None, 1)[0]
+            except (OSError, IndexError):
+                continue
+            if state == b"R":
+                busy = True
+                break
+        if not busy:
+            return
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + timeout
+        elif now >= deadline:
+            return
+        time.sleep(0.0002)
 
 
 def _marker(publish_display_data):
