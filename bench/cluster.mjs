@@ -38,6 +38,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { JOBS, notebookOf } from "./jobs.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -79,20 +80,7 @@ const MODES = [
 
 // The trivial notebook of bench/server.mjs: the helper's import tagged `setup` (run once per
 // kernel in reuse mode, every call in isolated mode) and the answer, called without parameters.
-const cell = (source, tags) => ({
-  cell_type: "code",
-  id: Math.random().toString(16).slice(2, 10),
-  metadata: tags ? { tags } : {},
-  source,
-  outputs: [],
-  execution_count: null,
-});
-const notebook = {
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
-  cells: [cell("from nbhook import webhook", ["setup"]), cell("webhook.respond_json({'ok': True})")],
-};
+const notebook = notebookOf(JOBS.trivial);
 
 const pct = (xs, p) => {
   if (!xs.length) return undefined;

@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { JOBS, notebookOf } from "./jobs.mjs";
 
 const { values } = parseArgs({
   options: { mode: { type: "string", default: "reuse" }, seconds: { type: "string", default: "180" } },
@@ -31,24 +32,7 @@ const server = await startServer(
 );
 let load;
 try {
-  const cell = (id, source, tags = []) => ({
-    id,
-    cell_type: "code",
-    source,
-    metadata: { tags },
-    outputs: [],
-    execution_count: null,
-  });
-  const notebook = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
-    cells: [
-      cell("a", "import naas", ["setup"]),
-      cell("b", "name = 'world'", ["parameters"]),
-      cell("c", "naas.webhook.respond_json({'greeting': 'hello ' + name})"),
-    ],
-  };
+  const notebook = notebookOf(JOBS.greet);
   const store = server.deps.store;
   const webhook = await store.upsertWebhook({
     path: "/bench/memory/greet.ipynb",
@@ -58,7 +42,7 @@ try {
     settings: MODE === "isolated" ? {} : { mode: MODE },
   });
   await store.addVersion(webhook.id, Buffer.from(JSON.stringify(notebook)));
-  const url = `${server.url}/notebook/${webhook.token}?name=bench`;
+  const url = `${server.url}/notebook/${webhook.token}${JOBS.greet.query(0)}`;
   const first = await fetch(url);
   if (first.status !== 200) throw new Error(`the job failed: ${first.status} ${await first.text()}`);
 

@@ -32,6 +32,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import http from "node:http";
 import autocannon from "autocannon";
+import { cell, JOBS, notebookOf } from "./jobs.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -72,58 +73,8 @@ const CONFIGS = [
   { key: "reuse", name: "reuse mode", pool: 2, mode: "reuse", calls: CALLS * 5 },
 ].filter((c) => ONLY.includes(c.key));
 
-// The notebooks (see the header): greet, realistic, trivial.
-const cell = (source, tags) => ({
-  cell_type: "code",
-  id: Math.random().toString(16).slice(2, 10),
-  metadata: tags ? { tags } : {},
-  source,
-  outputs: [],
-  execution_count: null,
-});
-const JOBS = {
-  greet: {
-    cells: [
-      cell("import naas", ["setup"]),
-      cell("name = 'world'", ["parameters"]),
-      cell("naas.webhook.respond_json({'greeting': 'hello ' + name})"),
-    ],
-    query: (n) => `?name=caller${n}`,
-    expect: (n) => `"greeting": "hello caller${n}"`,
-  },
-  pandas: {
-    cells: [
-      cell("import naas\nimport pandas as pd", ["setup"]),
-      cell("name = 'world'", ["parameters"]),
-      cell(
-        "naas.webhook.respond_json({'greeting': 'hello ' + name, 'rows': len(pd.DataFrame({'a': [1, 2]}))})",
-      ),
-    ],
-    query: (n) => `?name=caller${n}`,
-    expect: (n) => `"greeting": "hello caller${n}"`,
-  },
-  realistic: {
-    cells: [
-      cell("import json\nfrom nbhook import webhook", ["setup"]),
-      cell("n = 0", ["parameters"]),
-      cell("webhook.respond_json({'ok': True, 'n': n})"),
-    ],
-    query: (n) => `?n=${n}`,
-    expect: (n) => `"n": ${n}`,
-  },
-  trivial: {
-    cells: [cell("from nbhook import webhook", ["setup"]), cell("webhook.respond_json({'ok': True})")],
-    query: () => "",
-    expect: () => '"ok": true',
-  },
-};
 const job = JOBS[JOB];
-const notebook = {
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
-  cells: job.cells,
-};
+const notebook = notebookOf(job);
 const query = job.query;
 const nbFile = path.join(work, `${JOB}.ipynb`);
 writeFileSync(nbFile, JSON.stringify(notebook));

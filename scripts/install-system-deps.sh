@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nbhook needs, only those missing: Debian's Jupyter Python kernel
 # (ipykernel, found through /usr/share/jupyter/kernels/python3), pandas (respond_csv with a
-# DataFrame) and a threaded BLAS for its numpy; for the tests, Chromium (the dashboard's browser tests drive /usr/bin/chromium with
-# playwright-core: never a browser download). With --bench, also nbconvert, the baseline the
+# DataFrame) and a threaded BLAS for its numpy; for the tests, Chromium (the dashboard's browser
+# tests drive /usr/bin/chromium with playwright-core: never a browser download). With --bench, also nbconvert, the baseline the
 # benchmark compares against. With --no-browser, no Chromium.
 set -euo pipefail
 need=()

@@ -52,7 +52,6 @@ OFF_SWITCH = "NBHOOK_KERNEL_TWEAKS"
 # What was applied in this process (the tests read it through the kernel).
 applied = []
 skipped = None
-fd_forwarded = []  # the streams whose fd watcher forward_fds_in_order replaced
 
 
 def _log(message):
@@ -386,5 +385,5 @@ def apply():
 
 def load_ipython_extension(ipython):
     apply()
-    if "fd-in-order" in applied and not fd_forwarded:
-        fd_forwarded.extend(forward_fds_in_order())
+    if "fd-in-order" in applied:
+        forward_fds_in_order()  # (a stream it already did is left as it is)

@@ -90,9 +90,9 @@ export class KernelClient {
     this.exited = launched.exited.then(async (exit) => {
       this.exitInfo = exit;
       // What the kernel published before it died may still be unread (in the socket, in this
-      // process's libzmq queue) when its exit is seen: a run must keep the last outputs of the cell before the one that killed
-      // it, as it would with a request per cell. Read iopub until it is quiet, boundedly (not when
-      // nbhook ended the kernel itself: what the request waited for is then not coming).
+      // process's libzmq queue) when its exit is seen: a run must keep the last outputs of the
+      // cell before the one that killed it, as with a request per cell. Read iopub until it is
+      // quiet, boundedly (not when nbhook ended the kernel: what the request waited for is not coming).
       if (!this.stopping && this.requests.size > 0) await this.iopubQuiet(DEATH_QUIET_MS, DEATH_DRAIN_MAX_MS);
       this.requests.failAll(this.deathError());
       this.channels.close();

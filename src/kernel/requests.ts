@@ -79,12 +79,12 @@ export class InFlightRequests {
     return { done, state: pending };
   }
 
-  /** Fails one request (its timeout, a failed send); false when it was over already. */
   /** Requests waiting for their reply or idle. */
   get size(): number {
     return this.pending.size;
   }
 
+  /** Fails one request (its timeout, a failed send); false when it was over already. */
   fail(msgId: string, err: Error): boolean {
     const req = this.pending.get(msgId);
     if (!req) return false;

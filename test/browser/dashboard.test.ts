@@ -103,6 +103,9 @@ beforeAll(async () => {
       "--disable-background-networking",
       "--disable-component-update",
       "--no-first-run",
+      // The executed notebook is a sandboxed iframe: out of process, it screenshots blank.
+      "--disable-site-isolation-trials",
+      "--disable-features=site-per-process,IsolateOrigins",
     ],
   });
   context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 860 } });
