@@ -145,6 +145,11 @@ export class KernelClient {
     return this.launched.startedBy;
   }
 
+  /** Forked with nbhook's helpers imported and a first execute's costs paid (no warm-up needed). */
+  get prewarmed(): boolean {
+    return this.launched.prewarmed === true;
+  }
+
   /** Whether nbhook asked the kernel to stop (shutdown or kill): its exit is no death then. */
   get stopRequested(): boolean {
     return this.stopping;

@@ -44,6 +44,12 @@ export interface ForkRequest {
 export interface ForkedProcess {
   pid: number;
   exited: Promise<ProcessExit>;
+  /**
+   * Its server built the kernels' IPython shell before forking and paid the first execute's
+   * per-process costs there (python/nbhook/_forkserver.py: _warm_code_paths), with nbhook's
+   * helpers imported: a warm-up execute buys it nothing (KernelClient.prewarmed).
+   */
+  prewarmed?: boolean;
 }
 
 /** The lines the fork server writes (see the protocol in _forkserver.py). */
@@ -112,6 +118,8 @@ class ForkServer {
   dead = false;
   diedAt = 0;
   wasReady = false;
+  /** Its ready line said "shell": "template" (ForkedProcess.prewarmed). */
+  private prewarmed = false;
   private markReady!: (ok: boolean) => void;
   /** Launches waiting for the server to be ready. */
   private waiting = 0;
@@ -174,6 +182,7 @@ class ForkServer {
         });
       }
       this.wasReady = true;
+      this.prewarmed = msg.shell === "template";
       this.markReady(true);
     } else if ("refused" in msg) {
       this.fail(`refused to serve: ${msg.refused}`);
@@ -192,7 +201,11 @@ class ForkServer {
       } else {
         const pid = msg.pid;
         // Registered now, before any later line (its exit) is read.
-        reply({ pid, exited: new Promise((resolve) => this.kernels.set(pid, resolve)) });
+        reply({
+          pid,
+          exited: new Promise((resolve) => this.kernels.set(pid, resolve)),
+          prewarmed: this.prewarmed,
+        });
       }
     }
     this.updateRef();

@@ -145,7 +145,10 @@ function withParentDeathSignal(argv: string[]): string[] {
   return [SETPRIV, "--pdeathsig", "KILL", "--", ...argv];
 }
 
-type KernelProcess = Pick<LaunchedKernel, "pid" | "startedBy" | "exited" | "kill" | "outputTail"> & {
+type KernelProcess = Pick<
+  LaunchedKernel,
+  "pid" | "startedBy" | "prewarmed" | "exited" | "kill" | "outputTail"
+> & {
   /** Wraps the folder removal with what must happen before it. */
   cleanup(removeDir: () => Promise<void>): () => Promise<void>;
 };
@@ -219,6 +222,7 @@ function forkedProcess(forked: ForkedProcess, log: string): KernelProcess {
   return {
     pid: forked.pid,
     startedBy: "fork",
+    prewarmed: forked.prewarmed === true,
     exited,
     kill: (signal) => {
       if (gone) return;

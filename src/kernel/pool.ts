@@ -62,9 +62,13 @@ export interface PoolStats {
   lastStartError?: string;
 }
 
-/** Starts a kernel and runs its warm-up (see warmupCode); a failing warm-up leaves it usable as is. */
+/**
+ * Starts a kernel and runs its warm-up (see warmupCode); a failing warm-up leaves it usable as is.
+ * A kernel forked from a prewarmed fork server has what the warm-up would give it already.
+ */
 async function startWarm(spec: KernelSpec, options: StartOptions): Promise<KernelClient> {
   const kernel = await KernelClient.start(spec, options);
+  if (kernel.prewarmed) return kernel;
   const code = warmupCode(spec);
   if (code) await kernel.execute(code, { silent: true, timeoutMs: 30_000 }).catch(() => undefined);
   return kernel;

@@ -68,6 +68,8 @@ export interface LaunchedKernel {
   pid: number;
   /** `spawn` (a child of this process) or `fork` (a child of the fork server). */
   startedBy: "spawn" | "fork";
+  /** Forked from a server that paid a first execute's costs ahead (ForkedProcess.prewarmed). */
+  prewarmed?: boolean;
   connection: ConnectionInfo;
   /** Private folder with the connection file and the kernel's IPYTHONDIR; removed by cleanup(). */
   dir: string;

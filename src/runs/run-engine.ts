@@ -70,6 +70,9 @@ export class RunEngine {
     });
     this.warm = new WarmKernels({
       pool: this.pool,
+      // As many prepared kernels per setup version as the pool keeps per kernel type: back to back,
+      // a call then finds one while the next is forked (one alone was replaced too late).
+      readyPerVersion: Math.max(1, options.poolSize),
       log: (level, fields, msg) => (level === "debug" ? log.debug?.(fields, msg) : log[level](fields, msg)),
     });
     this.notifier = new Notifier(options.smtp, log);

@@ -27,7 +27,7 @@ export interface WarmOptions {
   pool: KernelPool;
   /** Kernels kept ahead of calls, all webhooks together (default 8). */
   maxKernels?: number;
-  /** setup mode: prepared kernels kept ready per webhook version (default 1). */
+  /** setup mode: prepared kernels kept ready per webhook version (default 1; the server: its pool size). */
   readyPerVersion?: number;
   /** Kernels of a version not called for this long are shut down (default 10 min). */
   idleMs?: number;

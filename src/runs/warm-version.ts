@@ -44,6 +44,8 @@ export interface WarmHost {
   log: WarmLog;
 }
 
+/** How long a replacement waits while the version still has a prepared kernel (KernelPool's). */
+const REFILL_DELAY_MS = 150;
 /** Background retries of a failed preparation before only calls trigger them. */
 const BACKGROUND_RETRIES = 3;
 const backoffMs = (failures: number) => Math.min(60_000, 1000 * 2 ** failures);
@@ -175,7 +177,10 @@ export class WarmVersion {
     while ((warm = this.ready.shift())) {
       if (!warm.kernel.isAlive) continue;
       this.inUse++;
-      this.refill();
+      // As the pool does: with another kernel ready, the replacement's fork (CPU bound) waits a
+      // little, so that it does not compete with the call that just took this one.
+      if (this.ready.length === 0) this.refill();
+      else setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
       return Promise.resolve(warm);
     }
     if (this.failure && Date.now() < this.failure.retryAt && this.preparing <= this.waiters.length) {

@@ -46,6 +46,32 @@ describe("KernelPool", () => {
     expect((await a.execute("1+1")).status).toBe("ok");
   });
 
+  it("warms spawned kernels up, and hands forked ones out as the fork server made them (helpers loaded)", async () => {
+    const probe =
+      "import sys; (get_ipython().last_execution_result is None, " +
+      "all(m in sys.modules for m in ('nbhook', 'naas', 'nbhook._runner')))";
+    const firstCell = async (kernel: KernelClient) => {
+      let text = "";
+      await kernel.execute(probe, {
+        onIopub: (m) => (text += (m.content as { data?: Record<string, string> }).data?.["text/plain"] ?? ""),
+      });
+      return text;
+    };
+    const forked = await newPool(1).take(spec);
+    taken.push(forked);
+    expect([forked.startedBy, forked.prewarmed]).toEqual(["fork", true]);
+    expect(await firstCell(forked)).toBe("(True, True)"); // no warm-up ran, nothing missing
+    process.env.NBHOOK_FORKSERVER = "0";
+    try {
+      const spawned = await newPool(1).take(spec);
+      taken.push(spawned);
+      expect([spawned.startedBy, spawned.prewarmed]).toEqual(["spawn", false]);
+      expect(await firstCell(spawned)).toBe("(False, True)"); // the warm-up ran first
+    } finally {
+      delete process.env.NBHOOK_FORKSERVER;
+    }
+  });
+
   it("never holds more than its size, even when takes outrun the refills", async () => {
     const pool = newPool(2);
     const kernels = await Promise.all([1, 2, 3, 4, 5].map(() => pool.take(spec)));

@@ -1,0 +1,122 @@
+"""The plain fork server (python/nbhook/_forkserver.py): what it pays before forking reaches its
+kernels as a spawned kernel would have it, and a kernel that ends removes nbhook's private files
+of its folder (the IPython profile, the ipc sockets), leaving its log."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(os.path.dirname(HERE), "nbhook", "_forkserver.py")
+CONFIG = '{"HistoryManager":{"enabled":false}}'
+PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+class ForkServerTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="nbhook-forkserver-test-")
+        self.env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE), PYDEVD_DISABLE_FILE_VALIDATION="1")
+        self.env.pop("NBHOOK_SETUP_TEMPLATE_FILE", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, SERVER, "ipykernel_launcher", self.tmp, CONFIG],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=self.env,
+            cwd="/",
+        )
+        self.addCleanup(self.stop)
+        self.ready = json.loads(self.proc.stdout.readline())
+        self.next_id = 1
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+        subprocess.run(["rm", "-rf", self.tmp], check=False)
+
+    def launch(self, extra_env=None):
+        """A kernel laid out as src/kernel/launch.ts lays it out: connection file, IPYTHONDIR
+        (`ipython`, nbhook's config in its profile) and ipc sockets in one folder."""
+        folder = tempfile.mkdtemp(prefix="nbhook-k-", dir=self.tmp)
+        profile = os.path.join(folder, "ipython", "profile_default")
+        os.makedirs(profile)
+        with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
+            f.write(CONFIG)
+        conn = {"transport": "ipc", "ip": os.path.join(folder, "k"), "key": secrets.token_hex(16),
+                "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
+        conn.update({name: i + 1 for i, name in enumerate(PORTS)})
+        conn_file = os.path.join(folder, "connection.json")
+        with open(conn_file, "w") as f:
+            json.dump(conn, f)
+        env = dict(self.env, IPYTHONDIR=os.path.join(folder, "ipython"), **(extra_env or {}))
+        request = {"id": self.next_id, "args": ["-f", conn_file], "cwd": folder, "env": env,
+                   "log": os.path.join(folder, "kernel.log")}
+        self.next_id += 1
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        self.proc.stdin.flush()
+        pid = json.loads(self.proc.stdout.readline())["pid"]
+        from jupyter_client import BlockingKernelClient
+
+        client = BlockingKernelClient(connection_file=conn_file)
+        client.load_connection_file()
+        client.start_channels()
+        self.addCleanup(client.stop_channels)
+        client.wait_for_ready(30)
+        return folder, pid, client
+
+    def value(self, client, code):
+        outputs = []
+        client.execute_interactive(code, timeout=30, output_hook=outputs.append)
+        results = [m for m in outputs if m["msg_type"] in ("execute_result", "error")]
+        self.assertEqual(results[0]["msg_type"], "execute_result", results)
+        return results[0]["content"]["data"]["text/plain"]
+
+    def end(self, client, pid):
+        client.shutdown()
+        line = json.loads(self.proc.stdout.readline())
+        while line.get("exit") != pid:
+            line = json.loads(self.proc.stdout.readline())
+        return line
+
+    def test_the_shell_is_built_and_the_helpers_imported_before_forking(self):
+        self.assertEqual(self.ready.get("shell"), "template", self.ready)
+        folder, pid, client = self.launch()
+        # No warm-up execute (nbhook skips it for such kernels): the first cell sees them loaded.
+        self.assertEqual(
+            self.value(client, "import sys; [m in sys.modules for m in ('nbhook', 'naas', 'nbhook._runner')]"),
+            "[True, True, True]",
+        )
+        self.end(client, pid)
+
+    def test_tempfile_chooses_the_kernels_own_folder_when_its_variables_differ(self):
+        own = tempfile.mkdtemp(prefix="own-tmp-", dir=self.tmp)
+        folder, pid, client = self.launch({"TMPDIR": own})
+        self.assertEqual(self.value(client, "import tempfile; tempfile.gettempdir()"), repr(own))
+        self.end(client, pid)
+        # Same variables as the server: the folder the server chose, as a spawned kernel would.
+        folder, pid, client = self.launch()
+        expected = subprocess.run(
+            [sys.executable, "-c", "import tempfile; print(tempfile.gettempdir())"],
+            env=self.env, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        self.assertEqual(self.value(client, "import tempfile; tempfile.gettempdir()"), repr(expected))
+        self.end(client, pid)
+
+    def test_an_ended_kernel_leaves_its_log_and_what_the_notebook_wrote(self):
+        folder, pid, client = self.launch()
+        kept = os.path.join(folder, "kept.txt")
+        self.value(client, "f = open(%r, 'a'); f.write('x'); 1" % kept)  # left open: flushed at the end
+        line = self.end(client, pid)
+        self.assertEqual(line["code"], 0, line)
+        self.assertEqual(sorted(os.listdir(folder)), ["connection.json", "kept.txt", "kernel.log"])
+        with open(kept) as f:
+            self.assertEqual(f.read(), "x")
+
+
+if __name__ == "__main__":
+    unittest.main()
