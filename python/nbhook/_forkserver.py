@@ -175,6 +175,19 @@ _TEMP_VARS = ("TMPDIR", "TEMP", "TMP")
 _TEMP_ENV = {}
 
 
+def _load_nss_protocols():
+    """libzmq's first context in a process (libpgm's init) looks a protocol up, and glibc then
+    loads the name service modules of nsswitch.conf's `protocols` line (Debian's: `db files`,
+    ~45 failed opens for the absent libnss_db in each kernel). Looked up here once, the children
+    inherit that state."""
+    try:
+        import socket
+
+        socket.getprotobyname("tcp")
+    except Exception:
+        pass
+
+
 def _warm_code_paths(shell):
     """Pays before forking what a kernel's first execute_request pays once per process for pure
     caches: tokenize's token regex (compiled on first use, ~2 ms), IPython's cell transforms and
@@ -541,6 +554,7 @@ def main():
     import tempfile
 
     tempfile.gettempdir()
+    _load_nss_protocols()
     _TEMP_ENV.update({name: os.environ.get(name) for name in _TEMP_VARS})
     import_env = {k: v for k, v in os.environ.items() if env_before.get(k) != v}
     import_env.update({k: None for k in env_before if k not in os.environ})
