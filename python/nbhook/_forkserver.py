@@ -5,9 +5,10 @@ Started by Node as ``<kernelspec python> .../nbhook/_forkserver.py <module> <ker
 imports anyway, and nbhook's helpers, then forks one child per request; each child becomes
 exactly what ``python -m <module> -f <connection file>`` would have become, minus ~400 ms of
 imports. Given the kernels' IPython config, it also builds their InteractiveShell before forking
-(the "template": ~20 ms of CPU a child no longer spends); a child whose loaded config is the same
-adopts it and redoes its per-process parts, any other builds its own
-(NBHOOK_FORKSERVER_SHELL=0 in its environment: no template). A child ends without the
+(the "template": ~20 ms of CPU a child no longer spends), and pays the per-process caches of a
+first execute (_warm_code_paths); a child whose loaded config is the same adopts the shell and
+redoes its per-process parts, any other builds its own (NBHOOK_FORKSERVER_SHELL=0 in its
+environment: no template). A child ends without the
 interpreter's module teardown, once what a notebook can see of an ending is done (_end).
 
 Nothing here may start a thread, create a zmq Context or an event loop before forking: the
@@ -171,7 +172,8 @@ def _prebuild_shell(kernel_config, tmp_root):
 
 
 _TEMP_VARS = ("TMPDIR", "TEMP", "TMP")
-# The server's values of _TEMP_VARS when it chose tempfile's folder (main()).
+# The server's values of _TEMP_VARS when it chose tempfile's folder, and whether that choice was
+# its working folder (main()).
 _TEMP_ENV = {}
 
 
@@ -390,7 +392,7 @@ def _become_child(request, server_pid, fds_to_close, import_env):
         # tempfile's choice depends on TMPDIR, TEMP, TMP (and the folders' existence); the server's
         # (made before forking: choosing writes and removes a probe file, ~0.5 ms) stands when
         # the kernel's variables are the server's, else the kernel chooses anew.
-        if any(request["env"].get(name) != _TEMP_ENV.get(name) for name in _TEMP_VARS):
+        if _TEMP_ENV.get("fallback") or any(request["env"].get(name) != _TEMP_ENV.get(name) for name in _TEMP_VARS):
             tempfile.tempdir = None
         psutil = sys.modules.get("psutil")
         if psutil is not None:
@@ -553,7 +555,8 @@ def main():
                 pass
     import tempfile
 
-    tempfile.gettempdir()
+    # No usable temp folder: tempfile falls back to the working folder, which is the kernel's own.
+    _TEMP_ENV["fallback"] = tempfile.gettempdir() == os.getcwd()
     _load_nss_protocols()
     _TEMP_ENV.update({name: os.environ.get(name) for name in _TEMP_VARS})
     import_env = {k: v for k, v in os.environ.items() if env_before.get(k) != v}

@@ -47,7 +47,8 @@ export interface ForkedProcess {
   /**
    * Its server built the kernels' IPython shell before forking and paid the first execute's
    * per-process costs there (python/nbhook/_forkserver.py: _warm_code_paths), with nbhook's
-   * helpers imported: a warm-up execute buys it nothing (KernelClient.prewarmed).
+   * helpers imported: a warm-up execute buys it nothing (KernelClient.prewarmed). (A child whose
+   * IPython config differs from the server's builds its own shell; its first call pays for that.)
    */
   prewarmed?: boolean;
 }
