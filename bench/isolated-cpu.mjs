@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Where the CPU of one isolated call goes (issue 11), not a test. Starts `nbhook serve --pool 2`
 // from a checkout's dist (--root, default this one; /work/main for a "before"), deploys the greet
-// job of bench/server.mjs in isolated mode, and runs eight clients (autocannon) for --soak seconds.
+// job of bench/server.mjs in isolated mode (--mode), and runs eight clients (autocannon) for --soak seconds.
 // Around that phase it reads /proc: the node server's CPU, the fork server's own CPU, the kernels'
 // (those it reaped: its cutime + cstime; plus those alive at the end, less what those alive at the
 // start had spent before), and the whole machine's busy time (/proc/stat), whose rest is "anything
 // else" (the load generator, other users of the machine). Prints ms of CPU per call by class.
-//   node bench/isolated-cpu.mjs [--root /work/main] [--soak 15] [--clients 8]
+//   node bench/isolated-cpu.mjs [--root /work/main] [--soak 15] [--clients 8] [--mode isolated|setup|reuse]
+// (--mode: the webhook's run mode; the name says what it was written for).
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     root: { type: "string" },
     soak: { type: "string", default: "15" },
     clients: { type: "string", default: "8" },
+    mode: { type: "string", default: "isolated" },
   },
 });
 const here = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -27,6 +29,11 @@ const root = path.resolve(values.root ?? here);
 const cli = path.join(root, "dist", "cli", "main.js");
 const SOAK = Math.max(1, Math.min(Number(values.soak), 300));
 const CLIENTS = Math.max(1, Math.min(Number(values.clients), 64));
+const MODE = values.mode;
+if (!["isolated", "setup", "reuse"].includes(MODE)) {
+  console.error(`isolated-cpu: unknown --mode ${MODE}; use isolated, setup or reuse`);
+  process.exit(2);
+}
 const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 const work = mkdtempSync(path.join(os.tmpdir(), "nbhook-bench-cpu-"));
 
@@ -123,7 +130,7 @@ try {
     });
     server.once("exit", (code) => reject(new Error(`server exited (${code}): ${stderr}`)));
   });
-  const add = spawnSync("node", [cli, "add", nbFile, "--inline", "--mode", "isolated", "--url", url], {
+  const add = spawnSync("node", [cli, "add", nbFile, "--inline", "--mode", MODE, "--url", url], {
     encoding: "utf8",
     env: { ...process.env, NBHOOK_HOME: home },
     timeout: 60_000,

@@ -21,6 +21,9 @@
 // kernel per call, NBHOOK_FORKSERVER=0: the Naas way; adds the `jupyter nbconvert --execute`
 // comparison), pool0f (a forked kernel per call), pool2 (isolated, --pool 2), setup, reuse, floor.
 // Usage: npm run bench [-- --job greet|realistic|trivial|pandas --calls 40 --soak 15 --only pool2,reuse]
+//   --root DIR: run another checkout's build (e.g. a worktree of main for a "before"); alternate
+//   `node bench/server.mjs --root before` and `node bench/server.mjs` runs: this machine's speed
+//   drifts by ±15 % within minutes, so only interleaved runs compare.
 //   --soak N: seconds of the eight-client phase per configuration (default 15; the issue's memory
 //   check is --soak 60). --seconds is the old name of --soak. Every loop is bounded (calls ≤ 500,
 //   soak ≤ 300 s, 60 s per call); servers and kernels are stopped before the script exits.
@@ -42,6 +45,7 @@ const { values } = parseArgs({
     only: { type: "string", default: "pool2,setup,reuse,floor" },
     job: { type: "string" },
     notebook: { type: "string" },
+    root: { type: "string" },
   },
 });
 const JOB = values.job ?? values.notebook ?? "greet";
@@ -53,7 +57,16 @@ const ONLY = values.only.split(",").map((k) => k.trim());
 const CALLS = Math.max(1, Math.min(Number(values.calls), 500));
 const PACE_MS = 250;
 const SECONDS = Math.max(1, Math.min(Number(values.soak ?? values.seconds ?? 15), 300));
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+// --root: the checkout whose dist/ (and python/) is run, built beforehand; default this one.
+const root = values.root
+  ? path.resolve(values.root)
+  : path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+if (!existsSync(path.join(root, "dist", "cli", "main.js"))) {
+  console.error(
+    `bench: no ${path.join(root, "dist", "cli", "main.js")}; build that checkout first (npm run build)`,
+  );
+  process.exit(2);
+}
 const cli = path.join(root, "dist", "cli", "main.js");
 const work = mkdtempSync(path.join(os.tmpdir(), "nbhook-bench-server-"));
 
