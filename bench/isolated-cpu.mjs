@@ -9,7 +9,7 @@
 //   node bench/isolated-cpu.mjs [--root /work/main] [--soak 15] [--clients 8] [--mode isolated|setup|reuse]
 // (--mode: the webhook's run mode; the name says what it was written for).
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +27,10 @@ const { values } = parseArgs({
 const here = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const root = path.resolve(values.root ?? here);
 const cli = path.join(root, "dist", "cli", "main.js");
+if (!existsSync(cli)) {
+  console.error(`isolated-cpu: no ${cli}; build that checkout first (npm run build)`);
+  process.exit(2);
+}
 const SOAK = Math.max(1, Math.min(Number(values.soak), 300));
 const CLIENTS = Math.max(1, Math.min(Number(values.clients), 64));
 const MODE = values.mode;

@@ -25,7 +25,7 @@ Server -> Node (the stdout it was started with)::
     {"ready": true, "pid": 123, "python": "3.11.2", "ipykernel": "6.17.0",
      "shell": "template"}                      once, first ("shell": "off", "none" or why not)
     {"refused": "why"}                                                           instead of ready
-    {"id": 1, "pid": 456}  or  {"id": 1, "error": "why"}                         one per request
+    {"id": 1, "pid": 456, "prewarmed": true}  or  {"id": 1, "error": "why"}     one per request
     {"exit": 456, "code": 0, "signal": null}                                     when a child ends
 
 A child's stdout and stderr go to its ``log`` file; its stdin is /dev/null. Children die with the
@@ -83,11 +83,12 @@ def _preimport(module):
             pass  # another ipykernel version; the child imports what it needs
     # nbhook's in-kernel helpers (on PYTHONPATH in every kernel nbhook starts): every pooled kernel
     # imports them at once (warm-up), so they are shared with the children instead of per kernel.
+    _Template.helpers = True
     for name in HELPER_MODULES + HELPER_SUBMODULES:
         try:
             importlib.import_module(name)
         except Exception:
-            pass  # not on the path (a kernel not started by nbhook): the child imports them if asked
+            _Template.helpers = False  # not on the path (a kernel not started by nbhook): imported if asked
     # The launcher module itself is run fresh in each child (as __main__), like `python -m` does;
     # only check it exists.
     import importlib.util
@@ -106,6 +107,10 @@ class _Template(object):
     known_argv = False
     # (IPKernelApp.classes, what _classes_with_config_traits gave for them), when known_argv.
     classes = None
+    # Whether nbhook's helpers were imported (HELPER_MODULES, HELPER_SUBMODULES).
+    helpers = False
+    # Whether a first execute's per-process caches were paid (_warm_code_paths).
+    warmed = False
 
 
 def _shell_config(config):
@@ -162,7 +167,11 @@ def _prebuild_shell(kernel_config, tmp_root):
         _Template.shell = shell
         _Template.config = _shell_config(app.config)
         _Template.known_argv = _check_known_argv()
-        _warm_code_paths(shell)
+        try:
+            _warm_code_paths(shell)
+            _Template.warmed = True
+        except Exception:
+            pass  # another IPython: the children pay these on their first execute, as before
     finally:
         if old_dir is None:
             os.environ.pop("IPYTHONDIR", None)
@@ -172,9 +181,37 @@ def _prebuild_shell(kernel_config, tmp_root):
 
 
 _TEMP_VARS = ("TMPDIR", "TEMP", "TMP")
-# The server's values of _TEMP_VARS when it chose tempfile's folder, and whether that choice was
-# its working folder (main()).
+# The values of _TEMP_VARS when this process last chose tempfile's folder ("fallback": no usable
+# choice, or one a child must not inherit): _choose_tempdir.
 _TEMP_ENV = {}
+
+
+def _choose_tempdir():
+    """Chooses tempfile's folder now (it writes and removes a probe file, ~0.5 ms), noting the
+    variables it was chosen with, so that a child whose own are the same keeps it (_fit_tempdir)."""
+    import tempfile
+
+    _TEMP_ENV.clear()
+    _TEMP_ENV.update({name: os.environ.get(name) for name in _TEMP_VARS})
+    tempfile.tempdir = None
+    try:
+        # No usable temp folder: tempfile falls back to the working folder, the kernel's own.
+        chosen = tempfile.gettempdir()
+        relative = any(v is not None and not os.path.isabs(v) for v in _TEMP_ENV.values())
+        _TEMP_ENV["fallback"] = chosen == os.getcwd() or relative
+    except Exception:
+        tempfile.tempdir = None
+        _TEMP_ENV["fallback"] = True
+
+
+def _fit_tempdir():
+    """In a child, once its environment is final: tempfile's folder as a spawned kernel would
+    choose it. The server's choice stands when made with the same variables (absolute ones: a
+    relative TMPDIR depends on the working folder), else the kernel chooses anew."""
+    import tempfile
+
+    if _TEMP_ENV.get("fallback", True) or any(os.environ.get(n) != _TEMP_ENV.get(n) for n in _TEMP_VARS):
+        tempfile.tempdir = None
 
 
 def _load_nss_protocols():
@@ -196,8 +233,10 @@ def _warm_code_paths(shell):
     prefilter, the compile of `should_run_async`, and dateutil's parser (jupyter_client reads the
     request's date with it). Nothing here is per-process state: the children share these pages."""
     code = "x = 1\n"
+    last_line = getattr(shell, "_last_input_line", None)  # prefilter notes the line it saw
     shell.transform_cell(code)
     shell.should_run_async(code, transformed_cell=code, preprocessing_exc_tuple=None)
+    shell._last_input_line = last_line
     try:
         from jupyter_client.jsonutil import extract_dates
 
@@ -351,8 +390,9 @@ def _set_pdeathsig():
         pass  # not Linux, or no libc: the kernel's own parent poller still applies
 
 
-def _become_child(request, server_pid, fds_to_close, import_env):
-    """In the forked child: the process setup `spawn` would have done. Never returns on failure."""
+def _become_child(request, server_pid, fds_to_close, import_env, final_env=True):
+    """In the forked child: the process setup `spawn` would have done. Never returns on failure.
+    ``final_env``: the environment given here is the kernel's (a template's child gets another)."""
     try:
         signal.set_wakeup_fd(-1)
         for fd in fds_to_close:
@@ -387,13 +427,8 @@ def _become_child(request, server_pid, fds_to_close, import_env):
         import time
 
         time.tzset()
-        import tempfile
-
-        # tempfile's choice depends on TMPDIR, TEMP, TMP (and the folders' existence); the server's
-        # (made before forking: choosing writes and removes a probe file, ~0.5 ms) stands when
-        # the kernel's variables are the server's, else the kernel chooses anew.
-        if _TEMP_ENV.get("fallback") or any(request["env"].get(name) != _TEMP_ENV.get(name) for name in _TEMP_VARS):
-            tempfile.tempdir = None
+        if final_env:
+            _fit_tempdir()
         psutil = sys.modules.get("psutil")
         if psutil is not None:
             psutil.cpu_percent(interval=None)  # restart its "since last call" from now
@@ -412,15 +447,28 @@ def _become_child(request, server_pid, fds_to_close, import_env):
             os._exit(127)
 
 
-def _forget_shadowed_helpers(cwd):
-    """Drops the pre-imported helpers when a module in the kernel's working folder shadows one of
-    them (all of them: naas imports nbhook, so it must find the shadowing one too)."""
-    shadowed = [
+def _prewarmed(request):
+    """Whether the child of ``request`` starts with the prebuilt shell's first-execute caches paid
+    and nbhook's helpers imported (nbhook then skips its warm-up execute). Not when a module in its
+    working folder shadows a helper (_forget_shadowed_helpers drops them); a child whose IPython
+    config differs from the server's builds its own shell, which only the child can tell."""
+    if _Template.shell is None or not _Template.warmed or not _Template.helpers:
+        return False
+    return not _shadowed(request.get("cwd") or "/")  # where _become_child looks
+
+
+def _shadowed(cwd):
+    return [
         name
         for name in HELPER_MODULES
         if os.path.exists(os.path.join(cwd, name + ".py")) or os.path.isdir(os.path.join(cwd, name))
     ]
-    if not shadowed:
+
+
+def _forget_shadowed_helpers(cwd):
+    """Drops the pre-imported helpers when a module in the kernel's working folder shadows one of
+    them (all of them: naas imports nbhook, so it must find the shadowing one too)."""
+    if not _shadowed(cwd):
         return
     for name in HELPER_MODULES:
         for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
@@ -487,7 +535,7 @@ def _serve(out, import_env):
                             _become_child(request, server_pid, (out, wake_r, wake_w), import_env)
                         raise _Child(request)
                     children.add(pid)
-                    _send(out, {"id": request.get("id"), "pid": pid})
+                    _send(out, {"id": request.get("id"), "pid": pid, "prewarmed": _prewarmed(request)})
             while children:
                 try:
                     pid, status = os.waitpid(-1, os.WNOHANG)
@@ -553,12 +601,8 @@ def main():
                 ZMQInteractiveShell.clear_instance()
             except Exception:
                 pass
-    import tempfile
-
-    # No usable temp folder: tempfile falls back to the working folder, which is the kernel's own.
-    _TEMP_ENV["fallback"] = tempfile.gettempdir() == os.getcwd()
+    _choose_tempdir()
     _load_nss_protocols()
-    _TEMP_ENV.update({name: os.environ.get(name) for name in _TEMP_VARS})
     import_env = {k: v for k, v in os.environ.items() if env_before.get(k) != v}
     import_env.update({k: None for k in env_before if k not in os.environ})
     unsafe = _fork_unsafe_state()
@@ -634,6 +678,7 @@ def _run_template_setup(out, setup_file):
             return "setup cell %d needs top-level await (a kernel's event loop)" % (index + 1)
     os.chdir(setup["cwd"] or "/")
     os.environ.update(setup["env"])
+    _choose_tempdir()  # the setup cells see tempfile's folder of the version's environment
     # As in a kernel started in that folder (`python -m`: sys.path[0] is the working directory).
     sys.path.insert(0, os.getcwd())
     # The shell was built in another folder: its folder history and starting dir are the kernel's.
@@ -656,13 +701,14 @@ def _run_template_setup(out, setup_file):
 def _become_template_child(request, server_pid, fds_to_close, import_env):
     """_become_child, then the setup state back: the environment, folder and sys.path the setup
     cells left, with the launch's own variables (IPYTHONDIR, …: request["launch_env"]) on top."""
-    _become_child(request, server_pid, fds_to_close, import_env)
+    _become_child(request, server_pid, fds_to_close, import_env, final_env=False)
     try:
         os.environ.clear()
         os.environ.update(_TemplateState.environ)
         os.environ.update(request.get("launch_env") or {})
         os.chdir(_TemplateState.cwd)
         sys.path[:] = _TemplateState.path
+        _fit_tempdir()
     except BaseException:
         try:
             traceback.print_exc()

@@ -34,15 +34,30 @@ class ForkServerTest(unittest.TestCase):
         self.next_id = 1
 
     def stop(self):
-        self.proc.stdin.close()
-        self.proc.wait(10)
+        self.proc.stdin.close()  # it kills the kernels left and exits
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
         self.proc.stdout.close()
         subprocess.run(["rm", "-rf", self.tmp], check=False)
 
-    def launch(self, extra_env=None):
+    def line(self):
+        """The server's next line, or a failure after 30 s (a wedged server)."""
+        import select
+
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+        self.assertTrue(ready, "no line from the fork server in 30 s")
+        return json.loads(self.proc.stdout.readline())
+
+    def launch(self, extra_env=None, files=()):
         """A kernel laid out as src/kernel/launch.ts lays it out: connection file, IPYTHONDIR
         (`ipython`, nbhook's config in its profile) and ipc sockets in one folder."""
         folder = tempfile.mkdtemp(prefix="nbhook-k-", dir=self.tmp)
+        for name in files:
+            with open(os.path.join(folder, name), "w") as f:
+                f.write("")
         profile = os.path.join(folder, "ipython", "profile_default")
         os.makedirs(profile)
         with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
@@ -59,7 +74,9 @@ class ForkServerTest(unittest.TestCase):
         self.next_id += 1
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
-        pid = json.loads(self.proc.stdout.readline())["pid"]
+        reply = self.line()
+        pid = reply["pid"]
+        self.prewarmed = reply.get("prewarmed")
         from jupyter_client import BlockingKernelClient
 
         client = BlockingKernelClient(connection_file=conn_file)
@@ -78,19 +95,26 @@ class ForkServerTest(unittest.TestCase):
 
     def end(self, client, pid):
         client.shutdown()
-        line = json.loads(self.proc.stdout.readline())
-        while line.get("exit") != pid:
-            line = json.loads(self.proc.stdout.readline())
-        return line
+        for _ in range(20):
+            line = self.line()
+            if line.get("exit") == pid:
+                return line
+        self.fail("no exit report for kernel %d" % pid)
 
     def test_the_shell_is_built_and_the_helpers_imported_before_forking(self):
         self.assertEqual(self.ready.get("shell"), "template", self.ready)
         folder, pid, client = self.launch()
-        # No warm-up execute (nbhook skips it for such kernels): the first cell sees them loaded.
-        self.assertEqual(
-            self.value(client, "import sys; [m in sys.modules for m in ('nbhook', 'naas', 'nbhook._runner')]"),
-            "[True, True, True]",
-        )
+        self.assertIs(self.prewarmed, True)  # nbhook skips its warm-up execute for it
+        # Its first cell: count 1, nothing before it in history, the helpers loaded.
+        code = "import sys; (len(In), get_ipython().execution_count, all(m in sys.modules for m in HELPERS))"
+        self.value(client, "HELPERS = ('nbhook', 'naas', 'nbhook._runner'); 0")
+        self.assertEqual(self.value(client, code), "(3, 2, True)")
+        self.end(client, pid)
+
+    def test_a_kernel_whose_folder_shadows_a_helper_is_not_prewarmed(self):
+        folder, pid, client = self.launch(files=("naas.py",))
+        self.assertIs(self.prewarmed, False)  # it imports the folder's naas, as a spawned kernel would
+        self.assertEqual(self.value(client, "import naas; naas.__file__"), repr(os.path.join(folder, "naas.py")))
         self.end(client, pid)
 
     def test_tempfile_chooses_the_kernels_own_folder_when_its_variables_differ(self):

@@ -14,11 +14,11 @@ CONFIG = '{"HistoryManager":{"enabled":false}}'
 
 
 class SetupTemplateTest(unittest.TestCase):
-    def start(self, cells):
+    def start(self, cells, version_env=None):
         self.tmp = tempfile.mkdtemp(prefix="nbhook-template-test-")
         setup = os.path.join(self.tmp, "setup.json")
         with open(setup, "w") as f:
-            json.dump({"cells": cells, "cwd": self.tmp, "env": {"FROM_VERSION": "v"}}, f)
+            json.dump({"cells": cells, "cwd": self.tmp, "env": version_env or {"FROM_VERSION": "v"}}, f)
         env = dict(os.environ, NBHOOK_SETUP_TEMPLATE_FILE=setup)
         env["PYTHONPATH"] = os.path.dirname(HERE)
         self.proc = subprocess.Popen(
@@ -81,6 +81,42 @@ class SetupTemplateTest(unittest.TestCase):
         os.kill(reply["pid"], 9)
 
     outputs = []
+
+    def test_the_versions_temp_folder_reaches_its_setup_cells_and_kernels(self):
+        own = tempfile.mkdtemp(prefix="nbhook-template-own-tmp-")
+        self.addCleanup(os.rmdir, own)
+        lines = self.start(["import tempfile\nprint(tempfile.gettempdir())"], {"TMPDIR": own})
+        self.assertTrue(lines[-1].get("ready"), lines)
+        self.assertEqual(lines[0]["msg"]["content"]["text"], own + "\n")
+        from jupyter_client import BlockingKernelClient
+        from jupyter_client.connect import write_connection_file
+
+        conn = os.path.join(self.tmp, "conn.json")
+        write_connection_file(conn, ip="127.0.0.1", key=b"k")
+        profile = os.path.join(self.tmp, "ipython", "profile_default")
+        os.makedirs(profile)
+        with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
+            f.write(CONFIG)
+        launch_env = {"IPYTHONDIR": os.path.join(self.tmp, "ipython")}
+        kernel_env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE), **launch_env)
+        request = {"id": 1, "args": ["-f", conn], "cwd": "/", "env": kernel_env,
+                   "log": os.path.join(self.tmp, "k.log"), "launch_env": launch_env}
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        self.assertIn("pid", reply)
+        client = BlockingKernelClient(connection_file=conn)
+        client.load_connection_file()
+        client.start_channels()
+        outputs = []
+        try:
+            client.wait_for_ready(30)
+            client.execute_interactive("tempfile.gettempdir()", timeout=30, output_hook=outputs.append)
+        finally:
+            client.stop_channels()
+            os.kill(reply["pid"], 9)
+        result = [m for m in outputs if m["msg_type"] == "execute_result"][0]
+        self.assertEqual(result["content"]["data"]["text/plain"], repr(own))
 
     def test_refuses_after_a_thread_or_an_error(self):
         lines = self.start(["import threading, time\nthreading.Thread(target=time.sleep, args=(9,), daemon=True).start()"])

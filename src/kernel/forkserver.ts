@@ -47,8 +47,9 @@ export interface ForkedProcess {
   /**
    * Its server built the kernels' IPython shell before forking and paid the first execute's
    * per-process costs there (python/nbhook/_forkserver.py: _warm_code_paths), with nbhook's
-   * helpers imported: a warm-up execute buys it nothing (KernelClient.prewarmed). (A child whose
-   * IPython config differs from the server's builds its own shell; its first call pays for that.)
+   * helpers imported and not shadowed in the kernel's folder: a warm-up execute buys it nothing
+   * (KernelClient.prewarmed). (A child whose IPython config differs from the server's builds its
+   * own shell; its first call pays for that.)
    */
   prewarmed?: boolean;
 }
@@ -65,7 +66,8 @@ const serverLineSchema = z.union([
   }),
   z.object({ refused: z.string() }),
   z.object({ exit: z.number().int(), code: z.number().int().nullable(), signal: z.string().nullable() }),
-  z.object({ id: z.number().int(), pid: z.number().int().positive() }),
+  // prewarmed: see ForkedProcess.prewarmed (_prewarmed in _forkserver.py).
+  z.object({ id: z.number().int(), pid: z.number().int().positive(), prewarmed: z.boolean().optional() }),
   // `id` is null when the request line itself was not JSON.
   z.object({ id: z.number().int().nullable(), error: z.string() }),
   // A setup template's setup cells (SetupTemplate): an iopub-like message, then the reply.
@@ -119,8 +121,6 @@ class ForkServer {
   dead = false;
   diedAt = 0;
   wasReady = false;
-  /** Its ready line said "shell": "template" (ForkedProcess.prewarmed). */
-  private prewarmed = false;
   private markReady!: (ok: boolean) => void;
   /** Launches waiting for the server to be ready. */
   private waiting = 0;
@@ -183,7 +183,6 @@ class ForkServer {
         });
       }
       this.wasReady = true;
-      this.prewarmed = msg.shell === "template";
       this.markReady(true);
     } else if ("refused" in msg) {
       this.fail(`refused to serve: ${msg.refused}`);
@@ -205,7 +204,7 @@ class ForkServer {
         reply({
           pid,
           exited: new Promise((resolve) => this.kernels.set(pid, resolve)),
-          prewarmed: this.prewarmed,
+          prewarmed: msg.prewarmed === true,
         });
       }
     }

@@ -70,9 +70,10 @@ export class RunEngine {
     });
     this.warm = new WarmKernels({
       pool: this.pool,
-      // As many prepared kernels per setup version as the pool keeps per kernel type: back to back,
-      // a call then finds one while the next is forked (one alone was replaced too late).
-      readyPerVersion: Math.max(1, options.poolSize),
+      // Two prepared kernels per setup version (one with --pool 0 or 1): back to back, a call then
+      // finds one while the next is forked (one alone was replaced too late; three gained nothing,
+      // and the 8 kept kernels of all versions are shared).
+      readyPerVersion: Math.min(2, Math.max(1, options.poolSize)),
       log: (level, fields, msg) => (level === "debug" ? log.debug?.(fields, msg) : log[level](fields, msg)),
     });
     this.notifier = new Notifier(options.smtp, log);

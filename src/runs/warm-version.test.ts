@@ -153,6 +153,55 @@ describe("setup mode", () => {
     expect((await slow).status).toBe("ok");
     expect(servedBy(starter.fakes, "quick")).not.toBe(servedBy(starter.fakes, "slow"));
   });
+
+  it("with two kept ready, starts the replacement of a taken kernel only after a pause, not beside the call", async () => {
+    const { warm, starter, cells } = harness({ readyPerVersion: 2 });
+    const hold = gate();
+    cells[injected("slow")] = async (_code, k) => {
+      await hold.opened;
+      return k.ok();
+    };
+    const target = prepared("a", "setup");
+    expect((await call(warm, target, "r0")).status).toBe("ok"); // prepared on demand; two more behind it
+    await until(
+      () => stats(warm, "a")?.ready === 2 && stats(warm, "a")?.preparing === 0,
+      "two prepared ahead",
+    );
+    const before = starter.fakes.length;
+    const t0 = Date.now();
+    const slow = call(warm, target, "slow"); // takes one; the other is still ready
+    await until(() => stats(warm, "a")?.inUse === 1, "the slow call running");
+    await new Promise((resolve) => realSetTimeout(resolve, 100));
+    expect(starter.fakes.length, "kernels started during the call's first 100 ms").toBe(before);
+    await until(() => starter.fakes.length === before + 1, "the replacement started");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+    hold.open();
+    expect((await slow).status).toBe("ok");
+  });
+
+  it("starts no delayed replacement for a version retired within the pause", async () => {
+    const { warm, starter, cells } = harness({ readyPerVersion: 2 });
+    const hold = gate();
+    cells[injected("slow")] = async (_code, k) => {
+      await hold.opened;
+      return k.ok();
+    };
+    const target = prepared("a", "setup");
+    expect((await call(warm, target, "r0")).status).toBe("ok");
+    await until(
+      () => stats(warm, "a")?.ready === 2 && stats(warm, "a")?.preparing === 0,
+      "two prepared ahead",
+    );
+    const before = starter.fakes.length;
+    const slow = call(warm, target, "slow");
+    await until(() => stats(warm, "a")?.inUse === 1, "the slow call running");
+    warm.invalidate("a"); // a new version deployed during the call
+    await new Promise((resolve) => realSetTimeout(resolve, 250));
+    hold.open();
+    expect((await slow).status).toBe("ok");
+    await settle();
+    expect(starter.fakes.length, "kernels started for the retired version").toBe(before);
+  });
 });
 
 describe("reuse mode", () => {
