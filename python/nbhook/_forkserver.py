@@ -200,7 +200,6 @@ def _choose_tempdir():
         relative = any(v is not None and not os.path.isabs(v) for v in _TEMP_ENV.values())
         _TEMP_ENV["fallback"] = chosen == os.getcwd() or relative
     except Exception:
-        tempfile.tempdir = None
         _TEMP_ENV["fallback"] = True
 
 

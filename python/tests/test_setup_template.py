@@ -40,66 +40,21 @@ class SetupTemplateTest(unittest.TestCase):
         self.proc.stdin.close()
         self.proc.wait(10)
 
-    def test_children_keep_the_setup_state(self):
-        lines = self.start(["import os, sys\nos.environ['SET'] = '1'\nsys.path.append('/p')\nY = 41\nprint('hi')"])
-        self.assertTrue(lines[-1].get("ready"), lines)
-        self.assertEqual(lines[0], {"cell": 0, "msg": {"msg_type": "stream", "content": {"name": "stdout", "text": "hi\n"}}})
-        self.assertEqual(lines[1], {"cell": 0, "reply": {"status": "ok", "execution_count": 1}})
+    def evaluate_in_child(self, code, launch_env):
+        """Forks one kernel from the template (its profile with the config the template's shell was
+        built with, as nbhook's kernels have), evaluates ``code`` in it; (execution_count, repr)."""
         from jupyter_client import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
         conn = os.path.join(self.tmp, "conn.json")
         write_connection_file(conn, ip="127.0.0.1", key=b"k")
-        # The kernel's profile has the config the template's shell was built with (as nbhook's do).
         profile = os.path.join(self.tmp, "ipython", "profile_default")
         os.makedirs(profile)
         with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
             f.write(CONFIG)
+        launch_env = dict(launch_env, IPYTHONDIR=os.path.join(self.tmp, "ipython"))
         kernel_env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE))
-        launch_env = {"LAUNCH": "l", "IPYTHONDIR": os.path.join(self.tmp, "ipython")}
         request = {"id": 1, "args": ["-f", conn], "cwd": "/", "env": dict(kernel_env, **launch_env),
-                   "log": os.path.join(self.tmp, "k.log"), "launch_env": launch_env}
-        self.proc.stdin.write((json.dumps(request) + "\n").encode())
-        self.proc.stdin.flush()
-        reply = json.loads(self.proc.stdout.readline())
-        self.assertIn("pid", reply)
-        client = BlockingKernelClient(connection_file=conn)
-        client.load_connection_file()
-        client.start_channels()
-        try:
-            client.wait_for_ready(30)
-            code = "(Y + 1, os.environ.get('SET'), os.environ.get('FROM_VERSION'), os.environ.get('LAUNCH'), '/p' in sys.path, os.getcwd(), In[1][:9])"
-            msg = client.execute_interactive(code, timeout=30, output_hook=lambda m: self.outputs.append(m))
-        finally:
-            client.stop_channels()
-        self.assertEqual(msg["content"]["execution_count"], 2)
-        result = [m for m in self.outputs if m["msg_type"] == "execute_result"][0]
-        self.assertEqual(
-            result["content"]["data"]["text/plain"],
-            repr((42, "1", "v", "l", True, os.path.realpath(self.tmp), "import os")),
-        )
-        os.kill(reply["pid"], 9)
-
-    outputs = []
-
-    def test_the_versions_temp_folder_reaches_its_setup_cells_and_kernels(self):
-        own = tempfile.mkdtemp(prefix="nbhook-template-own-tmp-")
-        self.addCleanup(os.rmdir, own)
-        lines = self.start(["import tempfile\nprint(tempfile.gettempdir())"], {"TMPDIR": own})
-        self.assertTrue(lines[-1].get("ready"), lines)
-        self.assertEqual(lines[0]["msg"]["content"]["text"], own + "\n")
-        from jupyter_client import BlockingKernelClient
-        from jupyter_client.connect import write_connection_file
-
-        conn = os.path.join(self.tmp, "conn.json")
-        write_connection_file(conn, ip="127.0.0.1", key=b"k")
-        profile = os.path.join(self.tmp, "ipython", "profile_default")
-        os.makedirs(profile)
-        with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
-            f.write(CONFIG)
-        launch_env = {"IPYTHONDIR": os.path.join(self.tmp, "ipython")}
-        kernel_env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE), **launch_env)
-        request = {"id": 1, "args": ["-f", conn], "cwd": "/", "env": kernel_env,
                    "log": os.path.join(self.tmp, "k.log"), "launch_env": launch_env}
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
@@ -111,12 +66,30 @@ class SetupTemplateTest(unittest.TestCase):
         outputs = []
         try:
             client.wait_for_ready(30)
-            client.execute_interactive("tempfile.gettempdir()", timeout=30, output_hook=outputs.append)
+            msg = client.execute_interactive(code, timeout=30, output_hook=outputs.append)
         finally:
             client.stop_channels()
             os.kill(reply["pid"], 9)
         result = [m for m in outputs if m["msg_type"] == "execute_result"][0]
-        self.assertEqual(result["content"]["data"]["text/plain"], repr(own))
+        return msg["content"]["execution_count"], result["content"]["data"]["text/plain"]
+
+    def test_children_keep_the_setup_state(self):
+        lines = self.start(["import os, sys\nos.environ['SET'] = '1'\nsys.path.append('/p')\nY = 41\nprint('hi')"])
+        self.assertTrue(lines[-1].get("ready"), lines)
+        self.assertEqual(lines[0], {"cell": 0, "msg": {"msg_type": "stream", "content": {"name": "stdout", "text": "hi\n"}}})
+        self.assertEqual(lines[1], {"cell": 0, "reply": {"status": "ok", "execution_count": 1}})
+        code = "(Y + 1, os.environ.get('SET'), os.environ.get('FROM_VERSION'), os.environ.get('LAUNCH'), '/p' in sys.path, os.getcwd(), In[1][:9])"
+        count, value = self.evaluate_in_child(code, {"LAUNCH": "l"})
+        self.assertEqual(count, 2)
+        self.assertEqual(value, repr((42, "1", "v", "l", True, os.path.realpath(self.tmp), "import os")))
+
+    def test_the_versions_temp_folder_reaches_its_setup_cells_and_kernels(self):
+        own = tempfile.mkdtemp(prefix="nbhook-template-own-tmp-")
+        self.addCleanup(os.rmdir, own)
+        lines = self.start(["import tempfile\nprint(tempfile.gettempdir())"], {"TMPDIR": own})
+        self.assertTrue(lines[-1].get("ready"), lines)
+        self.assertEqual(lines[0]["msg"]["content"]["text"], own + "\n")
+        self.assertEqual(self.evaluate_in_child("tempfile.gettempdir()", {})[1], repr(own))
 
     def test_refuses_after_a_thread_or_an_error(self):
         lines = self.start(["import threading, time\nthreading.Thread(target=time.sleep, args=(9,), daemon=True).start()"])

@@ -154,7 +154,8 @@ describe("setup mode", () => {
     expect(servedBy(starter.fakes, "quick")).not.toBe(servedBy(starter.fakes, "slow"));
   });
 
-  it("with two kept ready, starts the replacement of a taken kernel only after a pause, not beside the call", async () => {
+  /** Two kernels kept ready, then a call held in its cells: `before` kernels started until it took one. */
+  async function slowCallWithTwoReady() {
     const { warm, starter, cells } = harness({ readyPerVersion: 2 });
     const hold = gate();
     cells[injected("slow")] = async (_code, k) => {
@@ -171,33 +172,24 @@ describe("setup mode", () => {
     const t0 = Date.now();
     const slow = call(warm, target, "slow"); // takes one; the other is still ready
     await until(() => stats(warm, "a")?.inUse === 1, "the slow call running");
+    return { warm, starter, before, t0, slow, release: hold.open };
+  }
+
+  it("with two kept ready, starts the replacement of a taken kernel only after a pause, not beside the call", async () => {
+    const { starter, before, t0, slow, release } = await slowCallWithTwoReady();
     await new Promise((resolve) => realSetTimeout(resolve, 100));
     expect(starter.fakes.length, "kernels started during the call's first 100 ms").toBe(before);
     await until(() => starter.fakes.length === before + 1, "the replacement started");
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
-    hold.open();
+    release();
     expect((await slow).status).toBe("ok");
   });
 
   it("starts no delayed replacement for a version retired within the pause", async () => {
-    const { warm, starter, cells } = harness({ readyPerVersion: 2 });
-    const hold = gate();
-    cells[injected("slow")] = async (_code, k) => {
-      await hold.opened;
-      return k.ok();
-    };
-    const target = prepared("a", "setup");
-    expect((await call(warm, target, "r0")).status).toBe("ok");
-    await until(
-      () => stats(warm, "a")?.ready === 2 && stats(warm, "a")?.preparing === 0,
-      "two prepared ahead",
-    );
-    const before = starter.fakes.length;
-    const slow = call(warm, target, "slow");
-    await until(() => stats(warm, "a")?.inUse === 1, "the slow call running");
+    const { warm, starter, before, slow, release } = await slowCallWithTwoReady();
     warm.invalidate("a"); // a new version deployed during the call
     await new Promise((resolve) => realSetTimeout(resolve, 250));
-    hold.open();
+    release();
     expect((await slow).status).toBe("ok");
     await settle();
     expect(starter.fakes.length, "kernels started for the retired version").toBe(before);
