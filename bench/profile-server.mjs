@@ -147,7 +147,11 @@ for (let i = 0; i < CALLS; i++) {
   const res = await get(`${hook}?name=caller${i}`);
   const total = performance.now() - s;
   if (res.status !== 200 || !res.body.toString().includes(`hello caller${i}`)) {
-    throw new Error(`call failed: ${res.status} ${res.body.toString().slice(0, 200)}`);
+    child.kill("SIGKILL");
+    const log = stderr.split("\n").slice(-30).join("\n");
+    throw new Error(
+      `call ${i} failed: ${res.status} ${res.body.toString().slice(0, 2000)}\nserver log:\n${log}`,
+    );
   }
   const timing = String(res.headers["server-timing"] ?? "");
   const kernel = Number(/kernel;dur=([\d.]+)/.exec(timing)?.[1]);
