@@ -320,6 +320,34 @@ def _adopt_template_shell():
             IPKernelApp._classes_with_config_traits = listed_classes
 
 
+TWEAKS_EXTENSION = "nbhook._kernel_tweaks"
+
+
+def _tweak_streams_from_start():
+    """In a child: when its kernel config loads nbhook's kernel tweaks (an extension, loaded after
+    ipykernel made its output streams), applies them just before ipykernel makes the streams, so
+    that their fd forwarders are nbhook's from the start instead of ipykernel's watcher threads
+    started, then replaced (python/nbhook/_kernel_tweaks.py, 3.). The extension then finds them
+    applied. Not when a module of the kernel's folder shadows nbhook (the kernel imports that one)."""
+    tweaks = sys.modules.get(TWEAKS_EXTENSION)
+    if tweaks is None:
+        return
+    from ipykernel.kernelapp import IPKernelApp
+
+    init_io = IPKernelApp.init_io
+
+    def init_io_tweaked(app):
+        try:
+            listed = list(app.default_extensions) + list(app.extensions) + list(app.extra_extensions)
+            if TWEAKS_EXTENSION in listed and sys.modules.get(TWEAKS_EXTENSION) is tweaks:
+                tweaks.apply()
+        except Exception:
+            pass  # the extension applies them when it loads, as in a spawned kernel
+        return init_io(app)
+
+    IPKernelApp.init_io = init_io_tweaked
+
+
 def _fit_shell(shell, app, kernel):
     """Redoes what InteractiveShell.__init__ did that depends on the process, the kernel, the
     working folder or the profile (the kernel's own IPYTHONDIR)."""
@@ -636,6 +664,7 @@ def main():
         return 1  # Node closed our stdout
     # A forked child: run the kernel outside any exception handler (nothing may chain to _Child).
     _adopt_template_shell()
+    _tweak_streams_from_start()
     if _TemplateState.active:
         _keep_setup_history()
     return _run_kernel(module, request)

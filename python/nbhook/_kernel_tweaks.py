@@ -263,8 +263,6 @@ def forward_fds_in_order():
     copy is closed, so that the old thread reads what is left, copies it as before, sees the end of
     the pipe and returns; only then is the stream switched to the new pipe and its thread."""
     done = []
-    if not _forwarders:
-        os.register_at_fork(after_in_child=_forked)
     for name, fd in (("stdout", 1), ("stderr", 2)):
         stream = getattr(sys, name, None)
         old = getattr(stream, "watch_fd_thread", None)
@@ -295,16 +293,48 @@ def forward_fds_in_order():
             # Some other copy of the old pipe's write end is open: its thread keeps reading the
             # old pipe, fd 1 writes to the new one, which this stream forwards as well.
             _log("ipykernel's %s watcher did not end; the new pipe is forwarded beside it" % name)
-        forwarder = _FdForwarder(stream, read_end)
         if not old.is_alive():
             stream._fid = read_end  # (the old thread reads self._fid: only once it has ended)
-        _forwarders.append(forwarder)
-        stream._nbhook_drain = forwarder.drain
-        stream._nbhook_fd = forwarder
-        stream.watch_fd_thread = forwarder.thread
-        forwarder.thread.start()
+        _start_forwarder(stream, read_end, replaced=True)
         done.append(name)
     return done
+
+
+def _forward_from_start(OutStream):
+    """A stream's fd redirect made with nbhook's forwarder from the start (see 3. above): what
+    forward_fds_in_order ends up with, without ipykernel's watcher thread started only to be
+    replaced (nor its left-over write end, closed here at once). It takes effect for the streams
+    made after apply(): in a kernel forked by nbhook's fork server, which applies the tweaks before
+    ipykernel makes its streams when the kernel's config loads this extension (init_io); a spawned
+    kernel's streams exist when the extension loads, and forward_fds_in_order replaces their
+    watchers then."""
+    original = OutStream._setup_stream_redirects
+
+    def setup_stream_redirects(self, name):
+        read_end, write_end = os.pipe()
+        fno = getattr(sys, name).fileno()
+        self._original_stdstream_copy = os.dup(fno)
+        os.dup2(write_end, fno)
+        os.close(write_end)
+        self._fid = read_end
+        self._exc = None
+        _start_forwarder(self, read_end, replaced=False)
+
+    setup_stream_redirects.__doc__ = original.__doc__
+    setup_stream_redirects._nbhook_original = original
+    OutStream._setup_stream_redirects = setup_stream_redirects
+
+
+def _start_forwarder(stream, read_end, replaced):
+    if not _forwarders:
+        os.register_at_fork(after_in_child=_forked)
+    forwarder = _FdForwarder(stream, read_end)
+    forwarder.replaced = replaced  # whether it took an ipykernel watcher's place (the tests read it)
+    _forwarders.append(forwarder)
+    stream._nbhook_drain = forwarder.drain
+    stream._nbhook_fd = forwarder
+    stream.watch_fd_thread = forwarder.thread
+    forwarder.thread.start()
 
 
 def _draining(OutStream):
@@ -373,6 +403,7 @@ def apply():
         for name in ("_watch_pipe_fd", "_setup_stream_redirects", "_schedule_flush", "_flush", "write", "flush")
     ):
         _draining(OutStream)
+        _forward_from_start(OutStream)
         applied.append("fd-in-order")
     Kernel = kernelbase.Kernel
     if callable(getattr(Kernel, "_flush_control_queue", None)):

@@ -67,6 +67,13 @@ describe("the kernel tweaks", () => {
       expect((await run(on, APPLIED)).result).toBe(
         "(['lazy-flush', 'fd-in-order', 'no-control-flush'], None, 'draining_flush')",
       );
+      // A forked kernel applies them before ipykernel makes its streams: nbhook's fd forwarders
+      // from the start; a spawned one replaces ipykernel's watcher threads when the extension loads.
+      const forwarders = "[(f.stream.name, f.replaced, f.thread.is_alive()) for f in t._forwarders]";
+      const replaced = how === "spawn" ? "True" : "False";
+      expect((await run(on, forwarders)).result).toBe(
+        `[('stdout', ${replaced}, True), ('stderr', ${replaced}, True)]`,
+      );
       const off = await start(how, { env: { NBHOOK_KERNEL_TWEAKS: "0" } });
       expect((await run(off, APPLIED)).result).toBe("([], 'off (NBHOOK_KERNEL_TWEAKS=0)', 'flush')");
     });
