@@ -8,7 +8,8 @@ imports. Given the kernels' IPython config, it also builds their InteractiveShel
 (the "template": ~20 ms of CPU a child no longer spends), and pays the per-process caches of a
 first execute (_warm_code_paths); a child whose loaded config is the same adopts the shell and
 redoes its per-process parts, any other builds its own (NBHOOK_FORKSERVER_SHELL=0 in its
-environment: no template). A child ends without the
+environment: no template). With the shell it builds the kernels' IPKernelApp up to its loaded
+config (_prebuild_app), which a child whose config files are exactly those takes (~4 ms). A child ends without the
 interpreter's module teardown, once what a notebook can see of an ending is done (_end).
 
 Nothing here may start a thread, create a zmq Context or an event loop before forking: the
@@ -23,7 +24,7 @@ Protocol, one JSON object per line. Node -> server (stdin)::
 Server -> Node (the stdout it was started with)::
 
     {"ready": true, "pid": 123, "python": "3.11.2", "ipykernel": "6.17.0",
-     "shell": "template"}                      once, first ("shell": "off", "none" or why not)
+     "shell": "template", "app": "prebuilt"}   once, first ("off", "none" or why not)
     {"refused": "why"}                                                           instead of ready
     {"id": 1, "pid": 456, "prewarmed": true}  or  {"id": 1, "error": "why"}     one per request
     {"exit": 456, "code": 0, "signal": null}                                     when a child ends
@@ -111,6 +112,11 @@ class _Template(object):
     helpers = False
     # Whether a first execute's per-process caches were paid (_warm_code_paths).
     warmed = False
+    # The kernels' IPKernelApp (the singleton), its command line and config files loaded before
+    # forking (_prebuild_app); the kernel_config text it loaded; why there is none.
+    app = None
+    kernel_config = None
+    app_error = None
 
 
 def _shell_config(config):
@@ -167,6 +173,7 @@ def _prebuild_shell(kernel_config, tmp_root):
         _Template.shell = shell
         _Template.config = _shell_config(app.config)
         _Template.known_argv = _check_known_argv()
+        _prebuild_app(kernel_config, folder, ipython_dir)
         try:
             _warm_code_paths(shell)
             _Template.warmed = True
@@ -178,6 +185,113 @@ def _prebuild_shell(kernel_config, tmp_root):
         else:
             os.environ["IPYTHONDIR"] = old_dir
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# The config files IPython's kernel app looks for in each folder of its config_file_paths.
+CONFIG_FILE_NAMES = ("ipython_config.py", "ipython_config.json", "ipython_kernel_config.py", "ipython_kernel_config.json")
+
+
+def _prebuild_app(kernel_config, folder, ipython_dir):
+    """Builds the kernels' IPKernelApp (the singleton a kernel's launch gets) through what
+    BaseIPythonApplication.initialize does that is the same for every kernel: the command line
+    parsed (`-f <file>`, the file set per child), the profile found and the config files loaded
+    (~4 ms of a child's start). Its crash handler, IPYTHONDIR and profile are redone in each child
+    (_use_prebuilt_app), which builds its own app when its config files are not exactly these.
+    Called with IPYTHONDIR at the throwaway profile holding ``kernel_config``."""
+    from IPython.core.application import BaseIPythonApplication
+    from ipykernel.kernelapp import IPKernelApp
+
+    if not _Template.known_argv:
+        _Template.app_error = "the kernel's command line is not known"
+        return
+    try:
+        app = IPKernelApp.instance()
+        app.init_crash_handler = lambda: None  # the child's, in the child
+        try:
+            BaseIPythonApplication.initialize(app, ["-f", os.path.join(folder, "connection.json")])
+        finally:
+            del app.init_crash_handler
+        expected = [os.path.join(ipython_dir, "profile_default", "ipython_kernel_config.json")]
+        if app.subapp is not None or app.profile_dir is None or app.loaded_config_files != expected:
+            raise RuntimeError("it loaded %s" % (app.loaded_config_files,))
+        _Template.app = app
+        _Template.kernel_config = kernel_config
+    except BaseException as err:  # catch_config_error exits
+        _Template.app_error = "%s: %s" % (type(err).__name__, err)
+        IPKernelApp.clear_instance()
+
+
+def _prebuilt_app_unfit(request):
+    """In a child: why its kernel must build its own app (as a spawned kernel), or None. Its
+    command line must be `-f <file>` and its config files exactly the template's: its profile's
+    ipython_kernel_config.json, with the text the server loaded, and no other in the folders the
+    app searches (those of the server's app, with this kernel's profile for the template's)."""
+    app = _Template.app
+    args = request.get("args") or []
+    if len(args) != 2 or args[0] != "-f" or args[1].startswith("-"):
+        return "command line %s" % (args,)
+    ipython_dir = os.environ.get("IPYTHONDIR")
+    if not ipython_dir or not os.path.isabs(ipython_dir):
+        return "IPYTHONDIR is not an absolute path"
+    profile = os.path.join(ipython_dir, "profile_default")
+    template_profile = app.profile_dir.location
+    for where in [profile] + [p for p in app.config_file_paths if p != template_profile]:
+        for name in CONFIG_FILE_NAMES:
+            path = os.path.join(where, name)
+            if where == profile and name == "ipython_kernel_config.json":
+                try:
+                    with open(path) as f:
+                        if f.read() != _Template.kernel_config:
+                            return "%s differs from the template's" % path
+                except OSError:
+                    return "no %s" % path
+            elif os.path.exists(path):
+                return "a config file %s" % path
+    return None
+
+
+def _use_prebuilt_app(request):
+    """In a child: lets its kernel launch take the IPKernelApp built before forking when fit
+    (_prebuilt_app_unfit), redoing the per-kernel part of BaseIPythonApplication.initialize: the
+    command line's connection file, the crash handler, IPYTHONDIR and the profile in it. Otherwise
+    the singleton is cleared, and the kernel builds its own."""
+    app = _Template.app
+    if app is None:
+        return
+    from IPython.core.application import BaseIPythonApplication
+    from IPython.paths import get_ipython_dir
+    from ipykernel.kernelapp import IPKernelApp
+    from traitlets.config import Config
+
+    unfit = _prebuilt_app_unfit(request)
+    if unfit is not None:
+        IPKernelApp.clear_instance()
+        return
+    initialize = BaseIPythonApplication.initialize
+
+    def prebuilt_initialize(self, argv=None):
+        if self is not app:
+            return initialize(self, argv)
+        argv = sys.argv[1:] if argv is None else argv
+        connection_file = argv[1]
+        # What parse_command_line leaves.
+        self.argv = list(argv)
+        self.cli_config = Config({"IPKernelApp": {"connection_file": connection_file}})
+        self.config.IPKernelApp.connection_file = connection_file
+        self.connection_file = connection_file
+        self.init_crash_handler()
+        # init_profile_dir and init_config_files, for this kernel's IPYTHONDIR; the config files
+        # are the ones already loaded (checked).
+        template_paths = [p for p in self.config_file_paths if p != self.profile_dir.location]
+        self.ipython_dir = get_ipython_dir()
+        self.profile_dir = None
+        self.config_file_paths = []
+        self.init_profile_dir()
+        self.config_file_paths = [self.profile_dir.location] + template_paths
+        self._loaded_config_files = [os.path.join(self.profile_dir.location, "ipython_kernel_config.json")]
+        self._nbhook_prebuilt = True  # for the tests that compare it with a spawned kernel
+
+    BaseIPythonApplication.initialize = prebuilt_initialize
 
 
 _TEMP_VARS = ("TMPDIR", "TEMP", "TMP")
@@ -653,6 +767,7 @@ def main():
             "python": sys.version.split()[0],
             "ipykernel": version,
             "shell": "template" if _Template.shell is not None else (_Template.error or "none"),
+            "app": "prebuilt" if _Template.app is not None else (_Template.app_error or "none"),
         },
     )
     try:
@@ -664,6 +779,7 @@ def main():
         return 1  # Node closed our stdout
     # A forked child: run the kernel outside any exception handler (nothing may chain to _Child).
     _adopt_template_shell()
+    _use_prebuilt_app(request)
     _tweak_streams_from_start()
     if _TemplateState.active:
         _keep_setup_history()

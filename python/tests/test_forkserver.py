@@ -2,6 +2,7 @@
 kernels as a spawned kernel would have it, and a kernel that ends removes nbhook's private files
 of its folder (the IPython profile, the ipc sockets), leaving its log."""
 
+import ast
 import json
 import os
 import secrets
@@ -51,7 +52,7 @@ class ForkServerTest(unittest.TestCase):
         self.assertTrue(ready, "no line from the fork server in 30 s")
         return json.loads(self.proc.stdout.readline())
 
-    def launch(self, extra_env=None, files=()):
+    def launch(self, extra_env=None, files=(), kernel_config=CONFIG):
         """A kernel laid out as src/kernel/launch.ts lays it out: connection file, IPYTHONDIR
         (`ipython`, nbhook's config in its profile) and ipc sockets in one folder."""
         folder = tempfile.mkdtemp(prefix="nbhook-k-", dir=self.tmp)
@@ -61,7 +62,7 @@ class ForkServerTest(unittest.TestCase):
         profile = os.path.join(folder, "ipython", "profile_default")
         os.makedirs(profile)
         with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
-            f.write(CONFIG)
+            f.write(kernel_config)
         conn = {"transport": "ipc", "ip": os.path.join(folder, "k"), "key": secrets.token_hex(16),
                 "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
         conn.update({name: i + 1 for i, name in enumerate(PORTS)})
@@ -109,6 +110,27 @@ class ForkServerTest(unittest.TestCase):
         code = "import sys; (len(In), get_ipython().execution_count, all(m in sys.modules for m in HELPERS))"
         self.value(client, "HELPERS = ('nbhook', 'naas', 'nbhook._runner'); 0")
         self.assertEqual(self.value(client, code), "(3, 2, True)")
+        self.end(client, pid)
+
+    def test_the_kernel_app_is_built_before_forking_and_fitted_to_each_kernel(self):
+        self.assertEqual(self.ready.get("app"), "prebuilt", self.ready)
+        state = (
+            "from ipykernel.kernelapp import IPKernelApp\nimport json\napp = IPKernelApp.instance()\n"
+            "json.dumps([getattr(app, '_nbhook_prebuilt', False), app.connection_file, app.ipython_dir,"
+            " app.profile_dir.location, app.loaded_config_files, app.config.InteractiveShell.get('ast_node_interactivity')])"
+        )
+        for _ in range(2):
+            folder, pid, client = self.launch()
+            ipython = os.path.join(folder, "ipython")
+            profile = os.path.join(ipython, "profile_default")
+            expected = [True, os.path.join(folder, "connection.json"), ipython, profile,
+                        [os.path.join(profile, "ipython_kernel_config.json")], None]
+            self.assertEqual(json.loads(ast.literal_eval(self.value(client, state))), expected)
+            self.end(client, pid)
+        # A kernel whose config file is not the server's builds its own app, with that config.
+        folder, pid, client = self.launch(kernel_config='{"InteractiveShell":{"ast_node_interactivity":"all"}}')
+        got = json.loads(ast.literal_eval(self.value(client, state)))
+        self.assertEqual((got[0], got[-1]), (False, "all"))
         self.end(client, pid)
 
     def test_a_kernel_whose_folder_shadows_a_helper_is_not_prewarmed(self):

@@ -4,10 +4,11 @@
  * await), signals reach only the kernel they are sent to, a crash ends only that kernel, and a
  * used kernel ends as an interpreter ends (files the notebook left open are flushed).
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { forkServerPids } from "../../src/kernel/forkserver.js";
+import { IPYTHON_KERNEL_CONFIG } from "../../src/kernel/ipython-config.js";
 import {
   chooseKernelSpec,
   findKernelSpecs,
@@ -60,6 +61,11 @@ async function transcript(kernel: KernelClient, cells: string[]): Promise<unknow
   return out;
 }
 
+/** Whether the kernel runs in the shell, and the app, the fork server built before forking. */
+const PREBUILT =
+  "from ipykernel.kernelapp import IPKernelApp\n" +
+  "getattr(get_ipython(), '_nbhook_forked_shell', False), getattr(IPKernelApp.instance(), '_nbhook_prebuilt', False)";
+
 const CELLS = [
   // execution counts and the displayhook (execute_result), history of inputs and outputs
   "1 + 1",
@@ -111,6 +117,14 @@ const CELLS = [
   "sorted(get_ipython().extension_manager.loaded), get_ipython().kernel._execute_sleep",
   "from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\n" +
     "[c.__name__ for c in app._classes_with_config_traits()], app.extra_args, {k: list(v) for k, v in app.cli_config.items()}",
+  // the app's own state: a forked child takes the one the fork server built (its command line
+  // parsed and config files loaded) and redoes the per-kernel part; a spawned kernel builds it
+  "d = os.environ['IPYTHONDIR']\n" +
+    "(app.argv[0], app.argv[1] == app.connection_file, app.cli_config['IPKernelApp']['connection_file'] == app.connection_file,\n" +
+    " [p.replace(d, 'D') for p in app.loaded_config_files], [p.replace(d, 'D') for p in app.config_file_paths],\n" +
+    " app.ipython_dir == d, app.profile_dir.location.replace(d, 'D'), app.profile, app.subapp,\n" +
+    " sys.excepthook.__qualname__, sys.excepthook.__self__ is app,\n" +
+    " [p.replace(d, 'D') for p in sys.path if d in p], sorted(os.listdir(os.path.join(d, 'profile_default'))))",
   "import ipykernel.iostream, ipykernel.kernelbase\n" +
     "ipykernel.iostream.OutStream.flush.__name__, ipykernel.kernelbase.Kernel._flush_control_queue.__qualname__",
 ];
@@ -147,11 +161,14 @@ describe("a forked kernel and a spawned one", () => {
     const forked = await start("fork", { cwd, env });
     const [a, b] = await Promise.all([transcript(spawned, CELLS), transcript(forked, CELLS)]);
     expect(normalized(b)).toEqual(normalized(a));
-    // The forked one runs in the shell the fork server built before forking.
-    const template = "getattr(get_ipython(), '_nbhook_forked_shell', False)";
-    expect(JSON.stringify(await transcript(forked, [template]))).toContain('"True"');
-    expect(JSON.stringify(await transcript(spawned, [template]))).toContain('"False"');
+    // The forked one runs in the shell and the app the fork server built before forking.
+    const template =
+      "getattr(get_ipython(), '_nbhook_forked_shell', False), getattr(app, '_nbhook_prebuilt', False)";
+    expect(JSON.stringify(await transcript(forked, [template]))).toContain('"(True, True)"');
+    expect(JSON.stringify(await transcript(spawned, [template]))).toContain('"(False, False)"');
     // A few checks that the transcript means what it should.
+    const appState = (b as { code: string; status: string }[]).find((e) => e.code.includes("app.argv[0]"));
+    expect(appState?.status).toBe("ok");
     const text = JSON.stringify(b);
     expect(text).toMatch(/\(True, True, True, \w+, True, True, True, True, True, \d+, True\)/);
     for (const seen of [
@@ -179,13 +196,37 @@ describe("a forked kernel and a spawned one", () => {
       }),
     );
     const env = { IPYTHONDIR: ipythonDir };
-    const cells = ["1\n2", "getattr(get_ipython(), '_nbhook_forked_shell', False)"];
+    const cells = ["1\n2", PREBUILT];
     const spawned = await start("spawn", { env });
     const forked = await start("fork", { env });
     const [a, b] = await Promise.all([transcript(spawned, cells), transcript(forked, cells)]);
     expect(b).toEqual(a);
     expect(JSON.stringify(b)).toContain('"text/plain":"1"');
-    expect(JSON.stringify(b)).toContain('"text/plain":"False"');
+    expect(JSON.stringify(b)).toContain('"text/plain":"(False, False)"');
+  });
+
+  it("build their own app, as a spawned kernel does, when the profile holds another config file", async () => {
+    // nbhook's own kernel config (the template's), and an ipython_config.py beside it.
+    const ipythonDir = mkdtempSync(path.join(tmp, "ipy-"));
+    const profile = path.join(ipythonDir, "profile_default");
+    mkdirSync(profile);
+    writeFileSync(path.join(profile, "ipython_kernel_config.json"), IPYTHON_KERNEL_CONFIG);
+    writeFileSync(
+      path.join(profile, "ipython_config.py"),
+      "c.InteractiveShell.ast_node_interactivity = 'all'\n",
+    );
+    const env = { IPYTHONDIR: ipythonDir };
+    const cells = ["1\n2", PREBUILT];
+    const spawned = await start("spawn", { env });
+    const forked = await start("fork", { env });
+    const [a, b] = await Promise.all([transcript(spawned, cells), transcript(forked, cells)]);
+    expect(b).toEqual(a);
+    expect(JSON.stringify(b)).toContain('"text/plain":"1"');
+    expect(JSON.stringify(b)).toContain('"text/plain":"(False, False)"');
+    // With only nbhook's config there, the same IPYTHONDIR gets the prebuilt app.
+    rmSync(path.join(profile, "ipython_config.py"));
+    const again = await start("fork", { env });
+    expect(JSON.stringify(await transcript(again, [PREBUILT]))).toContain('"text/plain":"(True, True)"');
   });
 
   it("see a helper module of the notebook's folder that shadows nbhook's, as a spawned kernel does", async () => {
