@@ -9,7 +9,7 @@
 //   node bench/isolated-cpu.mjs [--root /work/main] [--soak 15] [--clients 8] [--mode isolated|setup|reuse]
 // (--mode: the webhook's run mode; the name says what it was written for).
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,11 +100,34 @@ const argsOf = (pid) => {
   }
 };
 
+/** The server's CPU ms by thread name (numbers folded: "ZMQbg/IO/#"), threads alive now. */
+function threadsOf(pid) {
+  const byName = {};
+  let tids = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/\d+/g, "#");
+      const f = stat.split(")").pop().trim().split(/\s+/);
+      byName[name] = (byName[name] ?? 0) + (Number(f[11]) + Number(f[12])) * TICK_MS;
+    } catch {
+      // the thread ended
+    }
+  }
+  return byName;
+}
+
 function snapshot(serverPid) {
   const forkservers = childPids(serverPid).filter((p) => argsOf(p).includes("_forkserver"));
   const kernels = forkservers.flatMap(childPids);
   return {
     server: cpuOf(serverPid).self,
+    threads: threadsOf(serverPid),
     forkservers: Object.fromEntries(forkservers.map((p) => [p, cpuOf(p)])),
     kernels: Object.fromEntries(kernels.map((p) => [p, cpuOf(p).self])),
     machine: machineBusy(),
@@ -184,6 +207,12 @@ try {
   console.log(
     `| ${calls} calls | ${per(serverMs)} | ${per(fsSelf)} | ${per(kernels)} | ${per(rest)} | ${per(machine)} |`,
   );
+  const threads = Object.entries(after.threads)
+    .map(([name, ms]) => [name, ms - (before.threads[name] ?? 0)])
+    .filter(([, ms]) => ms > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => `${name} ${per(ms)}`);
+  console.log(`node server CPU ms per call by thread: ${threads.join(", ")}`);
 } finally {
   server.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 2000));
