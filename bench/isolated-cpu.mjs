@@ -129,7 +129,10 @@ function snapshot(serverPid) {
     server: cpuOf(serverPid).self,
     threads: threadsOf(serverPid),
     forkservers: Object.fromEntries(forkservers.map((p) => [p, cpuOf(p)])),
-    kernels: Object.fromEntries(kernels.map((p) => [p, cpuOf(p).self])),
+    // A kernel that ended between the listing and its read counts in its reaped CPU instead.
+    kernels: Object.fromEntries(
+      kernels.map((p) => [p, cpuOf(p).self]).filter(([, ms]) => Number.isFinite(ms)),
+    ),
     machine: machineBusy(),
     at: performance.now(),
   };
