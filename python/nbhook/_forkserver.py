@@ -19,7 +19,8 @@ that ever stops being true.
 Protocol, one JSON object per line. Node -> server (stdin)::
 
     {"id": 1, "args": ["-f", "/tmp/nbhook-k-x/connection.json"], "cwd": "/nb", "env": {...},
-     "log": "/tmp/nbhook-k-x/kernel.log", "orig_argv": [...]}
+     "log": "/tmp/nbhook-k-x/kernel.log", "orig_argv": [...],
+     "files": [{"path": "/tmp/nbhook-k-x/connection.json", "text": "..."}, ...]}  (written by the child)
 
 Server -> Node (the stdout it was started with)::
 
@@ -554,6 +555,8 @@ def _become_child(request, server_pid, fds_to_close, import_env, final_env=True)
         os.dup2(log, 2)
         os.close(null)
         os.close(log)
+        for item in request.get("files") or ():
+            _write_private_file(item["path"], item["text"])
 
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -586,6 +589,25 @@ def _become_child(request, server_pid, fds_to_close, import_env, final_env=True)
             sys.stderr.flush()
         finally:
             os._exit(127)
+
+
+def _write_private_file(path, text):
+    """A file of the kernel's own, as src/kernel/launch.ts writes it for a spawned kernel: 0600,
+    in folders it creates 0700 (the connection file with its key, the IPython profile's config)."""
+    missing = []
+    folder = os.path.dirname(path)
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for folder in reversed(missing):
+        os.mkdir(folder, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
 def _prewarmed(request):

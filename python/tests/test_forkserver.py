@@ -17,6 +17,12 @@ CONFIG = '{"HistoryManager":{"enabled":false}}'
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class ForkServerTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="nbhook-forkserver-test-")
@@ -52,7 +58,7 @@ class ForkServerTest(unittest.TestCase):
         self.assertTrue(ready, "no line from the fork server in 30 s")
         return json.loads(self.proc.stdout.readline())
 
-    def launch(self, extra_env=None, files=(), kernel_config=CONFIG):
+    def launch(self, extra_env=None, files=(), kernel_config=CONFIG, by_child=False):
         """A kernel laid out as src/kernel/launch.ts lays it out: connection file, IPYTHONDIR
         (`ipython`, nbhook's config in its profile) and ipc sockets in one folder."""
         folder = tempfile.mkdtemp(prefix="nbhook-k-", dir=self.tmp)
@@ -60,18 +66,24 @@ class ForkServerTest(unittest.TestCase):
             with open(os.path.join(folder, name), "w") as f:
                 f.write("")
         profile = os.path.join(folder, "ipython", "profile_default")
-        os.makedirs(profile)
-        with open(os.path.join(profile, "ipython_kernel_config.json"), "w") as f:
-            f.write(kernel_config)
         conn = {"transport": "ipc", "ip": os.path.join(folder, "k"), "key": secrets.token_hex(16),
                 "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
         conn.update({name: i + 1 for i, name in enumerate(PORTS)})
         conn_file = os.path.join(folder, "connection.json")
-        with open(conn_file, "w") as f:
-            json.dump(conn, f)
+        written = [
+            {"path": os.path.join(profile, "ipython_kernel_config.json"), "text": kernel_config},
+            {"path": conn_file, "text": json.dumps(conn)},
+        ]
+        if not by_child:  # (launch.ts has the child write them)
+            os.makedirs(profile)
+            for item in written:
+                with open(item["path"], "w") as f:
+                    f.write(item["text"])
         env = dict(self.env, IPYTHONDIR=os.path.join(folder, "ipython"), **(extra_env or {}))
         request = {"id": self.next_id, "args": ["-f", conn_file], "cwd": folder, "env": env,
                    "log": os.path.join(folder, "kernel.log")}
+        if by_child:
+            request["files"] = written
         self.next_id += 1
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
@@ -80,8 +92,8 @@ class ForkServerTest(unittest.TestCase):
         self.prewarmed = reply.get("prewarmed")
         from jupyter_client import BlockingKernelClient
 
-        client = BlockingKernelClient(connection_file=conn_file)
-        client.load_connection_file()
+        client = BlockingKernelClient()
+        client.load_connection_info(conn)  # as nbhook (the child may not have written the file yet)
         client.start_channels()
         self.addCleanup(client.stop_channels)
         client.wait_for_ready(30)
@@ -131,6 +143,18 @@ class ForkServerTest(unittest.TestCase):
         folder, pid, client = self.launch(kernel_config='{"InteractiveShell":{"ast_node_interactivity":"all"}}')
         got = json.loads(ast.literal_eval(self.value(client, state)))
         self.assertEqual((got[0], got[-1]), (False, "all"))
+        self.end(client, pid)
+
+    def test_the_child_writes_the_files_it_is_given_private_to_its_user(self):
+        folder, pid, client = self.launch(by_child=True)
+        ipython = os.path.join(folder, "ipython")
+        profile = os.path.join(ipython, "profile_default")
+        for path, mode in ((ipython, 0o700), (profile, 0o700), (os.path.join(profile, "ipython_kernel_config.json"), 0o600),
+                           (os.path.join(folder, "connection.json"), 0o600)):
+            self.assertEqual(os.stat(path).st_mode & 0o777, mode & ~_umask(), path)
+        # The kernel read them: it answers on the connection file's sockets, with the server's app.
+        self.assertEqual(self.value(client, "from ipykernel.kernelapp import IPKernelApp\n"
+                                            "getattr(IPKernelApp.instance(), '_nbhook_prebuilt', False)"), "True")
         self.end(client, pid)
 
     def test_a_kernel_whose_folder_shadows_a_helper_is_not_prewarmed(self):

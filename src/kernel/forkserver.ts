@@ -39,6 +39,13 @@ export interface ForkRequest {
   baseEnv: Record<string, string>; // the fork server's: `env` minus what is per launch
   log: string; // file for the kernel's stdout and stderr
   tmpRoot: string; // the kernels' temp folder: on the server's command line, for leak checks
+  files?: KernelFile[]; // what the child writes before it becomes the kernel (launch.ts)
+}
+
+/** A file of the kernel's own (its connection file, its IPython config), 0600 in folders 0700. */
+export interface KernelFile {
+  path: string;
+  text: string;
 }
 
 export interface ForkedProcess {
@@ -225,12 +232,12 @@ class ForkServer {
     const id = this.nextId++;
     const forked = await new Promise<ForkedProcess | undefined>((resolve) => {
       this.replies.set(id, resolve);
-      const { argv, cwd, env, log } = request;
+      const { argv, cwd, env, log, files } = request;
       // What is per launch (IPYTHONDIR, …): a setup template's child puts it on top of the
       // environment its setup cells left.
       const launch_env = Object.fromEntries(Object.entries(env).filter(([k, v]) => request.baseEnv[k] !== v));
       this.proc.stdin!.write(
-        `${JSON.stringify({ id, args: argv.slice(3), orig_argv: argv, cwd, env, log, launch_env })}\n`,
+        `${JSON.stringify({ id, args: argv.slice(3), orig_argv: argv, cwd, env, log, launch_env, files })}\n`,
       );
       this.updateRef();
       void delay(REPLY_TIMEOUT_MS).then(() => {

@@ -57,6 +57,14 @@ describe("the kernels' folder", () => {
       const [own] = readdirSync(runtimeDir);
       expect(own).toMatch(/^nbhook-k-/);
       expect(existsSync(path.join(runtimeDir, own!, "connection.json"))).toBe(false);
+      // Its IPython profile is its own user's only, whoever wrote it (a forked kernel's process
+      // writes its files itself).
+      const ipython = path.join(runtimeDir, own!, "ipython");
+      expect(statSync(ipython).mode & 0o777).toBe(0o700);
+      expect(statSync(path.join(ipython, "profile_default")).mode & 0o777).toBe(0o700);
+      expect(statSync(path.join(ipython, "profile_default", "ipython_kernel_config.json")).mode & 0o777).toBe(
+        0o600,
+      );
 
       expect(await output(kernel, "password = 'SECRET-" + how + "-4242'\n1 + 1")).toBe("2");
       expect(await output(kernel, "get_ipython().history_manager.enabled")).toBe("False");
