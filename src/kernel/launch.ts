@@ -10,7 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
-import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdtemp, rm, rmdir, unlink, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { AppError, coerceError } from "../errors.js";
@@ -89,7 +89,7 @@ export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}
   const transport = options.transport ?? defaultTransport(spec);
   const tmpRoot = rootFor(options, transport);
   const dir = await mkdtemp(path.join(tmpRoot, "nbhook-k-"));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const cleanup = () => removeKernelDir(dir);
   try {
     const profile = path.join(dir, "ipython", "profile_default");
     const connection = newConnection(
@@ -134,6 +134,22 @@ export async function launchKernel(spec: KernelSpec, options: LaunchOptions = {}
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/**
+ * Removes a kernel's folder. An ended forked kernel leaves only its log there (it removes its
+ * profile and sockets itself, python/nbhook/_forkserver.py): two operations instead of a
+ * recursive removal's six; anything else left goes the recursive way.
+ */
+async function removeKernelDir(dir: string): Promise<void> {
+  try {
+    await unlink(path.join(dir, "kernel.log")).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+    await rmdir(dir);
+  } catch {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
