@@ -44,7 +44,7 @@ export type MessageHandler = (channel: Channel, decoded: Decoded) => void;
 export class KernelChannels {
   private readonly shell: zmq.Dealer;
   private readonly control: zmq.Dealer;
-  private readonly stdin: zmq.Dealer;
+  private readonly stdin: zmq.Dealer | undefined;
   private readonly iopub: zmq.Subscriber;
   private readonly hbEndpoint: string;
   private closed = false;
@@ -55,21 +55,23 @@ export class KernelChannels {
     onMessage: MessageHandler,
     /** A receive loop that failed, or a callback that threw. */
     onError: (channel: Channel, err: unknown) => void,
+    /** Whether to connect the stdin channel (not for a kernel that never asks, see client.ts). */
+    options: { stdin?: boolean } = {},
   ) {
     // stdin must share the shell socket's routing id, or input_request is never routed to us.
     const routingId = `nbhook-${randomBytes(6).toString("hex")}`;
     this.shell = new zmq.Dealer({ ...SOCKET_OPTIONS, routingId });
-    this.stdin = new zmq.Dealer({ ...SOCKET_OPTIONS, routingId });
+    this.stdin = options.stdin === false ? undefined : new zmq.Dealer({ ...SOCKET_OPTIONS, routingId });
     this.control = new zmq.Dealer(SOCKET_OPTIONS);
     this.iopub = new zmq.Subscriber(SOCKET_OPTIONS);
     this.iopub.subscribe();
     try {
       connectRetryingInterrupts(this.shell, endpoint(info, "shell"));
-      connectRetryingInterrupts(this.stdin, endpoint(info, "stdin"));
+      if (this.stdin) connectRetryingInterrupts(this.stdin, endpoint(info, "stdin"));
       connectRetryingInterrupts(this.control, endpoint(info, "control"));
       connectRetryingInterrupts(this.iopub, endpoint(info, "iopub"));
     } catch (err) {
-      for (const socket of [this.shell, this.stdin, this.control, this.iopub]) socket.close();
+      for (const socket of this.sockets()) socket.close();
       throw err;
     }
     this.hbEndpoint = endpoint(info, "hb");
@@ -77,7 +79,7 @@ export class KernelChannels {
     const sockets: [Channel, zmq.Dealer | zmq.Subscriber][] = [
       ["shell", this.shell],
       ["control", this.control],
-      ["stdin", this.stdin],
+      ...(this.stdin ? [["stdin", this.stdin] as [Channel, zmq.Dealer]] : []),
       ["iopub", this.iopub],
     ];
     for (const [channel, socket] of sockets) {
@@ -132,7 +134,11 @@ export class KernelChannels {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const socket of [this.shell, this.control, this.stdin, this.iopub]) socket.close();
+    for (const socket of this.sockets()) socket.close();
+  }
+
+  private sockets(): (zmq.Dealer | zmq.Subscriber)[] {
+    return [this.shell, this.control, ...(this.stdin ? [this.stdin] : []), this.iopub];
   }
 
   get connection(): ConnectionInfo {

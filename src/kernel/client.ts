@@ -7,6 +7,7 @@
  */
 import { AppError, coerceError } from "../errors.js";
 import { KernelChannels } from "./channels.js";
+import { forkableModule } from "./forkserver.js";
 import { isDenoKernel } from "./in-kernel-helpers.js";
 import type { KernelSpec } from "./kernelspec.js";
 import { launchKernel } from "./launch.js";
@@ -89,6 +90,9 @@ export class KernelClient {
       codec,
       (channel, decoded) => this.receive(channel, decoded),
       (channel, err) => this.recordProtocolError(channel, coerceError(err)),
+      // ipykernel honours allow_stdin, which nbhook always sends false (input() raises in the
+      // kernel): its stdin channel would never carry a message. One socket less per kernel.
+      { stdin: forkableModule(spec) === undefined },
     );
     this.exited = launched.exited.then(async (exit) => {
       this.exitInfo = exit;
