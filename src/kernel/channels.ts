@@ -1,5 +1,6 @@
 /**
- * The five ZeroMQ sockets of one kernel connection. Each socket gets exactly one receive loop
+ * The ZeroMQ sockets of one kernel connection: shell, control, iopub, stdin (not for a kernel that
+ * never uses it, see client.ts), and heartbeat for a ping. Each socket gets exactly one receive loop
  * (zeromq.js v6 allows one pending receive per socket); messages are decoded and verified
  * (wire.ts, which never throws) and handed to a single callback. A callback that throws is
  * reported and the loop goes on: one bad message never deafens a channel.
