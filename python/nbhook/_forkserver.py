@@ -9,8 +9,10 @@ imports. Given the kernels' IPython config, it also builds their InteractiveShel
 first execute (_warm_code_paths); a child whose loaded config is the same adopts the shell and
 redoes its per-process parts, any other builds its own (NBHOOK_FORKSERVER_SHELL=0 in its
 environment: no template). With the shell it builds the kernels' IPKernelApp up to its loaded
-config (_prebuild_app), which a child whose config files are exactly those takes (~4 ms). A child ends without the
-interpreter's module teardown, once what a notebook can see of an ending is done (_end).
+config (_prebuild_app), which a child whose config files are exactly those takes (~3 ms). A child
+writes the files it is given (its connection file, its IPython config) before it becomes the
+kernel. A child ends without the interpreter's module teardown, once what a notebook can see of
+an ending is done (_end).
 
 Nothing here may start a thread, create a zmq Context or an event loop before forking: the
 imports are checked (one thread, no zmq Context instance), and the server refuses to serve if
@@ -196,7 +198,7 @@ def _prebuild_app(kernel_config, folder, ipython_dir):
     """Builds the kernels' IPKernelApp (the singleton a kernel's launch gets) through what
     BaseIPythonApplication.initialize does that is the same for every kernel: the command line
     parsed (`-f <file>`, the file set per child), the profile found and the config files loaded
-    (~4 ms of a child's start). Its crash handler, IPYTHONDIR and profile are redone in each child
+    (~3 ms of a child's start). Its crash handler, IPYTHONDIR and profile are redone in each child
     (_use_prebuilt_app), which builds its own app when its config files are not exactly these.
     Called with IPYTHONDIR at the throwaway profile holding ``kernel_config``."""
     from IPython.core.application import BaseIPythonApplication
