@@ -310,8 +310,8 @@ describe("KernelClient start, heartbeat and shutdown against a scripted kernel",
   it("waits a moment for the iopub of its first kernel_info before asking again", async () => {
     // ipykernel's reply (main thread, shell) often overtakes its `busy` (IOPub thread): the
     // handshake gives iopub a few ms instead of sending a second request at once. Here the status
-    // comes 3 ms after the reply. (Three starts:
-    // one whose event loop stalled past those ms asks again, as before.)
+    // comes 3 ms after the reply. (Up to three starts: one whose event loop stalled past those ms
+    // asks again, as before.)
     const counts: number[] = [];
     for (let i = 0; i < 3 && !counts.includes(1); i++) {
       const { kernel, fake } = await start((fake) =>

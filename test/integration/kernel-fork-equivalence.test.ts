@@ -66,6 +66,21 @@ const PREBUILT =
   "from ipykernel.kernelapp import IPKernelApp\n" +
   "getattr(get_ipython(), '_nbhook_forked_shell', False), getattr(IPKernelApp.instance(), '_nbhook_prebuilt', False)";
 
+/**
+ * A spawned and a forked kernel with `env` give the same transcript, and the forked one builds its
+ * own shell and app (its config is not the fork server's): a config whose
+ * `ast_node_interactivity = 'all'` shows `1` for `1\n2` in both.
+ */
+async function expectOwnShellAndApp(env: Record<string, string>): Promise<void> {
+  const cells = ["1\n2", PREBUILT];
+  const spawned = await start("spawn", { env });
+  const forked = await start("fork", { env });
+  const [a, b] = await Promise.all([transcript(spawned, cells), transcript(forked, cells)]);
+  expect(b).toEqual(a);
+  expect(JSON.stringify(b)).toContain('"text/plain":"1"');
+  expect(JSON.stringify(b)).toContain('"text/plain":"(False, False)"');
+}
+
 const CELLS = [
   // execution counts and the displayhook (execute_result), history of inputs and outputs
   "1 + 1",
@@ -162,10 +177,8 @@ describe("a forked kernel and a spawned one", () => {
     const [a, b] = await Promise.all([transcript(spawned, CELLS), transcript(forked, CELLS)]);
     expect(normalized(b)).toEqual(normalized(a));
     // The forked one runs in the shell and the app the fork server built before forking.
-    const template =
-      "getattr(get_ipython(), '_nbhook_forked_shell', False), getattr(app, '_nbhook_prebuilt', False)";
-    expect(JSON.stringify(await transcript(forked, [template]))).toContain('"(True, True)"');
-    expect(JSON.stringify(await transcript(spawned, [template]))).toContain('"(False, False)"');
+    expect(JSON.stringify(await transcript(forked, [PREBUILT]))).toContain('"(True, True)"');
+    expect(JSON.stringify(await transcript(spawned, [PREBUILT]))).toContain('"(False, False)"');
     // A few checks that the transcript means what it should.
     const appState = (b as { code: string; status: string }[]).find((e) => e.code.includes("app.argv[0]"));
     expect(appState?.status).toBe("ok");
@@ -195,14 +208,7 @@ describe("a forked kernel and a spawned one", () => {
         InteractiveShell: { ast_node_interactivity: "all" },
       }),
     );
-    const env = { IPYTHONDIR: ipythonDir };
-    const cells = ["1\n2", PREBUILT];
-    const spawned = await start("spawn", { env });
-    const forked = await start("fork", { env });
-    const [a, b] = await Promise.all([transcript(spawned, cells), transcript(forked, cells)]);
-    expect(b).toEqual(a);
-    expect(JSON.stringify(b)).toContain('"text/plain":"1"');
-    expect(JSON.stringify(b)).toContain('"text/plain":"(False, False)"');
+    await expectOwnShellAndApp({ IPYTHONDIR: ipythonDir });
   });
 
   it("build their own app, as a spawned kernel does, when the profile holds another config file", async () => {
@@ -215,17 +221,10 @@ describe("a forked kernel and a spawned one", () => {
       path.join(profile, "ipython_config.py"),
       "c.InteractiveShell.ast_node_interactivity = 'all'\n",
     );
-    const env = { IPYTHONDIR: ipythonDir };
-    const cells = ["1\n2", PREBUILT];
-    const spawned = await start("spawn", { env });
-    const forked = await start("fork", { env });
-    const [a, b] = await Promise.all([transcript(spawned, cells), transcript(forked, cells)]);
-    expect(b).toEqual(a);
-    expect(JSON.stringify(b)).toContain('"text/plain":"1"');
-    expect(JSON.stringify(b)).toContain('"text/plain":"(False, False)"');
+    await expectOwnShellAndApp({ IPYTHONDIR: ipythonDir });
     // With only nbhook's config there, the same IPYTHONDIR gets the prebuilt app.
     rmSync(path.join(profile, "ipython_config.py"));
-    const again = await start("fork", { env });
+    const again = await start("fork", { env: { IPYTHONDIR: ipythonDir } });
     expect(JSON.stringify(await transcript(again, [PREBUILT]))).toContain('"text/plain":"(True, True)"');
   });
 
