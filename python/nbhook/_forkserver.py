@@ -347,12 +347,16 @@ def _warm_code_paths(shell):
     """Pays before forking what a kernel's first execute_request pays once per process for pure
     caches: tokenize's token regex (compiled on first use, ~2 ms), IPython's cell transforms and
     prefilter, the compile of `should_run_async`, and dateutil's parser (jupyter_client reads the
-    request's date with it). Nothing here is per-process state: the children share these pages."""
+    request's date with it). Nothing here is per-process state: the children share these pages.
+    Then the shell's display formatters, which IPython makes at the first result or display (ten
+    configurables from the shell's config: ~4 ms of a forked kernel's first `Out[n]`), exactly as
+    the child would make them; each child then changes its own copy (`for_type`, `%matplotlib`)."""
     code = "x = 1\n"
     last_line = getattr(shell, "_last_input_line", None)  # prefilter notes the line it saw
     shell.transform_cell(code)
     shell.should_run_async(code, transformed_cell=code, preprocessing_exc_tuple=None)
     shell._last_input_line = last_line
+    shell.display_formatter.format({"x": [1, "s"]})
     try:
         from jupyter_client.jsonutil import extract_dates
 

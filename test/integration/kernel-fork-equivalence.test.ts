@@ -127,6 +127,11 @@ const CELLS = [
     " ip._orig_sys_module_state['stdout'] is sys.stdout, len(ip.configurables), ip.extension_manager.ipython_extension_dir.startswith(os.environ['IPYTHONDIR']))",
   "%cd ..\n%cd -\nlen(_dh)",
   "%load_ext autoreload\n%autoreload 2\n'ext loaded'",
+  // the display formatters (a forked child's were made by the fork server, a spawned kernel's at
+  // its first result): the same classes, config and printers
+  "fmt = get_ipython().display_formatter\n" +
+    "[(k, type(f).__name__, f.enabled, f.parent is fmt, sorted(map(str, f.type_printers)), sorted(map(str, f.deferred_printers)),\n" +
+    "  getattr(f, 'max_width', None), getattr(f, 'float_precision', None)) for k, f in fmt.formatters.items()]",
   // what the kernel's config gave it: nbhook's kernel tweaks (an extension), the configurable
   // classes (a forked child reuses the fork server's list), the IOPub flush and control queue
   "sorted(get_ipython().extension_manager.loaded), get_ipython().kernel._execute_sleep",
@@ -193,6 +198,7 @@ describe("a forked kernel and a spawned one", () => {
       "awaited",
       "boom",
       "data.txt",
+      "'PlainTextFormatter',\\n  True,\\n  True",
     ]) {
       expect(text).toContain(seen);
     }
