@@ -1,4 +1,4 @@
-"""Two per-request costs of ipykernel 6 that buy nothing for a client such as nbhook, and one race.
+"""Three per-request costs of ipykernel 6 that buy nothing for a client such as nbhook, and one race.
 
 Loaded as an IPython extension by every ipykernel kernel nbhook starts, spawned or forked: nbhook's
 ipython_kernel_config.json lists it in ``IPKernelApp.extra_extensions`` (src/kernel/ipython-config.ts),
@@ -35,6 +35,11 @@ the same kernel as forked ones, and so that the kernel's own environment decides
    subprocess), and it decodes UTF-8 incrementally: ipykernel 6's strict decode of 1000-byte
    chunks kills its watcher on a character split between two reads, and every later write to
    the descriptor is lost. See ``_FdForwarder``.
+
+4. ``_accepts_cell_id(meth)``, twice per execute_request, computes ``inspect.signature`` of
+   ``do_execute`` and ``run_cell`` again (~30 us each) to learn whether they take ``cell_id``.
+   Here the answer is kept per function (a shell or kernel whose method is replaced gets it
+   computed for the new function).
 
 Gated on ipykernel major version 6 (the code these replace was read and measured on 6.17), and on
 the attributes they rely on; otherwise the kernel is left as it is and the kernel log says why.
@@ -114,6 +119,32 @@ def _no_control_flush(Kernel):
 
     _flush_control_queue._nbhook_original = original
     Kernel._flush_control_queue = _flush_control_queue
+
+
+def _cached_cell_id_check(kernelbase, ipkernel):
+    import weakref
+
+    original = kernelbase._accepts_cell_id
+    known = weakref.WeakKeyDictionary()
+
+    def _accepts_cell_id(meth):
+        func = getattr(meth, "__func__", meth)  # a bound method is made anew at each access
+        try:
+            return known[func]
+        except (KeyError, TypeError):
+            pass
+        answer = original(meth)
+        try:
+            known[func] = answer
+        except TypeError:
+            pass  # not weakly referenceable: asked each time, as before
+        return answer
+
+    _accepts_cell_id.__doc__ = original.__doc__
+    _accepts_cell_id._nbhook_original = original
+    kernelbase._accepts_cell_id = _accepts_cell_id
+    if getattr(ipkernel, "_accepts_cell_id", None) is original:
+        ipkernel._accepts_cell_id = _accepts_cell_id  # ipkernel imported it by name
 
 
 class _FdForwarder(object):
@@ -409,6 +440,13 @@ def apply():
     if callable(getattr(Kernel, "_flush_control_queue", None)):
         _no_control_flush(Kernel)
         applied.append("no-control-flush")
+    try:
+        from ipykernel import ipkernel
+    except Exception:
+        ipkernel = None
+    if callable(getattr(kernelbase, "_accepts_cell_id", None)) and ipkernel is not None:
+        _cached_cell_id_check(kernelbase, ipkernel)
+        applied.append("cell-id-check-cached")
     if not applied:
         skipped = "nothing to apply"
     return applied

@@ -72,10 +72,39 @@ def run(body, env=None):
 
 class KernelTweaksTest(unittest.TestCase):
     def test_applied_on_ipykernel_6_and_off_with_the_switch(self):
-        self.assertIn("applied ['lazy-flush', 'fd-in-order', 'no-control-flush']", run("pass"))
+        self.assertIn("applied ['lazy-flush', 'fd-in-order', 'no-control-flush', 'cell-id-check-cached']", run("pass"))
         out = run("print('flush', OutStream.flush.__name__)", env={"NBHOOK_KERNEL_TWEAKS": "0"})
         self.assertIn("applied []", out)
         self.assertIn("flush flush", out)
+
+    def test_the_cell_id_check_answers_as_ipykernel_once_per_function(self):
+        out = run(
+            """
+            from ipykernel import ipkernel, kernelbase
+            check, original = kernelbase._accepts_cell_id, kernelbase._accepts_cell_id._nbhook_original
+            class K:
+                def with_id(self, code, *, cell_id=None): pass
+                def with_kwargs(self, code, **kwargs): pass
+                def without(self, code, cell_id=None): pass
+            k = K()
+            methods = [k.with_id, k.with_kwargs, k.without, K.with_id, lambda code: None]
+            print("same", [bool(check(m)) for m in methods] == [bool(original(m)) for m in methods])
+            print("answers", [bool(check(m)) for m in methods])
+            print("ipkernel's", ipkernel._accepts_cell_id is check)
+            import inspect
+            calls = []
+            signature = inspect.signature
+            inspect.signature = lambda f, *a, **kw: calls.append(f) or signature(f, *a, **kw)
+            check(k.with_id); check(k.with_id)
+            def replaced(self, code): pass
+            K.with_id = replaced  # a method replaced later is asked anew
+            print("asked", len(calls), "then", bool(check(k.with_id)), len(calls))
+            """
+        )
+        self.assertIn("same True", out)
+        self.assertIn("answers [True, True, False, True, False]", out)
+        self.assertIn("ipkernel's True", out)
+        self.assertIn("asked 0 then False 1", out)
 
     def test_an_empty_flush_does_not_wait_for_the_iopub_thread(self):
         out = run(

@@ -58,14 +58,15 @@ async function run(
 }
 
 const APPLIED =
-  "import nbhook._kernel_tweaks as t, ipykernel.iostream as s\n(t.applied, t.skipped, s.OutStream.flush.__name__)";
+  "import nbhook._kernel_tweaks as t, ipykernel.iostream as s\n" +
+  "'%s | %s | %s' % (' '.join(t.applied), t.skipped, s.OutStream.flush.__name__)";
 
 describe("the kernel tweaks", () => {
   for (const how of ["spawn", "fork"] as const) {
     it(`are applied in a ${how}ed kernel, and not with NBHOOK_KERNEL_TWEAKS=0`, async () => {
       const on = await start(how);
       expect((await run(on, APPLIED)).result).toBe(
-        "(['lazy-flush', 'fd-in-order', 'no-control-flush'], None, 'draining_flush')",
+        "'lazy-flush fd-in-order no-control-flush cell-id-check-cached | None | draining_flush'",
       );
       // A forked kernel applies them before ipykernel makes its streams: nbhook's fd forwarders
       // from the start; a spawned one replaces ipykernel's watcher threads when the extension loads.
@@ -75,7 +76,7 @@ describe("the kernel tweaks", () => {
         `[('stdout', ${replaced}, True), ('stderr', ${replaced}, True)]`,
       );
       const off = await start(how, { env: { NBHOOK_KERNEL_TWEAKS: "0" } });
-      expect((await run(off, APPLIED)).result).toBe("([], 'off (NBHOOK_KERNEL_TWEAKS=0)', 'flush')");
+      expect((await run(off, APPLIED)).result).toBe("' | off (NBHOOK_KERNEL_TWEAKS=0) | flush'");
     });
   }
 
