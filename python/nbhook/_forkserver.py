@@ -297,6 +297,44 @@ def _use_prebuilt_app(request):
     BaseIPythonApplication.initialize = prebuilt_initialize
 
 
+CONNECTION_FIELDS = ("ip", "transport", "shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+def _skip_unchanged_connection_file(request):
+    """In a child: ipykernel rewrites its connection file once its sockets are bound, to record
+    the ports it chose; nbhook gives them all, so the file this child wrote from the request
+    (_write_private_file) already says what would be written (~0.6 ms of a kernel's start, and
+    the server removes the file once connected). A kernel whose ports or key differ from it
+    writes as before."""
+    from ipykernel.kernelapp import IPKernelApp
+
+    written = {}
+    for item in request.get("files") or ():
+        try:
+            written[os.path.abspath(item["path"])] = json.loads(item["text"])
+        except (KeyError, TypeError, ValueError):
+            pass
+    if not written:
+        return
+    write = IPKernelApp.write_connection_file
+
+    def write_if_changed(app):
+        info = written.get(os.path.abspath(app.abs_connection_file))
+        try:
+            same = (
+                info is not None
+                and all(info.get(name) == getattr(app, name) for name in CONNECTION_FIELDS)
+                and info.get("key", "").encode() == app.session.key
+            )
+        except Exception:
+            same = False
+        if not same:
+            return write(app)
+
+    write_if_changed.__doc__ = write.__doc__
+    IPKernelApp.write_connection_file = write_if_changed
+
+
 _TEMP_VARS = ("TMPDIR", "TEMP", "TMP")
 # The values of _TEMP_VARS when this process last chose tempfile's folder ("fallback": no usable
 # choice, or one a child must not inherit): _choose_tempdir.
@@ -808,6 +846,7 @@ def main():
     # A forked child: run the kernel outside any exception handler (nothing may chain to _Child).
     _adopt_template_shell()
     _use_prebuilt_app(request)
+    _skip_unchanged_connection_file(request)
     _tweak_streams_from_start()
     if _TemplateState.active:
         _keep_setup_history()

@@ -58,7 +58,7 @@ class ForkServerTest(unittest.TestCase):
         self.assertTrue(ready, "no line from the fork server in 30 s")
         return json.loads(self.proc.stdout.readline())
 
-    def launch(self, extra_env=None, files=(), kernel_config=CONFIG, by_child=False):
+    def launch(self, extra_env=None, files=(), kernel_config=CONFIG, by_child=False, ports=None):
         """A kernel laid out as src/kernel/launch.ts lays it out: connection file, IPYTHONDIR
         (`ipython`, nbhook's config in its profile) and ipc sockets in one folder."""
         folder = tempfile.mkdtemp(prefix="nbhook-k-", dir=self.tmp)
@@ -69,6 +69,7 @@ class ForkServerTest(unittest.TestCase):
         conn = {"transport": "ipc", "ip": os.path.join(folder, "k"), "key": secrets.token_hex(16),
                 "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
         conn.update({name: i + 1 for i, name in enumerate(PORTS)})
+        conn.update(ports or {})
         conn_file = os.path.join(folder, "connection.json")
         written = [
             {"path": os.path.join(profile, "ipython_kernel_config.json"), "text": kernel_config},
@@ -85,6 +86,7 @@ class ForkServerTest(unittest.TestCase):
         if by_child:
             request["files"] = written
         self.next_id += 1
+        self.connection_text = written[1]["text"]
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
         reply = self.line()
@@ -122,6 +124,19 @@ class ForkServerTest(unittest.TestCase):
         code = "import sys; (len(In), get_ipython().execution_count, all(m in sys.modules for m in HELPERS))"
         self.value(client, "HELPERS = ('nbhook', 'naas', 'nbhook._runner'); 0")
         self.assertEqual(self.value(client, code), "(3, 2, True)")
+        self.end(client, pid)
+
+    def test_a_kernel_keeps_the_connection_file_it_wrote_unless_its_ports_changed(self):
+        folder, pid, client = self.launch(by_child=True)
+        with open(os.path.join(folder, "connection.json")) as f:
+            self.assertEqual(f.read(), self.connection_text)  # not rewritten: nothing to record
+        self.end(client, pid)
+        # hb_port 0: the kernel picks one (the first free ipc name) and records it, as ipykernel does.
+        folder, pid, client = self.launch(by_child=True, ports={"hb_port": 0})
+        with open(os.path.join(folder, "connection.json")) as f:
+            recorded = json.load(f)
+        self.assertEqual(recorded["hb_port"], 5)  # 1-4 are taken
+        self.assertEqual(recorded["shell_port"], 1)
         self.end(client, pid)
 
     def test_the_kernel_app_is_built_before_forking_and_fitted_to_each_kernel(self):
