@@ -49,6 +49,8 @@ export class KernelChannels {
   private readonly iopub: zmq.Subscriber;
   private readonly hbEndpoint: string;
   private closed = false;
+  /** iopub alone closed (closeIopub): the shutdown of an idle kernel. */
+  private iopubClosed = false;
 
   constructor(
     private readonly info: ConnectionInfo,
@@ -94,7 +96,7 @@ export class KernelChannels {
             }
           }
         } catch (err) {
-          if (!this.closed) onError(channel, err);
+          if (!this.closed && !(channel === "iopub" && this.iopubClosed)) onError(channel, err);
         }
       })();
     }
@@ -132,6 +134,17 @@ export class KernelChannels {
     }
   }
 
+  /**
+   * Stops reading iopub, the other channels staying open: what an idle kernel publishes while it
+   * shuts down (busy, a copy of the shutdown_reply, idle) concerns nobody, and each message would
+   * cost a verification and a parse.
+   */
+  closeIopub(): void {
+    if (this.closed || this.iopubClosed) return;
+    this.iopubClosed = true;
+    this.iopub.close();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -139,7 +152,7 @@ export class KernelChannels {
   }
 
   private sockets(): (zmq.Dealer | zmq.Subscriber)[] {
-    return [this.shell, this.control, ...(this.stdin ? [this.stdin] : []), this.iopub];
+    return [this.shell, this.control, ...(this.stdin ? [this.stdin] : []), ...(this.iopubClosed ? [] : [this.iopub])];
   }
 
   get connection(): ConnectionInfo {

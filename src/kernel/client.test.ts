@@ -369,6 +369,22 @@ describe("KernelClient start, heartbeat and shutdown against a scripted kernel",
     expect(fake.signals).toEqual([]);
   });
 
+  it("stops reading iopub when an idle kernel shuts down, and still gets the reply and the exit", async () => {
+    const { kernel, fake } = await start((fake) =>
+      fake.onShutdown(async (k) => {
+        // Read, this would be recorded as a protocol error: nothing reads iopub any more.
+        await k.publish("status", { execution_state: "busy" }, { badSignature: true });
+        await k.reply({ status: "ok", restart: false });
+        k.die({ code: 0 });
+      }),
+    );
+    expect((await kernel.execute("1")).status).toBe("ok");
+    expect(await kernel.shutdown()).toEqual({ code: 0, signal: null });
+    expect(fake.requests.filter((r) => r.msgType === "shutdown_request")).toHaveLength(1);
+    expect(kernel.protocolErrors).toEqual([]);
+    expect(fake.signals).toEqual([]);
+  });
+
   it("sends requests that pass their schemas, counting executions as the kernel does", async () => {
     const { kernel, fake } = await start(() => {});
     expect((await kernel.execute("a")).execution_count).toBe(1);

@@ -404,6 +404,9 @@ export class KernelClient {
    */
   async shutdown(graceMs = 5000): Promise<KernelExit> {
     this.stopping = true;
+    // With no request in flight nothing on iopub is awaited any more (~0.2 ms of this process's
+    // CPU per kernel, forked kernels shut down after every isolated call).
+    if (this.requests.size === 0) this.channels.closeIopub();
     if (this.isAlive) {
       const deadline = Date.now() + graceMs;
       await this.request("control", "shutdown_request", { restart: false }, graceMs).catch(() => {});
