@@ -180,10 +180,12 @@ console.log(
       .join(" ")}`,
 );
 
-// By thread name (the main thread is "node"; libuv's pool "libuv-worker", zeromq's I/O "ZMQbg/…").
+// By thread name (zeromq's I/O "ZMQbg/…"), the main thread apart.
 const byThread = new Map();
 for (const [tid, [name, ms]] of threads1) {
-  const key = name.replace(/\d+$/, "#");
+  // The main thread is the one whose id is the process's; Node 20 leaves its other threads
+  // (libuv's pool, V8's workers) named "node" too.
+  const key = Number(tid) === child.pid ? "main" : name.replace(/\d+$/, "#");
   byThread.set(key, (byThread.get(key) ?? 0) + ms - (threads0.get(tid)?.[1] ?? 0));
 }
 console.log(
