@@ -7,7 +7,8 @@ For each of N kernels, one after the other: ms from the fork request to the firs
 kernel_info_reply, the child's CPU ms until then, its private memory (Private_Clean +
 Private_Dirty from /proc/<pid>/smaps_rollup) once ready and after the pool's warm-up
 (`import nbhook, naas, nbhook._runner`, silent) with the CPU ms of that warm-up, the CPU ms of
-the greet call's cells, of a cell whose value is displayed (the kernel's first), then ms and CPU ms from shutdown_request to its exit. Medians at the end.
+the greet call's cells, of a cell whose value is displayed (the kernel's first), then ms and CPU ms from shutdown_request to its exit. Medians at the end, then the fork
+server's own CPU per kernel (forks, requests, exit reports) and its memory.
 CPU is the child's time on a CPU from /proc/<pid>/schedstat (ns; /proc/<pid>/stat counts 10-ms
 ticks). --root measures another checkout's fork server (e.g. /work/main for a "before");
 --server runs another script in its place (a profiling wrapper that calls its main()).
@@ -46,6 +47,18 @@ def private_mib(pid):
             if line.startswith(("Private_Clean:", "Private_Dirty:")):
                 total += int(line.split()[1])
     return total / 1024
+
+
+def memory_of(pid):
+    """Rss, anonymous and huge-page-backed anonymous memory (MiB) from smaps_rollup."""
+    wanted = {"Rss:": "rss", "Anonymous:": "anon", "AnonHugePages:": "anon in huge pages"}
+    got = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if parts and parts[0] in wanted:
+                got[wanted[parts[0]]] = int(parts[1]) / 1024
+    return ", ".join("%s %.1f MiB" % (k, v) for k, v in got.items())
 
 
 def run(kc, code, silent=False):
@@ -100,6 +113,7 @@ def main():
         return 1
     rows = []
     children_before = children_ms(srv.pid)
+    server_before = cpu_ms(srv.pid)
     for i in range(n):
         d = tempfile.mkdtemp(dir=root, prefix="k-")
         prof = os.path.join(d, "ipython", "profile_default")
@@ -186,6 +200,8 @@ def main():
     print("median: ready %.1f ms, cpu %.1f ms, private %.1f MiB (%.1f MiB after the warm-up), warm-up cpu %.1f ms, "
           "call cpu %.1f ms, displayed result cpu %.1f ms, exit %.0f ms (cpu ~%.0f ms, 10-ms ticks)"
           % (med(0), med(1), med(2), med(3), med(6), med(7), med(9), med(4), med(8)))
+    print("fork server: cpu %.1f ms per kernel (fork, request, exit report), %s"
+          % ((cpu_ms(srv.pid) - server_before) / n, memory_of(srv.pid)))
     srv.stdin.close()
     srv.wait()
     shutil.rmtree(root, ignore_errors=True)
