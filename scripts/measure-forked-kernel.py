@@ -7,8 +7,9 @@ For each of N kernels, one after the other: ms from the fork request to the firs
 kernel_info_reply, the child's CPU ms until then, its private memory (Private_Clean +
 Private_Dirty from /proc/<pid>/smaps_rollup) once ready and after the pool's warm-up
 (`import nbhook, naas, nbhook._runner`, silent) with the CPU ms of that warm-up, the CPU ms of
-the greet call's cells, of a cell whose value is displayed (the kernel's first), then ms and CPU ms from shutdown_request to its exit. Medians at the end, then the fork
-server's own CPU per kernel (forks, requests, exit reports) and its memory.
+the greet call's cells and of a cell whose value is displayed (the kernel's first), then ms
+and CPU ms from shutdown_request to its exit. Medians at the end, then the fork server's own
+CPU per kernel (forks, requests, exit reports) and its memory.
 CPU is the child's time on a CPU from /proc/<pid>/schedstat (ns; /proc/<pid>/stat counts 10-ms
 ticks). --root measures another checkout's fork server (e.g. /work/main for a "before");
 --server runs another script in its place (a profiling wrapper that calls its main()).
