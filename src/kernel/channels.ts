@@ -152,7 +152,12 @@ export class KernelChannels {
   }
 
   private sockets(): (zmq.Dealer | zmq.Subscriber)[] {
-    return [this.shell, this.control, ...(this.stdin ? [this.stdin] : []), ...(this.iopubClosed ? [] : [this.iopub])];
+    return [
+      this.shell,
+      this.control,
+      ...(this.stdin ? [this.stdin] : []),
+      ...(this.iopubClosed ? [] : [this.iopub]),
+    ];
   }
 
   get connection(): ConnectionInfo {
