@@ -395,12 +395,64 @@ def _warm_code_paths(shell):
     shell.should_run_async(code, transformed_cell=code, preprocessing_exc_tuple=None)
     shell._last_input_line = last_line
     shell.display_formatter.format({"x": [1, "s"]})
+    _warm_tracebacks(shell)
     try:
         from jupyter_client.jsonutil import extract_dates
 
         extract_dates({"date": "2026-01-01T00:00:00.000000Z"})
     except Exception:
         pass
+
+
+WARM_TRACEBACK_FILE = "<nbhook-fork-server-warm-traceback>"
+
+
+def _warm_tracebacks(shell):
+    """Pays what the first failing cell of every kernel paid once per process: IPython's verbose
+    traceback through stack_data (the pygments lexer's regular expressions, compiled into `re`'s
+    cache), and the parse of interactiveshell.py, where every cell's traceback starts (stack_data
+    keeps it by file name and text; ~8 MiB in the fork server, shared). A forked kernel's first
+    failing cell: ~120-140 ms of CPU before, 23-37 after (the next ones ~18). The warm-up's own
+    code, its source and what stack_data and executing noted of it are removed again."""
+    import linecache
+
+    source = "def failing():\n    raise ValueError('warm')\n\nfailing()\n"
+    lines = source.splitlines(True)
+    linecache.cache[WARM_TRACEBACK_FILE] = (len(source), None, lines, WARM_TRACEBACK_FILE)
+    try:
+        exec(compile(source, WARM_TRACEBACK_FILE, "exec"), {"__name__": "__nbhook_warm__"})
+    except ValueError:
+        etype, value, tb = sys.exc_info()
+        try:
+            shell.InteractiveTB.structured_traceback(etype, value, tb)
+        finally:
+            del etype, value, tb
+    finally:
+        linecache.cache.pop(WARM_TRACEBACK_FILE, None)
+        _forget_warm_sources()
+    # Every cell's traceback starts in IPython's run_code: the source of that 3 900-line file is
+    # parsed and walked once per process (~100 ms).
+    import stack_data
+    from IPython.core import interactiveshell
+
+    stack_data.Source.for_filename(interactiveshell.__file__)
+
+
+def _forget_warm_sources():
+    """Drops the entries of stack_data's and executing's per-class caches about the warm-up's code
+    and this file (a frame of the warm-up's traceback)."""
+    ours = (WARM_TRACEBACK_FILE, os.path.abspath(__file__))
+    for name in ("stack_data.core", "executing.executing"):
+        module = sys.modules.get(name)
+        source_class = getattr(module, "Source", None)
+        for klass in getattr(source_class, "__mro__", ()):
+            for value in list(vars(klass).values()):
+                if not isinstance(value, dict):
+                    continue
+                for key in list(value):
+                    parts = key if isinstance(key, tuple) else (key,)
+                    if any(part in ours or getattr(part, "co_filename", None) in ours for part in parts):
+                        del value[key]
 
 
 def _check_known_argv():

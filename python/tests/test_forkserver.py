@@ -5,6 +5,7 @@ of its folder (the IPython profile, the ipc sockets), leaving its log."""
 import ast
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -124,6 +125,30 @@ class ForkServerTest(unittest.TestCase):
         code = "import sys; (len(In), get_ipython().execution_count, all(m in sys.modules for m in HELPERS))"
         self.value(client, "HELPERS = ('nbhook', 'naas', 'nbhook._runner'); 0")
         self.assertEqual(self.value(client, code), "(3, 2, True)")
+        self.end(client, pid)
+
+    def test_tracebacks_are_warmed_before_forking_and_the_warm_up_leaves_no_trace(self):
+        folder, pid, client = self.launch()
+        code = (
+            "import linecache, stack_data, executing\n"
+            "from IPython.core import interactiveshell\n"
+            "warm = '<nbhook-fork-server-warm-traceback>'\n"
+            "def keys(cls):\n"
+            "    return [k for v in vars(cls).values() if isinstance(v, dict) for k in v]\n"
+            "files = [k[0] if isinstance(k, tuple) else getattr(k, 'co_filename', k)\n"
+            "         for cls in (stack_data.Source, executing.Source) for k in keys(cls)]\n"
+            "files = [getattr(f, 'co_filename', f) for f in files]\n"
+            "(warm in linecache.cache, [f for f in files if f == warm or f.endswith('_forkserver.py')],\n"
+            " interactiveshell.__file__ in files)"
+        )
+        self.assertEqual(self.value(client, code), "(False, [], True)")
+        # and a cell's error reads as it does in any kernel
+        outputs = []
+        client.execute_interactive("def f():\n    raise ValueError('bad')\nf()", timeout=30, output_hook=outputs.append)
+        errors = [m["content"] for m in outputs if m["msg_type"] == "error"]
+        self.assertEqual([(e["ename"], e["evalue"]) for e in errors], [("ValueError", "bad")])
+        text = re.sub(r"\x1b\[[0-9;]*m", "", "".join(errors[0]["traceback"]))  # highlighted
+        self.assertIn("----> 2     raise ValueError('bad')", text)
         self.end(client, pid)
 
     def test_a_kernel_keeps_the_connection_file_it_wrote_unless_its_ports_changed(self):
