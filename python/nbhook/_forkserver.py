@@ -395,7 +395,10 @@ def _warm_code_paths(shell):
     shell.should_run_async(code, transformed_cell=code, preprocessing_exc_tuple=None)
     shell._last_input_line = last_line
     shell.display_formatter.format({"x": [1, "s"]})
-    _warm_tracebacks(shell)
+    try:
+        _warm_tracebacks(shell)
+    except Exception:
+        pass  # an IPython without stack_data: the kernels' first error pays it, as before
     try:
         from jupyter_client.jsonutil import extract_dates
 
