@@ -6,12 +6,12 @@ imports anyway, and nbhook's helpers, then forks one child per request; each chi
 exactly what ``python -m <module> -f <connection file>`` would have become, minus ~400 ms of
 imports. Given the kernels' IPython config, it also builds their InteractiveShell before forking
 (the "template": ~20 ms of CPU a child no longer spends), and pays the per-process caches of a
-first execute (_warm_code_paths); a child whose loaded config is the same adopts the shell and
+first execute, a first displayed result and a first error (_warm_code_paths); a child whose loaded config is the same adopts the shell and
 redoes its per-process parts, any other builds its own (NBHOOK_FORKSERVER_SHELL=0 in its
 environment: no template). With the shell it builds the kernels' IPKernelApp up to its loaded
 config (_prebuild_app), which a child whose config files are exactly those takes (~3 ms). A child
 writes the files it is given (its connection file, its IPython config) before it becomes the
-kernel. A child ends without the interpreter's module teardown, once what a notebook can see of
+kernel, and keeps that connection file when ipykernel would write the same. A child ends without the interpreter's module teardown, once what a notebook can see of
 an ending is done (_end).
 
 Nothing here may start a thread, create a zmq Context or an event loop before forking: the
@@ -388,7 +388,8 @@ def _warm_code_paths(shell):
     request's date with it). Nothing here is per-process state: the children share these pages.
     Then the shell's display formatters, which IPython makes at the first result or display (ten
     configurables from the shell's config: ~4 ms of a forked kernel's first `Out[n]`), exactly as
-    the child would make them; each child then changes its own copy (`for_type`, `%matplotlib`)."""
+    the child would make them; each child then changes its own copy (`for_type`, `%matplotlib`).
+    And a first error's traceback (_warm_tracebacks)."""
     code = "x = 1\n"
     last_line = getattr(shell, "_last_input_line", None)  # prefilter notes the line it saw
     shell.transform_cell(code)
